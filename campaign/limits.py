@@ -1,0 +1,162 @@
+"""The Redis side of pacing: a GCRA rate limiter and expiring live-call leases, in one Lua script.
+
+Why one script: the rate tokens and live-call slots of a dial must be taken together or not at all,
+atomically across any number of worker processes, and judged by one clock (the Redis server's
+`TIME`, not each worker's). Why leases instead of counters: a lease carries the attempt's deadline,
+so a lost final notification cannot leak capacity; it simply expires. Everything here can be rebuilt
+from PostgreSQL (`rebuild_leases`), because Redis is not the source of truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+import redis
+
+from campaign.errors import PacingExhausted
+
+# Emission intervals are stretched by this factor so that jitter between taking a token and the
+# request reaching the gateway (a few ms) can never squeeze cps+1 calls into one second there.
+HEADROOM = 0.985
+# How long to wait when every live-call slot is taken: short, since finals free slots at any time.
+LIVE_CAP_RETRY_MS = 200
+
+_ACQUIRE = """
+local nrate = tonumber(ARGV[1])
+local nlease = tonumber(ARGV[2])
+local member = ARGV[3]
+local lease_until = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- live-call caps first: a full cap must not burn a rate token
+for i = 1, nlease do
+  local key = KEYS[nrate + i]
+  local cap = tonumber(ARGV[4 + 2 * nrate + i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if not redis.call('ZSCORE', key, member) and redis.call('ZCARD', key) >= cap then
+    return {0, -1, i}
+  end
+end
+local new_tats = {}
+for i = 1, nrate do
+  local period = tonumber(ARGV[4 + 2 * i - 1])
+  local tau = tonumber(ARGV[4 + 2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  if tat - now > tau then
+    return {0, tat - now - tau, -i}
+  end
+  new_tats[i] = tat + period
+end
+for i = 1, nrate do
+  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.max(1000, new_tats[i] - now + 1000))
+end
+for i = 1, nlease do
+  redis.call('ZADD', KEYS[nrate + i], lease_until, member)
+  redis.call('PEXPIREAT', KEYS[nrate + i], lease_until + 60000)
+end
+return {1, 0, 0}
+"""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`cps` calls per second under `key`; `burst` calls may go back to back (1: strict spacing)."""
+
+    key: str
+    cps: float
+    burst: int = 1
+
+    @property
+    def period_ms(self) -> float:
+        return 1000.0 / (self.cps * HEADROOM)
+
+    @property
+    def tolerance_ms(self) -> float:
+        return self.period_ms * (self.burst - 1)
+
+
+@dataclass(frozen=True)
+class LiveCap:
+    """At most `cap` live calls under `key`."""
+
+    key: str
+    cap: int
+
+
+class Limiter:
+    """Takes rate tokens and live-call leases for one dial; shared by every worker via Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
+
+    def rate_key(self, scope: str, name: object) -> str:
+        """Key of a GCRA bucket (`scope` is `campaign` or `trunk`)."""
+        return f"{self._prefix}:rate:{scope}:{name}"
+
+    def live_key(self, scope: str, name: object) -> str:
+        """Key of a live-call lease set."""
+        return f"{self._prefix}:live:{scope}:{name}"
+
+    def acquire(
+        self,
+        member: str,
+        rates: Sequence[RateLimit],
+        caps: Sequence[LiveCap],
+        lease_until: datetime,
+    ) -> None:
+        """Take one token from every bucket and a lease in every cap, or nothing at all.
+
+        Raises PacingExhausted with how long to wait. Re-acquiring for a member that already holds
+        its leases only takes the rate tokens (a re-delivered task does not need a second slot).
+        """
+        args: list[str | int | float] = [
+            len(rates),
+            len(caps),
+            member,
+            int(lease_until.timestamp() * 1000),
+        ]
+        for rate in rates:
+            args += [rate.period_ms, rate.tolerance_ms]
+        args += [cap.cap for cap in caps]
+        keys = [r.key for r in rates] + [c.key for c in caps]
+        ok, wait_ms, which = self._acquire(keys=keys, args=args)
+        if ok:
+            return
+        if int(which) > 0:
+            raise PacingExhausted(
+                LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({caps[int(which) - 1].key})"
+            )
+        raise PacingExhausted(
+            max(float(wait_ms), 1.0) / 1000, f"rate limit ({rates[-int(which) - 1].key})"
+        )
+
+    def release(self, member: str, caps: Iterable[LiveCap]) -> None:
+        """Free the member's live-call leases (its final arrived, or no call was made)."""
+        pipe = self._redis.pipeline()
+        for cap in caps:
+            pipe.zrem(cap.key, member)
+        pipe.execute()
+
+    def live_count(self, key: str) -> int:
+        """Live calls under `key` right now (expired leases excluded)."""
+        now_s, now_us = cast(tuple[int, int], self._redis.time())
+        now_ms = now_s * 1000 + now_us // 1000
+        return cast(int, self._redis.zcount(key, f"({now_ms}", "+inf"))
+
+    def rebuild_leases(self, leases: Iterable[tuple[str, str, datetime]]) -> int:
+        """Re-add leases (key, member, until) PostgreSQL says are live; returns how many were gone.
+
+        Only adds (NX): a lease taken by a worker that has not yet committed `sending` must survive.
+        """
+        pipe = self._redis.pipeline()
+        items = list(leases)
+        for key, member, until in items:
+            pipe.zadd(key, {member: int(until.timestamp() * 1000)}, nx=True)
+        results = pipe.execute() if items else []
+        return sum(int(r) for r in results)
