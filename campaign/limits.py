@@ -30,7 +30,7 @@ local nlease = tonumber(ARGV[2])
 local member = ARGV[3]
 local lease_until = tonumber(ARGV[4])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 -- live-call caps first: a full cap must not burn a rate token
 for i = 1, nlease do
   local key = KEYS[nrate + i]
@@ -47,12 +47,12 @@ for i = 1, nrate do
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   if tat - now > tau then
-    return {0, tat - now - tau, -i}
+    return {0, math.ceil(tat - now - tau), -i}
   end
   new_tats[i] = tat + period
 end
 for i = 1, nrate do
-  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.max(1000, new_tats[i] - now + 1000))
+  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.ceil(math.max(1000, new_tats[i] - now + 1000)))
 end
 for i = 1, nlease do
   redis.call('ZADD', KEYS[nrate + i], lease_until, member)
