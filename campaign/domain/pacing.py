@@ -1,0 +1,191 @@
+"""Pacing: the one place where a campaign's rate and concurrency limits become numbers.
+
+`limits.py` enforces these in Redis (a GCRA per key, expiring live-call leases); the dispatcher
+sizes its claims with `dispatch_budget`; the sweeper declares attempts lost at `attempt_deadline`.
+Every figure any of them needs is computed here, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from campaign.domain.durations import format_duration, parse_duration
+from campaign.errors import SpecInvalid
+
+# The GCRA works in whole milliseconds, so 1000/s is the finest rate it can express.
+MAX_CPS = 1000
+DEFAULT_CPS = 10.0
+DEFAULT_MAX_LIVE_CALLS = 50
+DEFAULT_MAX_CALL_DURATION = timedelta(minutes=30)
+DEFAULT_BURST = 1
+# SAVG's own defaults (savg-api.md §1), which apply to any timer a spec leaves out.
+SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
+    "noSpeechTimeoutMs": 5000,
+    "decisionTimeoutMs": 15000,
+    "toneTimeoutMs": 20000,
+    "greetingCompletionTimeoutMs": 2000,
+}
+_KEYS = ("cps", "max_live_calls", "max_call_duration", "burst")
+
+
+def emission_interval_ms(cps: float) -> int:
+    """GCRA emission interval T: the spacing between two dial-outs at `cps`.
+
+    Rounded up, so the enforced rate is never above `cps` (3/s gives 334 ms, 2.99/s). The division
+    is exact on the decimal the operator wrote: 0.1/s is 10000 ms, not 10001.
+    """
+    if isinstance(cps, bool) or not 0 < cps <= MAX_CPS:
+        raise ValueError(f"cps must be > 0 and <= {MAX_CPS}, got {cps!r}")
+    return math.ceil(Fraction(1000) / Fraction(str(cps)))
+
+
+def _problems(cps: float, max_live_calls: int, max_call_duration: timedelta, burst: int,
+              path: str) -> list[str]:
+    problems = []
+    if not 0 < cps <= MAX_CPS:
+        problems.append(f"{path}.cps: must be > 0 and <= {MAX_CPS}, got {cps!r}")
+    if max_live_calls < 1:
+        problems.append(f"{path}.max_live_calls: must be at least 1, got {max_live_calls!r}")
+    if max_call_duration <= timedelta(0):
+        problems.append(f"{path}.max_call_duration: must be longer than 0s")
+    if burst < 1:
+        problems.append(f"{path}.burst: must be at least 1, got {burst!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class PacingLimits:
+    """A campaign's pacing: dial-out rate, concurrent calls, and the longest a call may last.
+
+    Invariants (checked on construction): 0 < cps <= 1000, max_live_calls >= 1, burst >= 1,
+    max_call_duration > 0. With the default burst of 1, no one-second window ever holds more than
+    `cps` dial-outs (rounded up to a whole call); a burst of b admits up to b - 1 more in a
+    window that follows an idle spell, never more on average.
+    """
+
+    cps: float = DEFAULT_CPS
+    max_live_calls: int = DEFAULT_MAX_LIVE_CALLS
+    max_call_duration: timedelta = DEFAULT_MAX_CALL_DURATION
+    burst: int = DEFAULT_BURST
+
+    def __post_init__(self) -> None:
+        problems = _problems(self.cps, self.max_live_calls, self.max_call_duration, self.burst,
+                             "pacing")
+        if problems:
+            raise SpecInvalid(problems)
+
+    @property
+    def interval_ms(self) -> int:
+        """GCRA emission interval T for `cps`."""
+        return emission_interval_ms(self.cps)
+
+    @property
+    def tolerance_ms(self) -> int:
+        """GCRA delay-variation tolerance: (burst - 1) × T lets `burst` calls go at once."""
+        return (self.burst - 1) * self.interval_ms
+
+    @classmethod
+    def from_dict(cls, data: object | None, path: str = "pacing") -> PacingLimits:
+        """Read the spec's `pacing:` block; omitted keys (or the whole block) take the defaults.
+
+        Every problem is reported at once as `SpecInvalid(["pacing.cps: ...", ...])`.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
+        problems = [
+            f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
+            for key in data if key not in _KEYS
+        ]
+        cps = _number(data.get("cps", DEFAULT_CPS), f"{path}.cps", problems)
+        live = _integer(data.get("max_live_calls", DEFAULT_MAX_LIVE_CALLS),
+                        f"{path}.max_live_calls", problems)
+        burst = _integer(data.get("burst", DEFAULT_BURST), f"{path}.burst", problems)
+        duration = DEFAULT_MAX_CALL_DURATION
+        if "max_call_duration" in data:
+            try:
+                duration = parse_duration(data["max_call_duration"])
+            except ValueError as exc:
+                problems.append(f"{path}.max_call_duration: {exc}")
+        problems += _problems(cps, live, duration, burst, path)
+        if problems:
+            raise SpecInvalid(problems)
+        return cls(cps=cps, max_live_calls=live, max_call_duration=duration, burst=burst)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as a spec would spell it; `from_dict(to_dict())` gives an equal value."""
+        return {
+            "cps": self.cps,
+            "max_live_calls": self.max_live_calls,
+            "max_call_duration": format_duration(self.max_call_duration),
+            "burst": self.burst,
+        }
+
+
+def _number(value: object, path: str, problems: list[str]) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        problems.append(f"{path}: {value!r} is not a number")
+        return DEFAULT_CPS
+    return float(value)
+
+
+def _integer(value: object, path: str, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{path}: {value!r} is not a whole number")
+        return 1
+    return value
+
+
+def attempt_deadline(
+    dialed_at: datetime,
+    *,
+    ring_timeout: timedelta,
+    max_call_duration: timedelta,
+    amd_timers_ms: Mapping[str, int],
+    margin: timedelta,
+) -> datetime:
+    """When an attempt that has had no final notification is declared `lost`.
+
+    The call can ring for `ring_timeout`, then AMD may hold it for its longest timer (the timers
+    run side by side, so the maximum counts, not the sum; a timer the spec leaves out runs at
+    SAVG's default), then talk for up to `max_call_duration`; `margin` covers notification
+    delivery and clock skew. Erring late only delays a redial; erring early frees a live-call slot
+    and may redial a person who is still on the line, so every term is the worst case.
+    """
+    if dialed_at.tzinfo is None:
+        raise ValueError("dialed_at must be timezone-aware")
+    if min(ring_timeout, max_call_duration, margin) < timedelta(0):
+        raise ValueError("ring_timeout, max_call_duration and margin must not be negative")
+    amd_ms = max({**SAVG_DEFAULT_AMD_TIMERS_MS, **amd_timers_ms}.values())
+    return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + max_call_duration + margin
+
+
+def dispatch_budget(
+    cps: float, live_calls: int, max_live_calls: int, horizon_s: float, queued: int
+) -> int:
+    """How many due contacts one dispatcher tick may claim now.
+
+    Two ceilings, and the smaller wins:
+
+    - *work ahead*: at `cps` the workers dial `cps × horizon_s` calls in the next `horizon_s`
+      seconds; the broker should hold about that much, so the tick tops the `queued` attempts
+      (created, not yet dialed) up to it, rounded up so a slow campaign still moves. Claiming more
+      only parks contacts in the broker, where a pause, a closing window or a policy change
+      cannot reach them.
+    - *capacity*: each queued attempt becomes a live call when dialed, so `live_calls + queued`
+      may never pass `max_live_calls`; otherwise workers would claim calls only to wait on
+      the live-call cap.
+
+    Inputs that overshoot (live calls above a lowered cap) give 0, never a negative number.
+    """
+    if cps <= 0 or horizon_s <= 0 or min(live_calls, max_live_calls, queued) < 0:
+        raise ValueError("cps and horizon_s must be positive; counts must not be negative")
+    work_ahead = math.ceil(Fraction(str(cps)) * Fraction(str(horizon_s))) - queued
+    capacity = max_live_calls - live_calls - queued
+    return max(0, min(work_ahead, capacity))

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from campaign.domain.pacing import (
+    PacingLimits,
+    attempt_deadline,
+    dispatch_budget,
+    emission_interval_ms,
+)
+from campaign.errors import SpecInvalid
+
+
+def test_omitted_block_takes_the_documented_defaults() -> None:
+    limits = PacingLimits.from_dict(None)
+    assert limits == PacingLimits(cps=10, max_live_calls=50,
+                                  max_call_duration=timedelta(minutes=30), burst=1)
+
+
+def test_block_is_read_from_spec_spelling() -> None:
+    limits = PacingLimits.from_dict(
+        {"cps": 2.5, "max_live_calls": 20, "max_call_duration": "90s", "burst": 3}
+    )
+    assert limits == PacingLimits(2.5, 20, timedelta(seconds=90), 3)
+
+
+def test_to_dict_round_trips() -> None:
+    limits = PacingLimits(cps=0.5, max_live_calls=3, max_call_duration=timedelta(minutes=5))
+    assert limits.to_dict() == {"cps": 0.5, "max_live_calls": 3, "max_call_duration": "5m",
+                                "burst": 1}
+    assert PacingLimits.from_dict(limits.to_dict()) == limits
+
+
+def test_every_problem_is_reported_with_its_path() -> None:
+    with pytest.raises(SpecInvalid) as caught:
+        PacingLimits.from_dict(
+            {"cps": 0, "max_live_calls": "many", "max_call_duration": "5x", "burst": 0,
+             "rate": 3},
+            path="spec.pacing",
+        )
+    assert caught.value.errors == [
+        "spec.pacing.rate: unknown key (expected one of cps, max_live_calls, max_call_duration,"
+        " burst)",
+        "spec.pacing.max_live_calls: 'many' is not a whole number",
+        'spec.pacing.max_call_duration: "5x" is not a duration',
+        "spec.pacing.cps: must be > 0 and <= 1000, got 0.0",
+        "spec.pacing.burst: must be at least 1, got 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"cps": True}, "pacing.cps: True is not a number"),
+        ({"cps": float("nan")}, "pacing.cps: nan is not a number"),
+        ({"cps": 1001}, "pacing.cps: must be > 0 and <= 1000, got 1001.0"),
+        ({"max_live_calls": 2.5}, "pacing.max_live_calls: 2.5 is not a whole number"),
+        ({"max_call_duration": "0s"}, "pacing.max_call_duration: must be longer than 0s"),
+        ([1, 2], "pacing: must be a mapping with keys cps, max_live_calls, max_call_duration, "
+                 "burst"),
+    ],
+)
+def test_invalid_values_are_named(block: object, message: str) -> None:
+    with pytest.raises(SpecInvalid) as caught:
+        PacingLimits.from_dict(block)
+    assert caught.value.errors == [message]
+
+
+def test_direct_construction_enforces_the_same_invariants() -> None:
+    with pytest.raises(SpecInvalid, match="max_live_calls"):
+        PacingLimits(max_live_calls=0)
+
+
+@pytest.mark.parametrize(
+    ("cps", "interval"), [(10, 100), (1, 1000), (0.1, 10000), (3, 334), (1000, 1), (0.3, 3334)]
+)
+def test_emission_interval_rounds_up_so_the_rate_is_never_exceeded(cps: float,
+                                                                    interval: int) -> None:
+    assert emission_interval_ms(cps) == interval
+
+
+@given(st.floats(min_value=0.001, max_value=1000))
+def test_emission_interval_never_allows_more_than_cps(cps: float) -> None:
+    assert 1000 / emission_interval_ms(cps) <= cps
+
+
+def test_burst_becomes_gcra_tolerance() -> None:
+    assert PacingLimits(cps=20).tolerance_ms == 0
+    limits = PacingLimits(cps=20, burst=5)
+    assert (limits.interval_ms, limits.tolerance_ms) == (50, 200)
+
+
+DIALED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_deadline_adds_ring_longest_amd_timer_talk_and_margin() -> None:
+    deadline = attempt_deadline(
+        DIALED, ring_timeout=timedelta(seconds=60), max_call_duration=timedelta(minutes=30),
+        amd_timers_ms={"noSpeechTimeoutMs": 5000, "toneTimeoutMs": 45000},
+        margin=timedelta(minutes=2),
+    )
+    assert deadline == DIALED + timedelta(seconds=60 + 45 + 30 * 60 + 120)
+
+
+def test_deadline_counts_savg_default_for_timers_the_spec_leaves_out() -> None:
+    # toneTimeoutMs defaults to 20 s at SAVG even when the spec sets only shorter timers.
+    deadline = attempt_deadline(
+        DIALED, ring_timeout=timedelta(0), max_call_duration=timedelta(0),
+        amd_timers_ms={"decisionTimeoutMs": 1000}, margin=timedelta(0),
+    )
+    assert deadline == DIALED + timedelta(seconds=20)
+
+
+def test_deadline_refuses_naive_dial_time() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        attempt_deadline(DIALED.replace(tzinfo=None), ring_timeout=timedelta(0),
+                         max_call_duration=timedelta(0), amd_timers_ms={}, margin=timedelta(0))
+
+
+def test_budget_tops_the_queue_up_to_the_horizon() -> None:
+    assert dispatch_budget(cps=10, live_calls=0, max_live_calls=1000, horizon_s=5, queued=20) == 30
+
+
+def test_budget_never_exceeds_free_live_call_slots() -> None:
+    assert dispatch_budget(cps=100, live_calls=45, max_live_calls=50, horizon_s=5, queued=2) == 3
+
+
+def test_slow_campaign_still_claims_one_contact() -> None:
+    assert dispatch_budget(cps=0.1, live_calls=0, max_live_calls=5, horizon_s=2, queued=0) == 1
+
+
+def test_lowered_cap_below_live_calls_gives_zero_not_negative() -> None:
+    assert dispatch_budget(cps=10, live_calls=80, max_live_calls=50, horizon_s=5, queued=3) == 0
+
+
+@given(
+    st.floats(min_value=0.01, max_value=1000),
+    st.integers(0, 500),
+    st.integers(1, 500),
+    st.floats(min_value=0.1, max_value=60),
+    st.integers(0, 5000),
+)
+def test_budget_keeps_live_plus_queued_within_the_cap(
+    cps: float, live: int, cap: int, horizon: float, queued: int
+) -> None:
+    budget = dispatch_budget(cps, live, cap, horizon, queued)
+    assert budget >= 0
+    assert budget == 0 or live + queued + budget <= cap
+    assert budget == 0 or queued + budget <= cps * horizon + 1
