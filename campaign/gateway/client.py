@@ -1,0 +1,354 @@
+"""SAVG dial-out over HTTP: one POST per call, and a verdict on whether a call may exist.
+
+The one rule: **retry only what provably placed no call.** Every failure becomes one of:
+
+- `DialNotPlaced` (retried here, in place, then re-raised): nothing complete reached SAVG, or SAVG
+  said it placed nothing. Connect errors and connect/pool timeouts (no byte sent); a proxy that
+  refused the tunnel; write timeouts and write errors (httpcore writes until its buffer is empty,
+  so a write failure means the last bytes of the body never left and the gateway cannot have
+  parsed the JSON); HTTP 429 and 503 (refused before placing, jambonz's "Maximum Calls In
+  Progress") and 408 (the server gave up before reading the whole request).
+- `DialOutcomeUnknown` (never re-sent): the whole request may have arrived. Read timeouts, read
+  errors, a server that hung up after the send, an unreadable answer, 2xx without `sid`/`callId`,
+  and every 5xx but 503: a 500 may come after the call was placed, and a proxy's 502/504 cannot
+  tell us whether SAVG acted. Any httpx error not listed below lands here too (the safe default).
+- `DialRejected` (not retried): the request itself is wrong. 4xx other than 408/429, 3xx (never
+  followed: a redirect means SAVG_BASE_URL is wrong), and requests httpx refuses to build or send.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Self
+from urllib.parse import quote
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+
+from campaign.errors import (
+    DialNotPlaced,
+    DialOutcomeUnknown,
+    DialRejected,
+    GatewayError,
+    InvalidInput,
+)
+from campaign.gateway.auth import MIN_SECRET_BYTES, make_token
+from campaign.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# In-place retries stay short: a longer wait (a big Retry-After) is handed back to the worker,
+# which reschedules without holding a thread.
+BACKOFF_INITIAL_S = 0.2
+BACKOFF_JITTER_S = 0.2
+MAX_IN_PLACE_WAIT_S = 5.0
+MESSAGE_LIMIT = 300
+
+NOT_PLACED_STATUSES = frozenset({408, 429, 503})
+
+# Looked up along the exception's MRO, so each leaf class httpx raises has its own decision.
+TRANSPORT_OUTCOMES: Mapping[type[Exception], type[GatewayError]] = {
+    httpx.ConnectError: DialNotPlaced,
+    httpx.ConnectTimeout: DialNotPlaced,
+    httpx.PoolTimeout: DialNotPlaced,
+    httpx.ProxyError: DialNotPlaced,
+    httpx.WriteTimeout: DialNotPlaced,
+    httpx.WriteError: DialNotPlaced,
+    httpx.ReadTimeout: DialOutcomeUnknown,
+    httpx.ReadError: DialOutcomeUnknown,
+    httpx.RemoteProtocolError: DialOutcomeUnknown,
+    httpx.CloseError: DialOutcomeUnknown,
+    httpx.DecodingError: DialOutcomeUnknown,
+    httpx.LocalProtocolError: DialRejected,
+    httpx.UnsupportedProtocol: DialRejected,
+    httpx.TooManyRedirects: DialRejected,
+    httpx.InvalidURL: DialRejected,
+    httpx.HTTPError: DialOutcomeUnknown,
+}
+
+_HINTS: Mapping[int, str] = {
+    401: "check SAVG_CLIENT_ID, SAVG_CLIENT_SECRET, SAVG_JWT_ALGORITHM and this host's clock",
+    403: "the JWT app needs the SmartAssist Dialout scope for this bot",
+    404: "check the bot id and SAVG_BASE_URL",
+}
+
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+
+
+def utcnow() -> datetime:
+    """The current time in UTC: the default clock, replaced in tests."""
+    return datetime.now(UTC)
+
+
+def tel_uri(e164: str) -> str:
+    """`+911234567890` → `tel:911234567890`: SAVG wants the digits with country code, no '+'."""
+    if not _E164.fullmatch(e164):
+        raise InvalidInput(f"{e164!r} is not an E.164 number (+ then 2-15 digits)")
+    return "tel:" + e164[1:]
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """One dial-out, in our names; `to_body` spells them as the vendor's sample does."""
+
+    bot: str
+    target: str
+    caller: str
+    notifyurl: str
+    trunk: str | None = None
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    timers: Mapping[str, int] | None = None
+    machine_detection: str | None = None
+    threshold_word_count: int | None = None
+    timeout_in_ms: int | None = None
+    notify_headers: Mapping[str, str] | None = None
+    amd_events: Sequence[str] | None = None
+
+    def to_body(self) -> dict[str, object]:
+        """The JSON body; fields left None are omitted so SAVG applies its own defaults."""
+        body: dict[str, object | None] = {
+            "bot": self.bot,
+            "target": self.target,
+            "caller": self.caller,
+            "notifyurl": self.notifyurl,
+            "trunk": self.trunk,
+            "metadata": dict(self.metadata),
+            "timers": None if self.timers is None else dict(self.timers),
+            "machineDetection": self.machine_detection,
+            "thresholdWordCount": self.threshold_word_count,
+            "timeoutInMs": self.timeout_in_ms,
+            "notifyHeaders": None if self.notify_headers is None else dict(self.notify_headers),
+            "amdEventsSubscription": None if self.amd_events is None else list(self.amd_events),
+        }
+        return {key: value for key, value in body.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class DialAccepted:
+    """SAVG took the call: keep both ids, notifications may carry either."""
+
+    sid: str
+    call_id: str
+    latency_ms: float  # of the HTTP try that was accepted, not of earlier refused tries
+
+
+class SavgClient:
+    """A dial-out client holding one `httpx.Client`: keep one per thread, close it when done.
+
+    Each HTTP try carries a freshly minted JWT (SAVG may enforce unique `jti`). `DialNotPlaced`
+    is retried here up to `max_attempts` tries with a short jittered backoff that honours
+    `Retry-After`; a `Retry-After` beyond MAX_IN_PLACE_WAIT_S ends the retries at once so the
+    worker can reschedule. `DialOutcomeUnknown` and `DialRejected` are raised on the first try.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        algorithm: str = "HS256",
+        jwt_ttl_s: int = 60,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = 3,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        if len(client_secret.encode()) < MIN_SECRET_BYTES.get(algorithm, 0):
+            logger.warning(
+                "SAVG_CLIENT_SECRET is under %d bytes, weak for %s: ask SAVG for a longer one",
+                MIN_SECRET_BYTES[algorithm],
+                algorithm,
+            )
+        self._base_url = base_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._algorithm = algorithm
+        self._jwt_ttl_s = jwt_ttl_s
+        self._clock = clock
+        # The body is a few hundred bytes: a write that stalls as long as a connect is stuck.
+        timeout = httpx.Timeout(
+            connect=connect_timeout_s,
+            read=read_timeout_s,
+            write=connect_timeout_s,
+            pool=connect_timeout_s,
+        )
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(DialNotPlaced),
+            stop=stop_after_attempt(max_attempts) | _RetryAfterTooLong(),
+            wait=_wait,
+            reraise=True,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> Self:
+        """A client configured from the SAVG_* settings."""
+        return cls(
+            base_url=settings.savg_base_url,
+            client_id=settings.savg_client_id,
+            client_secret=settings.savg_client_secret,
+            algorithm=settings.savg_jwt_algorithm,
+            jwt_ttl_s=settings.savg_jwt_ttl_s,
+            connect_timeout_s=settings.savg_connect_timeout_s,
+            read_timeout_s=settings.savg_read_timeout_s,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"SavgClient(base_url={self._base_url!r}, client_id={self._client_id!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def dial(self, req: DialRequest) -> DialAccepted:
+        """POST one dial-out; raises DialNotPlaced, DialOutcomeUnknown or DialRejected."""
+        url = f"{self._base_url}/api/1.1/public/bot/{quote(req.bot, safe='')}/smartassist/dialout"
+        body = req.to_body()
+        return self._retrying(self._try_once, url, body)
+
+    def _try_once(self, url: str, body: dict[str, object]) -> DialAccepted:
+        token = make_token(
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            algorithm=self._algorithm,
+            ttl_s=self._jwt_ttl_s,
+            now=self._clock(),
+        )
+        headers = {
+            "auth": token,
+            "Content-Type": "application/json",
+            "Format": "application/json",
+            "Accept": "application/json",
+        }
+        started = time.perf_counter()
+        try:
+            response = self._http.post(url, json=body, headers=headers)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = _transport_error(exc, url)
+            logger.warning("SAVG dial-out failed: %s", error)
+            raise error from exc
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        if not response.is_success:
+            error = _status_error(response, url, self._clock())
+            logger.warning("SAVG dial-out failed: %s", error)
+            raise error
+        accepted = _accepted(response, latency_ms)
+        logger.debug(
+            "SAVG accepted dial-out: sid=%s callId=%s in %.0f ms",
+            accepted.sid,
+            accepted.call_id,
+            latency_ms,
+        )
+        return accepted
+
+
+def _transport_error(exc: Exception, url: str) -> GatewayError:
+    outcome = next(TRANSPORT_OUTCOMES[c] for c in type(exc).__mro__ if c in TRANSPORT_OUTCOMES)
+    return outcome(f"POST {url}: {type(exc).__name__}: {exc}")
+
+
+def _status_error(response: httpx.Response, url: str, now: datetime) -> GatewayError:
+    status = response.status_code
+    message = f"POST {url}: HTTP {status}: {_gateway_message(response)}"
+    if status in NOT_PLACED_STATUSES:
+        retry_after = _retry_after_s(response.headers.get("Retry-After"), now)
+        return DialNotPlaced(message, status_code=status, retry_after_s=retry_after)
+    if status >= 500:
+        return DialOutcomeUnknown(message, status_code=status)
+    hint = "redirects are not followed: fix SAVG_BASE_URL" if status < 400 else _HINTS.get(status)
+    return DialRejected(f"{message} ({hint})" if hint else message, status_code=status)
+
+
+def _gateway_message(response: httpx.Response) -> str:
+    """What the gateway said, from JSON `error`/`message`/`errors` or the raw text."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    detail: object = response.text
+    if isinstance(data, dict):
+        detail = next((data[k] for k in ("error", "message", "errors") if data.get(k)), data)
+    text = " ".join(str(detail).split()) or response.reason_phrase
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _accepted(response: httpx.Response, latency_ms: float) -> DialAccepted:
+    """A 2xx means a call may exist, so an answer we cannot read is unknown, not refused."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        sid, call_id = data.get("sid"), data.get("callId")
+        if isinstance(sid, str) and sid and isinstance(call_id, str) and call_id:
+            return DialAccepted(sid=sid, call_id=call_id, latency_ms=latency_ms)
+    raise DialOutcomeUnknown(
+        f"HTTP {response.status_code} without sid/callId: {_gateway_message(response)}",
+        status_code=response.status_code,
+    )
+
+
+def _retry_after_s(value: str | None, now: datetime) -> float | None:
+    """`Retry-After` as seconds from `now`: delta-seconds or an HTTP date; None if unreadable."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _hinted_wait_s(state: RetryCallState) -> float | None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    return exc.retry_after_s if isinstance(exc, DialNotPlaced) else None
+
+
+class _RetryAfterTooLong(stop_base):
+    """Stop when SAVG asks for a longer pause than is worth holding a worker thread for."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        hint = _hinted_wait_s(retry_state)
+        return hint is not None and hint > MAX_IN_PLACE_WAIT_S
+
+
+_backoff = wait_exponential_jitter(
+    initial=BACKOFF_INITIAL_S, max=MAX_IN_PLACE_WAIT_S, jitter=BACKOFF_JITTER_S
+)
+
+
+def _wait(state: RetryCallState) -> float:
+    return max(_backoff(state), _hinted_wait_s(state) or 0.0)
