@@ -207,10 +207,12 @@ CONTACT_FINAL: Final = frozenset({_CS.DONE, _CS.EXHAUSTED, _CS.SUPPRESSED, _CS.C
 
 CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
     {
-        # finish/exhaust on a pending contact would settle a call that is not out: unlisted.
+        # finish on a pending contact would settle a call that is not out: unlisted. exhaust is
+        # the dispatcher's: the calling window never opens again (campaign end passed).
         _CS.PENDING: {
             **_stay(_CS.PENDING, _CE.REDIAL, _CE.REARM, _CE.RELEASE),
             _CE.DISPATCH: _CS.IN_FLIGHT,
+            _CE.EXHAUST: _CS.EXHAUSTED,
             _CE.SUPPRESS: _CS.SUPPRESSED,
             _CE.CANCEL: _CS.CANCELLED,
         },

@@ -48,7 +48,7 @@ released  =       =       =       =        =        =         =      =      =   
 
 CONTACT_GRID = """
             dispatch  redial   finish   exhaust   suppress   cancel    rearm    release
-pending     in_flight =        !        !         suppressed cancelled =        =
+pending     in_flight =        !        exhausted suppressed cancelled =        =
 in_flight   =         pending  done     exhausted suppressed cancelled =        pending
 done        =         =        =        =         =          =         pending  =
 exhausted   =         =        =        =         =          =         pending  =
