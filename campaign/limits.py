@@ -29,36 +29,41 @@ local nrate = tonumber(ARGV[1])
 local nlease = tonumber(ARGV[2])
 local member = ARGV[3]
 local lease_until = tonumber(ARGV[4])
+local max_wait = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
--- live-call caps first: a full cap must not burn a rate token
+-- live-call caps first: a full cap must not burn a rate slot
 for i = 1, nlease do
   local key = KEYS[nrate + i]
-  local cap = tonumber(ARGV[4 + 2 * nrate + i])
+  local cap = tonumber(ARGV[5 + 2 * nrate + i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   if not redis.call('ZSCORE', key, member) and redis.call('ZCARD', key) >= cap then
     return {0, -1, i}
   end
 end
-local new_tats = {}
+-- GCRA with reservation: the earliest instant every bucket allows, if within max_wait
+local slot = now
+local tats = {}
 for i = 1, nrate do
-  local period = tonumber(ARGV[4 + 2 * i - 1])
-  local tau = tonumber(ARGV[4 + 2 * i])
+  local tau = tonumber(ARGV[5 + 2 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
-  if tat - now > tau then
-    return {0, math.ceil(tat - now - tau), -i}
-  end
-  new_tats[i] = tat + period
+  tats[i] = tat
+  if tat - tau > slot then slot = tat - tau end
+end
+if slot - now > max_wait then
+  return {0, math.ceil(slot - now - max_wait), 0}
 end
 for i = 1, nrate do
-  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.ceil(math.max(1000, new_tats[i] - now + 1000)))
+  local period = tonumber(ARGV[5 + 2 * i - 1])
+  local new_tat = math.max(tats[i], slot) + period
+  redis.call('SET', KEYS[i], tostring(new_tat), 'PX', math.ceil(new_tat - now + 1000))
 end
 for i = 1, nlease do
   redis.call('ZADD', KEYS[nrate + i], lease_until, member)
   redis.call('PEXPIREAT', KEYS[nrate + i], lease_until + 60000)
 end
-return {1, 0, 0}
+return {1, tostring(slot - now), 0}
 """
 
 
@@ -109,17 +114,22 @@ class Limiter:
         rates: Sequence[RateLimit],
         caps: Sequence[LiveCap],
         lease_until: datetime,
-    ) -> None:
-        """Take one token from every bucket and a lease in every cap, or nothing at all.
+        max_wait_s: float = 0.5,
+    ) -> float:
+        """Reserve the next rate slot in every bucket and a lease in every cap, or nothing at all.
 
-        Raises PacingExhausted with how long to wait. Re-acquiring for a member that already holds
-        its leases only takes the rate tokens (a re-delivered task does not need a second slot).
+        Returns how many seconds to wait before dialing: the reserved slot lies at most
+        `max_wait_s` ahead, so callers sleep briefly instead of polling, and slots are spaced
+        exactly one period apart whatever the number of workers. Raises PacingExhausted (nothing
+        taken) with when to come back. Re-acquiring for a member that already holds its leases
+        takes no second slot in the caps.
         """
         args: list[str | int | float] = [
             len(rates),
             len(caps),
             member,
             int(lease_until.timestamp() * 1000),
+            max_wait_s * 1000,
         ]
         for rate in rates:
             args += [rate.period_ms, rate.tolerance_ms]
@@ -127,14 +137,11 @@ class Limiter:
         keys = [r.key for r in rates] + [c.key for c in caps]
         ok, wait_ms, which = self._acquire(keys=keys, args=args)
         if ok:
-            return
+            return max(float(wait_ms), 0.0) / 1000
         if int(which) > 0:
-            raise PacingExhausted(
-                LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({caps[int(which) - 1].key})"
-            )
-        raise PacingExhausted(
-            max(float(wait_ms), 1.0) / 1000, f"rate limit ({rates[-int(which) - 1].key})"
-        )
+            key = caps[int(which) - 1].key
+            raise PacingExhausted(LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({key})")
+        raise PacingExhausted(max(float(wait_ms), 1.0) / 1000, "rate limit")
 
     def release(self, member: str, caps: Iterable[LiveCap]) -> None:
         """Free the member's live-call leases (its final arrived, or no call was made)."""
@@ -160,3 +167,48 @@ class Limiter:
             pipe.zadd(key, {member: int(until.timestamp() * 1000)}, nx=True)
         results = pipe.execute() if items else []
         return sum(int(r) for r in results)
+
+    def gateway_streak(self, campaign_id: int, *, failed: bool) -> int:
+        """Count consecutive gateway failures of a campaign; a success resets it to 0.
+
+        Kept in Redis (not the source of truth): losing it only delays an automatic pause.
+        """
+        key = f"{self._prefix}:gwfail:{campaign_id}"
+        if not failed:
+            self._redis.delete(key)
+            return 0
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 3600)
+        count, _ = pipe.execute()
+        return int(count)
+
+
+@dataclass(frozen=True)
+class PacingKeys:
+    """The buckets and caps one attempt's dial goes through: its campaign's and its trunk's."""
+
+    rates: tuple[RateLimit, ...]
+    caps: tuple[LiveCap, ...]
+
+
+def pacing_keys(
+    limiter: Limiter,
+    *,
+    campaign_id: int,
+    cps: float,
+    burst: int,
+    max_live_calls: int,
+    trunk: str | None,
+    trunk_cps: float | None,
+    trunk_max_live_calls: int | None,
+) -> PacingKeys:
+    """The one place that turns configured limits into Redis keys (campaign, then trunk)."""
+    rates = [RateLimit(limiter.rate_key("campaign", campaign_id), cps, burst)]
+    caps = [LiveCap(limiter.live_key("campaign", campaign_id), max_live_calls)]
+    trunk_name = trunk or "default"
+    if trunk_cps is not None:
+        rates.append(RateLimit(limiter.rate_key("trunk", trunk_name), trunk_cps))
+    if trunk_max_live_calls is not None:
+        caps.append(LiveCap(limiter.live_key("trunk", trunk_name), trunk_max_live_calls))
+    return PacingKeys(tuple(rates), tuple(caps))

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     savg_webhook_secret: str | None = None
     api_keys: str = ""
     notify_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Consecutive dial-outs the gateway refused (429/5xx/connect) before a campaign pauses itself.
+    gateway_failures_before_pause: int = Field(default=20, ge=1)
+    # Account-wide limits per trunk (every campaign dialing through one trunk shares them).
+    trunk_cps: float | None = Field(default=None, gt=0)
+    trunk_max_live_calls: int | None = Field(default=None, ge=1)
+    # A dial reserves its rate slot up to this far ahead and sleeps until it; later slots make the
+    # task re-schedule itself instead, so no thread waits long.
+    pacing_max_wait_s: float = Field(default=0.5, ge=0, le=5)
     # Celery queue names get this prefix so test sessions sharing one Redis stay apart.
     queue_prefix: str = "campaign"
     # Where embedded servers keep their data when DATABASE_URL/REDIS_URL are unset.

@@ -140,6 +140,8 @@ class AttemptRow(Base):
     phone: Mapped[str] = mapped_column(String(20))
     trunk: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
+    # Set by each claim: only the holder of the current claim may mark the attempt `sending`.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     sid: Mapped[str | None] = mapped_column(Text)
     call_id: Mapped[str | None] = mapped_column(Text)

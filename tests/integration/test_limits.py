@@ -33,10 +33,11 @@ def test_rate_limit_spaces_tokens_across_threads(limiter: Limiter) -> None:
         i = 0
         while time.monotonic() < stop:
             try:
-                limiter.acquire(f"{n}-{i}", [rate], [], _later())
+                wait = limiter.acquire(f"{n}-{i}", [rate], [], _later(), max_wait_s=0.2)
             except PacingExhausted as exc:
                 time.sleep(exc.retry_after_s)
                 continue
+            time.sleep(wait)
             with lock:
                 granted.append(time.monotonic())
             i += 1
@@ -79,14 +80,24 @@ def test_expired_lease_frees_its_slot(limiter: Limiter) -> None:
     assert limiter.live_count(cap.key) == 1
 
 
-def test_full_cap_does_not_burn_a_rate_token(limiter: Limiter) -> None:
+def test_full_cap_does_not_burn_a_rate_slot(limiter: Limiter) -> None:
     rate = RateLimit(limiter.rate_key("campaign", 10), cps=1)
     cap = LiveCap(limiter.live_key("campaign", 10), cap=1)
     limiter.acquire("held", [], [cap], _later())
     with pytest.raises(PacingExhausted, match="live-call cap"):
-        limiter.acquire("x", [rate], [cap], _later())
+        limiter.acquire("x", [rate], [cap], _later(), max_wait_s=0)
     limiter.release("held", [cap])
-    limiter.acquire("x", [rate], [cap], _later())  # the token was still there
+    assert limiter.acquire("x", [rate], [cap], _later(), max_wait_s=0) == 0  # slot still free
+
+
+def test_slots_beyond_max_wait_are_refused_with_retry_after(limiter: Limiter) -> None:
+    rate = RateLimit(limiter.rate_key("campaign", 12), cps=10)
+    assert limiter.acquire("a", [rate], [], _later(), max_wait_s=0.15) == 0
+    second = limiter.acquire("b", [rate], [], _later(), max_wait_s=0.15)
+    assert 0.09 < second < 0.11  # reserved one period (~0.1015 s) ahead
+    with pytest.raises(PacingExhausted) as refused:
+        limiter.acquire("c", [rate], [], _later(), max_wait_s=0.15)
+    assert 0 < refused.value.retry_after_s <= 0.06
 
 
 def test_rebuild_restores_leases_after_redis_loses_them(

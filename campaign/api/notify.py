@@ -1,0 +1,93 @@
+"""`POST /notify/{token}`: authenticate, store durably, answer, then act (style rule 7).
+
+Nothing changes state here: an unknown or forged token is a 404 before anything is read, an
+oversized body a 413, a body that is not a notification a 400/422; an accepted body is committed
+to the inbox before the 2xx, so SAVG's retry (or none) can never lose it. The consumer task applies
+it; a lost consumer message is re-sent by the sweeper from the unprocessed inbox rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from campaign.api.problems import problem
+from campaign.clock import utcnow
+from campaign.db.engine import after_commit, transaction
+from campaign.domain import tokens
+from campaign.domain.outcomes import parse_notification
+from campaign.domain.signature import signature_valid
+from campaign.errors import NotFound, NotificationInvalid
+from campaign.runtime import Runtime
+from campaign.services.notifications import Stored, store_notification
+
+router = APIRouter()
+
+# Headers never worth keeping in the inbox (credentials of proxies in front of us).
+_DROP_HEADERS = {"authorization", "cookie", "x-api-key"}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes (without reading the rest into memory)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/notify/{token}", status_code=200, include_in_schema=False)
+async def notify(token: str, request: Request) -> JSONResponse:
+    """Receive one SAVG status notification for the attempt the token names."""
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    try:
+        attempt_id = tokens.verify(token, settings.notify_secret)
+    except NotFound:
+        return problem(404, "Not found", "unknown notification token")
+    body = await _read_limited(request, settings.notify_max_body_bytes)
+    if body is None:
+        return problem(413, "Payload too large", f"limit is {settings.notify_max_body_bytes} bytes")
+    if settings.savg_webhook_secret is not None and not signature_valid(
+        request.headers.get("savg-signature"), body, settings.savg_webhook_secret, time.time()
+    ):
+        return problem(401, "Bad signature", "SAVG-Signature missing, stale or wrong")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return problem(400, "Invalid notification", "the body is not JSON")
+    try:
+        parsed = parse_notification(document)
+    except NotificationInvalid as exc:
+        return problem(422, "Invalid notification", str(exc))
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
+
+    def store() -> Stored:
+        with transaction(runtime.sessions) as session:
+            stored = store_notification(
+                session,
+                attempt_id=attempt_id,
+                body=body,
+                headers=headers,
+                status=parsed.status.value,
+                now=utcnow(),
+            )
+            if stored.created:
+                after_commit(session, lambda: runtime.enqueue_notification(stored.notification_id))
+        return stored
+
+    try:
+        stored = await run_in_threadpool(store)
+    except NotFound:
+        return problem(404, "Not found", "unknown notification token")
+    return JSONResponse({"id": stored.notification_id, "duplicate": not stored.created})

@@ -1,0 +1,105 @@
+"""Per-process resources built once from Settings: database sessions, Redis, limiter, Celery sender.
+
+Every process (api, worker, dispatcher) builds one `Runtime` at its entry point and passes it on;
+nothing here is created at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import redis
+from celery import Celery
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaign.db.engine import make_engine, make_session_factory
+from campaign.limits import Limiter
+from campaign.settings import Settings
+
+DIAL_TASK = "campaign.dial"
+NOTIFY_TASK = "campaign.consume_notification"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The Celery app every process shares: settings for short, idempotent, I/O-bound tasks.
+
+    acks_late + reject_on_worker_lost: a task whose worker died is delivered again (the dial claim
+    makes that safe); prefetch 1: a slow dial never strands queued work behind it; JSON only;
+    a visibility timeout far above any countdown we use, since long waits live in PostgreSQL.
+    """
+    app = Celery("campaign", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        broker_transport_options={"visibility_timeout": 3600},
+        broker_connection_retry_on_startup=True,
+        task_routes={
+            DIAL_TASK: {"queue": settings.queue("dial")},
+            NOTIFY_TASK: {"queue": settings.queue("notify")},
+        },
+        task_default_queue=settings.queue("dial"),
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+@dataclass
+class Runtime:
+    """Lazily built process resources (an API process never opens a gateway client, say)."""
+
+    settings: Settings
+    pool_size: int = 10
+    _celery: Celery | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings, pool_size=self.pool_size)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        if self.settings.redis_url is None:
+            raise RuntimeError("REDIS_URL is not set")
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        return Limiter(self.redis, self.settings.queue_prefix)
+
+    @property
+    def celery(self) -> Celery:
+        if self._celery is None:
+            self._celery = make_celery(self.settings)
+        return self._celery
+
+    def enqueue_dials(self, attempt_ids: Sequence[int]) -> None:
+        """Send one dial task per attempt (after the claiming transaction committed)."""
+        queue = self.settings.queue("dial")
+        with self.celery.producer_or_acquire() as producer:
+            for attempt_id in attempt_ids:
+                self.celery.send_task(DIAL_TASK, args=[attempt_id], queue=queue, producer=producer)
+
+    def enqueue_notification(self, notification_id: int) -> None:
+        """Send the consumer task for one stored notification."""
+        self.celery.send_task(
+            NOTIFY_TASK, args=[notification_id], queue=self.settings.queue("notify")
+        )
+
+    def close(self) -> None:
+        """Release pooled connections (tests and graceful shutdown)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()

@@ -1,0 +1,159 @@
+"""Notifications: store each status POST durably (deduplicated), then apply it to its attempt.
+
+Storing and applying are separate steps so the receiver can answer SAVG as soon as the body is
+safe in PostgreSQL; applying runs in a worker and changes state only through the attempt machine,
+so duplicates and regressions (an `answered` after `completed`) change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
+from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
+from campaign.domain.states import ATTEMPT_FINAL, AttemptEvent, AttemptState, attempt_transition
+from campaign.errors import NotFound, NotificationInvalid
+from campaign.limits import Limiter
+from campaign.services.leases import release_after_commit
+from campaign.services.redial import settle_contact
+from campaign.services.specs import load_spec
+from campaign.settings import Settings
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The inbox row holding a notification; `created` is False for a duplicate body."""
+
+    notification_id: int
+    created: bool
+
+
+def store_notification(
+    session: Session,
+    *,
+    attempt_id: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    status: str | None,
+    now: datetime,
+) -> Stored:
+    """Insert the raw body unless the same body was already stored for this attempt."""
+    if session.scalar(select(AttemptRow.id).where(AttemptRow.id == attempt_id)) is None:
+        raise NotFound("unknown notification token")
+    key = hashlib.sha256(body).hexdigest()
+    new_id = session.scalar(
+        insert(NotificationRow)
+        .values(
+            attempt_id=attempt_id,
+            received_at=now,
+            body=body,
+            headers=dict(headers),
+            dedupe_key=key,
+            status=status,
+        )
+        .on_conflict_do_nothing(constraint="uq_notifications_dedupe")
+        .returning(NotificationRow.id)
+    )
+    if new_id is not None:
+        return Stored(new_id, created=True)
+    existing = session.scalar(
+        select(NotificationRow.id).where(
+            NotificationRow.attempt_id == attempt_id, NotificationRow.dedupe_key == key
+        )
+    )
+    if existing is None:  # pragma: no cover - the conflicting row cannot vanish in between
+        raise NotFound("notification disappeared")
+    return Stored(existing, created=False)
+
+
+def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> None:
+    if n.conversation_id and not attempt.conversation_id:
+        attempt.conversation_id = n.conversation_id
+    attempt.reason_code = n.reason_code or attempt.reason_code
+    attempt.reason = n.reason or attempt.reason
+    attempt.sip_code = n.sip_code if n.sip_code is not None else attempt.sip_code
+    attempt.amd = n.amd or attempt.amd
+    attempt.duration_s = n.duration_s if n.duration_s is not None else attempt.duration_s
+
+
+def apply_notification(
+    session: Session,
+    notification_id: int,
+    *,
+    limiter: Limiter,
+    settings: Settings,
+    now: datetime,
+    rng: random.Random,
+) -> str:
+    """Apply one stored notification; returns what it did (`applied`, `duplicate`, `ignored: …`).
+
+    The attempt row is locked, so notifications of one call are applied one at a time in any order.
+    """
+    row = session.get(NotificationRow, notification_id)
+    if row is None:
+        raise NotFound(f"notification {notification_id} not found")
+    if row.processed_at is not None:
+        return row.result or "already processed"
+    attempt = session.get_one(AttemptRow, row.attempt_id, with_for_update=True)
+    result = _apply(session, row, attempt, limiter=limiter, settings=settings, now=now, rng=rng)
+    row.processed_at = now
+    row.result = result
+    return result
+
+
+def _apply(
+    session: Session,
+    row: NotificationRow,
+    attempt: AttemptRow,
+    *,
+    limiter: Limiter,
+    settings: Settings,
+    now: datetime,
+    rng: random.Random,
+) -> str:
+    try:
+        n = parse_notification(row.body)
+    except NotificationInvalid as exc:
+        return f"ignored: {exc}"[:200]
+    row.status = n.status.value
+    event = STATUS_EVENT[n.status]
+    if event is None:
+        return f"ignored: status {n.status_raw!r} carries no state change"
+    before = AttemptState(attempt.state)
+    transition = attempt_transition(before, event)
+    if not transition.changed:
+        return (
+            "duplicate"
+            if before not in ATTEMPT_FINAL or event is not AttemptEvent.ANSWER
+            else "regression"
+        )
+    attempt.state = transition.state
+    _record_call_facts(attempt, n, now)
+    if transition.state is AttemptState.ANSWERED:
+        attempt.answered_at = now
+        return "applied"
+    campaign = session.get_one(CampaignRow, attempt.campaign_id)
+    spec = load_spec(campaign.spec)
+    outcome = classify(n, amd_enabled=spec.gateway.amd_enabled)
+    if outcome is None:  # pragma: no cover - finals always classify
+        return "applied"
+    attempt.outcome = outcome.value
+    attempt.ended_at = now
+    if n.status.value == "completed" and attempt.answered_at is None:
+        attempt.answered_at = now  # `completed` overtook `answered`: it was answered all the same
+    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
+    settle_contact(
+        session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
+    )
+    release_after_commit(
+        session, limiter, settings, attempt_id=attempt.id, campaign_id=campaign.id, spec=spec
+    )
+    return "applied"
