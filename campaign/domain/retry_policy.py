@@ -115,7 +115,8 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         # A cap of 0 would make earliest_allowed search forever.
-        if self.max_attempts < 1 or min(self.per_day or 1, self.per_week or 1) < 1:
+        caps = (self.max_attempts, self.per_day, self.per_week)
+        if any(cap is not None and cap < 1 for cap in caps):
             raise ValueError("max_attempts, per_day and per_week must be at least 1")
         if self.min_gap is not None and self.min_gap < timedelta(0):
             raise ValueError("min_gap must not be negative")
