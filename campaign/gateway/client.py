@@ -35,7 +35,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 from tenacity.stop import stop_base
 
@@ -251,14 +252,10 @@ class SavgClient:
         try:
             response = self._http.post(url, json=body, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            error = _transport_error(exc, url)
-            logger.warning("SAVG dial-out failed: %s", error)
-            raise error from exc
+            raise _logged(_transport_error(exc, url)) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         if not response.is_success:
-            error = _status_error(response, url, self._clock())
-            logger.warning("SAVG dial-out failed: %s", error)
-            raise error
+            raise _logged(_status_error(response, url, self._clock()))
         accepted = _accepted(response, latency_ms)
         logger.debug(
             "SAVG accepted dial-out: sid=%s callId=%s in %.0f ms",
@@ -267,6 +264,11 @@ class SavgClient:
             latency_ms,
         )
         return accepted
+
+
+def _logged(error: GatewayError) -> GatewayError:
+    logger.warning("SAVG dial-out failed (%s): %s", type(error).__name__, error)
+    return error
 
 
 def _transport_error(exc: Exception, url: str) -> GatewayError:
@@ -309,10 +311,8 @@ def _accepted(response: httpx.Response, latency_ms: float) -> DialAccepted:
         sid, call_id = data.get("sid"), data.get("callId")
         if isinstance(sid, str) and sid and isinstance(call_id, str) and call_id:
             return DialAccepted(sid=sid, call_id=call_id, latency_ms=latency_ms)
-    raise DialOutcomeUnknown(
-        f"HTTP {response.status_code} without sid/callId: {_gateway_message(response)}",
-        status_code=response.status_code,
-    )
+    message = f"HTTP {response.status_code} without sid/callId: {_gateway_message(response)}"
+    raise _logged(DialOutcomeUnknown(message, status_code=response.status_code))
 
 
 def _retry_after_s(value: str | None, now: datetime) -> float | None:
@@ -345,8 +345,10 @@ class _RetryAfterTooLong(stop_base):
         return hint is not None and hint > MAX_IN_PLACE_WAIT_S
 
 
-_backoff = wait_exponential_jitter(
-    initial=BACKOFF_INITIAL_S, max=MAX_IN_PLACE_WAIT_S, jitter=BACKOFF_JITTER_S
+# wait_exponential + wait_random rather than wait_exponential_jitter, whose arguments differ
+# across the tenacity versions pyproject allows.
+_backoff = wait_exponential(multiplier=BACKOFF_INITIAL_S, max=MAX_IN_PLACE_WAIT_S) + wait_random(
+    0, BACKOFF_JITTER_S
 )
 
 
