@@ -1,0 +1,371 @@
+"""When a contact may be called: weekly hours in local time, blackout dates, campaign start/end.
+
+A local range such as 09:00-20:00 on a date means the instants from the first moment the local
+clock reads 09:00 that date until the first moment it reads 20:00. That one definition settles
+every DST case: an opening inside a spring-forward gap (02:30 on the gap day) opens when the clock
+jumps (03:00), and a fall-back overlap never opens a range twice or early, because each bound is
+the *first* instant its wall time is reached. An end of 00:00 stands for 24:00.
+
+Where a contact has several zones (a number phonenumbers maps to more than one), a call is
+allowed only while every one of them is open. `next_open` walks interval edges, never minutes,
+and gives up after `SEARCH_DAYS`. Day intervals are memoised per (zone, date, ranges): the
+dispatcher asks for thousands of contacts that share a handful of zones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from campaign.errors import SpecInvalid
+
+Range = tuple[time, time]
+Span = tuple[datetime, datetime]
+MIDNIGHT = time(0)
+SEARCH_DAYS = 400
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ALL_DAY: tuple[Range, ...] = ((MIDNIGHT, MIDNIGHT),)
+_DAY = timedelta(days=1)
+_KEYS = ("timezone", "fallback_timezone", "hours", "blackout", "start", "end")
+_RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def canonical_zone_name(name: str) -> str | None:
+    """The tz database's spelling of `name` (matched case-insensitively), or None if unknown."""
+    return _zone_names().get(name.strip().lower())
+
+
+def _first_instant(zone: ZoneInfo, day: date, wall: time) -> datetime:
+    """The first instant (UTC) at which the clock in `zone` reads `wall` or later on `day`."""
+    naive = datetime.combine(day, wall)
+    early = naive.replace(tzinfo=zone).astimezone(UTC)
+    if early.astimezone(zone).replace(tzinfo=None) == naive:
+        return early  # the wall time exists; fold=0 is the first of two readings in an overlap
+    # In a gap the answer is the transition itself, between the two readings of `naive`.
+    late = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    lo, hi = min(early, late), max(early, late)
+    after = hi.astimezone(zone).utcoffset()
+    while hi - lo > timedelta(seconds=1):  # tz transitions fall on whole seconds
+        mid = lo + (hi - lo) // 2
+        if mid.astimezone(zone).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@lru_cache(maxsize=65536)
+def _day_spans(zone: ZoneInfo, day: date, ranges: tuple[Range, ...]) -> tuple[Span, ...]:
+    spans = []
+    for start, end in ranges:
+        opens = _first_instant(zone, day, start)
+        closes = _first_instant(zone, day + _DAY if end == MIDNIGHT else day, end)
+        if opens < closes:  # a range wholly inside a gap never opens
+            spans.append((opens, closes))
+    return tuple(spans)
+
+
+def _merged(ranges: Sequence[Range]) -> tuple[Range, ...]:
+    """Sorted, with overlapping or touching ranges joined, so equal hours compare equal."""
+    out: list[Range] = []
+    for start, end in sorted(ranges, key=lambda r: (r[0], r[1] == MIDNIGHT, r[1])):
+        if end != MIDNIGHT and end <= start:
+            raise ValueError(f"range {start}-{end} is empty or crosses midnight")
+        if start.second or start.microsecond or end.second or end.microsecond:
+            raise ValueError(f"range {start}-{end} is not in whole minutes")
+        if out and (out[-1][1] == MIDNIGHT or start <= out[-1][1]):
+            last_end = out[-1][1]
+            wider = MIDNIGHT if MIDNIGHT in (last_end, end) else max(last_end, end)
+            out[-1] = (out[-1][0], wider)
+        else:
+            out.append((start, end))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CallingWindow:
+    """A campaign's calling window; the default value is always open.
+
+    `hours[d]` lists the ranges of weekday d (0 = Monday), sorted and merged on construction so
+    equal windows compare equal; an end of 00:00 means 24:00 and ranges never cross midnight
+    (split them over two days). `blackout` holds local dates, read in each zone that applies.
+    `start_at`/`end_at` bound the campaign: a call starts at or after `start_at` and ends its
+    margin by `end_at`. `timezone_mode` is "contact" (each contact's own zones) or one IANA zone
+    for every contact; `fallback_timezone` serves contacts with no known zone.
+    """
+
+    hours: tuple[tuple[Range, ...], ...] = (ALL_DAY,) * 7
+    blackout: frozenset[date] = frozenset()
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    timezone_mode: str = "contact"
+    fallback_timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if len(self.hours) != 7:
+            raise ValueError("hours needs one entry per weekday, Monday first")
+        object.__setattr__(self, "hours", tuple(_merged(day) for day in self.hours))
+        for bound in (self.start_at, self.end_at):
+            if bound is not None and bound.utcoffset() is None:
+                raise ValueError(f"{bound!r} has no UTC offset")
+        if self.start_at and self.end_at and self.start_at >= self.end_at:
+            raise ValueError("start_at must be before end_at")
+        for name in (self.fallback_timezone, self.timezone_mode):
+            if name != "contact" and canonical_zone_name(name) != name:
+                raise ValueError(f'"{name}" is not an IANA time zone')
+
+    @classmethod
+    def from_dict(cls, data: object | None, path: str = "window") -> CallingWindow:
+        """Read the spec's `window:` block (None: always open); every problem is reported."""
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
+        problems = [f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
+                    for key in data if key not in _KEYS]
+        mode = data.get("timezone", "contact")
+        if mode != "contact":
+            mode = _zone(mode, f"{path}.timezone", problems, 'neither "contact" nor ')
+        fallback = _zone(data.get("fallback_timezone", "UTC"), f"{path}.fallback_timezone",
+                         problems)
+        hours = _hours(data["hours"], f"{path}.hours", problems) if "hours" in data else None
+        blackout = _blackout(data.get("blackout", []), f"{path}.blackout", problems)
+        start = _instant(data.get("start"), f"{path}.start", problems)
+        end = _instant(data.get("end"), f"{path}.end", problems)
+        if start and end and start >= end:
+            problems.append(f"{path}.end: must be after {path}.start")
+        if problems:
+            raise SpecInvalid(problems)
+        return cls(hours=hours or (ALL_DAY,) * 7, blackout=blackout, start_at=start, end_at=end,
+                   timezone_mode=mode, fallback_timezone=fallback)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as a spec spells it (runs of equal days joined: `mon-fri`); round-trips."""
+        hours: dict[str, str] = {}
+        first = 0
+        for day in range(1, 8):
+            if day == 7 or self.hours[day] != self.hours[first]:
+                key = WEEKDAYS[first] + (f"-{WEEKDAYS[day - 1]}" if day - 1 > first else "")
+                hours[key] = ",".join(
+                    f"{s:%H:%M}-{'24:00' if e == MIDNIGHT else f'{e:%H:%M}'}"
+                    for s, e in self.hours[first]) or "closed"
+                first = day
+        return {
+            "timezone": self.timezone_mode,
+            "fallback_timezone": self.fallback_timezone,
+            "hours": hours,
+            "blackout": [d.isoformat() for d in sorted(self.blackout)],
+            "start": self.start_at.isoformat() if self.start_at else None,
+            "end": self.end_at.isoformat() if self.end_at else None,
+        }
+
+    def zones_for(self, contact_zones: Sequence[str]) -> tuple[ZoneInfo, ...]:
+        """The zones whose hours must all be open to call one contact; never empty."""
+        if self.timezone_mode != "contact":
+            return (ZoneInfo(self.timezone_mode),)
+        names = dict.fromkeys(n for z in contact_zones if (n := canonical_zone_name(z)))
+        return tuple(ZoneInfo(n) for n in names) or (ZoneInfo(self.fallback_timezone),)
+
+    def is_open(self, at: datetime, zones: Sequence[ZoneInfo],
+                margin: timedelta = timedelta(0)) -> bool:
+        """Open at `at` and without a break until `at + margin` in every zone."""
+        t, need = self._instants(at, zones, margin)
+        if not self._in_campaign(t, need):
+            return False
+        for zone in zones:
+            is_open, edge = self._probe(zone, t, need, need)
+            if not is_open or edge is None or edge < need:
+                return False
+        return True
+
+    def next_open(self, at: datetime, zones: Sequence[ZoneInfo],
+                  margin: timedelta = timedelta(0)) -> datetime | None:
+        """The earliest instant >= `at` (in UTC) at which `is_open` holds.
+
+        None when there is none before `end_at` or within `SEARCH_DAYS` of the search start.
+        """
+        t, _ = self._instants(at, zones, margin)
+        if self.start_at is not None:
+            t = max(t, self.start_at.astimezone(UTC))
+        horizon = t + timedelta(days=SEARCH_DAYS)
+        while t <= horizon and self._in_campaign(t, t + margin):
+            need = t + margin
+            latest_opening: datetime | None = None
+            earliest_close: datetime | None = None
+            for zone in zones:
+                is_open, edge = self._probe(zone, t, need, horizon)
+                if edge is None:
+                    return None  # this zone never opens again within the horizon
+                if not is_open:
+                    latest_opening = max(latest_opening or edge, edge)
+                else:
+                    earliest_close = min(earliest_close or edge, edge)
+            if latest_opening is not None:
+                t = latest_opening
+            elif earliest_close is not None and earliest_close < need:
+                t = earliest_close  # open everywhere, but one zone closes inside the margin
+            else:
+                return t
+        return None
+
+    def _probe(self, zone: ZoneInfo, t: datetime, need: datetime,
+               horizon: datetime) -> tuple[bool, datetime | None]:
+        """(True, end) if `zone` is open at t, `end` being where its open stretch ends (looked
+        up no further than `need`); else (False, next opening after t, None past `horizon`)."""
+        day = t.astimezone(zone).date() - _DAY  # a stretch may begin on the previous local date
+        last_day = horizon.astimezone(zone).date() + _DAY
+        stretch_end: datetime | None = None
+        while day <= last_day:
+            if day not in self.blackout:
+                for opens, closes in _day_spans(zone, day, self.hours[day.weekday()]):
+                    if stretch_end is None:
+                        if closes <= t:
+                            continue
+                        if opens > t:
+                            return False, opens
+                    elif opens > stretch_end:
+                        return True, stretch_end
+                    stretch_end = closes
+                    if stretch_end >= need:
+                        return True, stretch_end
+            elif stretch_end is not None:
+                return True, stretch_end
+            day += _DAY
+        return stretch_end is not None, stretch_end
+
+    def _instants(self, at: datetime, zones: Sequence[ZoneInfo],
+                  margin: timedelta) -> tuple[datetime, datetime]:
+        if at.utcoffset() is None:
+            raise ValueError("at must be timezone-aware")
+        if not zones:
+            raise ValueError("at least one zone is needed to read local hours")
+        if margin < timedelta(0):
+            raise ValueError("margin must not be negative")
+        t = at.astimezone(UTC)
+        return t, t + margin
+
+    def _in_campaign(self, t: datetime, need: datetime) -> bool:
+        if self.start_at is not None and t < self.start_at:
+            return False
+        return self.end_at is None or (t < self.end_at and need <= self.end_at)
+
+
+def _shown(value: object) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _zone(value: object, path: str, problems: list[str], lead: str = "") -> str:
+    name = canonical_zone_name(value) if isinstance(value, str) else None
+    if name is None:
+        problems.append(f"{path}: {_shown(value)} is {lead or 'not '}an IANA time zone")
+        return "UTC"
+    return name
+
+
+def _days(key: str) -> list[int] | None:
+    days: list[int] = []
+    for part in key.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            return None
+        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        days += [(a + i) % 7 for i in range((b - a) % 7 + 1)]  # "fri-mon" wraps the weekend
+    return days
+
+
+def _ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
+    parts = value if isinstance(value, list) else [value]
+    if parts == ["closed"]:
+        return ()
+    out: list[Range] = []
+    for part in parts:
+        for piece in part.split(",") if isinstance(part, str) else [part]:
+            text = piece.strip() if isinstance(piece, str) else None
+            match = _RANGE.fullmatch(text) if text else None
+            h1, m1, h2, m2 = (int(g) for g in match.groups()) if match else (99, 0, 0, 0)
+            if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+                problems.append(f"{path}: {_shown(piece)} is not HH:MM-HH:MM")
+            elif (h2 % 24, m2) != (0, 0) and (h2, m2) <= (h1, m1):
+                problems.append(f"{path}: {_shown(piece)} ends before it starts; to cross "
+                                "midnight end one day at 24:00 and start the next at 00:00")
+            else:
+                out.append((time(h1, m1), time(h2 % 24, m2)))
+    return tuple(out)
+
+
+def _hours(value: object, path: str, problems: list[str]) -> tuple[tuple[Range, ...], ...]:
+    if not isinstance(value, Mapping):
+        problems.append(f'{path}: must map days to hours, e.g. {{"mon-fri": "09:00-20:00"}}')
+        return (ALL_DAY,) * 7
+    week: list[tuple[Range, ...]] = [()] * 7
+    given_by: dict[int, str] = {}
+    for key, ranges in value.items():
+        days = _days(key) if isinstance(key, str) else None
+        if days is None:
+            problems.append(f"{path}.{key}: not a day or days (mon..sun, as mon-fri or sat,sun)")
+            continue
+        parsed = _ranges(ranges, f"{path}.{key}", problems)
+        for day in days:
+            if day in given_by:
+                problems.append(f"{path}.{key}: {WEEKDAYS[day]} is also given by {given_by[day]}")
+            given_by[day] = key
+            week[day] = parsed
+    if not problems and not any(week):
+        problems.append(f"{path}: no day has calling hours; omit hours to call at any hour")
+    return tuple(_merged(day) for day in week)
+
+
+def _date(item: object) -> date | None:
+    if isinstance(item, date) and not isinstance(item, datetime):
+        return item  # YAML reads an unquoted 2026-12-25 as a date
+    if isinstance(item, str) and _DATE.fullmatch(item):
+        try:
+            return date.fromisoformat(item)
+        except ValueError:
+            return None
+    return None
+
+
+def _blackout(value: object, path: str, problems: list[str]) -> frozenset[date]:
+    if not isinstance(value, list):
+        problems.append(f'{path}: must be a list of dates, e.g. ["2026-12-25"]')
+        return frozenset()
+    dates: set[date] = set()
+    for i, item in enumerate(value):
+        day = _date(item)
+        if day is None:
+            problems.append(f"{path}[{i}]: {_shown(item)} is not a date (YYYY-MM-DD)")
+        else:
+            dates.add(day)
+    return frozenset(dates)
+
+
+def _instant(value: object, path: str, problems: list[str]) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else None  # YAML reads unquoted timestamps
+    if isinstance(value, str):
+        with suppress(ValueError):
+            moment = datetime.fromisoformat(value)
+    if moment is None:
+        problems.append(f"{path}: {_shown(value)} is not an ISO date-time with offset")
+    elif moment.utcoffset() is None:
+        problems.append(f'{path}: "{moment.isoformat()}" has no UTC offset (add Z or +01:00)')
+        return None
+    return moment
