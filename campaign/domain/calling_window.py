@@ -301,7 +301,9 @@ def _ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
             h1, m1, h2, m2 = (int(g) for g in match.groups()) if match else (99, 0, 0, 0)
             if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
                 problems.append(f"{path}: {_shown(piece)} is not HH:MM-HH:MM")
-            elif (h2 % 24, m2) != (0, 0) and (h2, m2) <= (h1, m1):
+            elif (h2, m2) == (h1, m1):
+                problems.append(f"{path}: {_shown(piece)} is an empty range")
+            elif (h2 % 24, m2) != (0, 0) and (h2, m2) < (h1, m1):
                 problems.append(f"{path}: {_shown(piece)} ends before it starts; to cross "
                                 "midnight end one day at 24:00 and start the next at 00:00")
             else:
