@@ -42,11 +42,17 @@ class Settings(BaseSettings):
     # Account-wide limits per trunk (every campaign dialing through one trunk shares them).
     trunk_cps: float | None = Field(default=None, gt=0)
     trunk_max_live_calls: int | None = Field(default=None, ge=1)
+    # Added to an attempt's worst-case call length before it is declared lost (notification
+    # delivery, clock skew).
+    deadline_margin_s: float = Field(default=30.0, ge=0)
     # A dial reserves its rate slot up to this far ahead and sleeps until it; later slots make the
     # task re-schedule itself instead, so no thread waits long.
     pacing_max_wait_s: float = Field(default=0.5, ge=0, le=5)
     # Celery queue names get this prefix so test sessions sharing one Redis stay apart.
     queue_prefix: str = "campaign"
+    # Prometheus endpoint of the worker and dispatcher processes (0: off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other hosts in a fleet
     # Where embedded servers keep their data when DATABASE_URL/REDIS_URL are unset.
     data_dir: str = "var"
     environment: str = Field(default="development", description="development | production")

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from campaign.cli import operator, processes
 from campaign.errors import CampaignError
 
 app = typer.Typer(
@@ -19,18 +20,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-def _register() -> None:
-    from campaign.cli import operator, processes
-
-    processes.register(app)
-    operator.register(app)
+processes.register(app)
+operator.register(app)
 
 
 def main() -> None:
     """Console-script entry: run the CLI; engine errors print one line and exit 1."""
-    _register()
     try:
         app()
     except CampaignError as exc:

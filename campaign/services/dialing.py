@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,9 +47,6 @@ from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Notification delivery and clock skew between us and the gateway.
-DEADLINE_MARGIN = timedelta(seconds=30)
 
 
 class DialResult(StrEnum):
@@ -87,14 +85,14 @@ def claim(sessions: sessionmaker[Session], attempt_id: int, now: datetime) -> st
     return token if claimed is not None else None
 
 
-def deadline_for(spec: CampaignSpec, sent_at: datetime) -> datetime:
+def deadline_for(spec: CampaignSpec, sent_at: datetime, margin_s: float) -> datetime:
     """When this attempt is declared `lost` if no final notification came."""
     return attempt_deadline(
         sent_at,
         ring_timeout=ring_margin(spec),
         max_call_duration=spec.pacing.max_call_duration,
         amd_timers_ms=spec.gateway.timers,
-        margin=DEADLINE_MARGIN,
+        margin=timedelta(seconds=margin_s),
     )
 
 
@@ -228,17 +226,18 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
     spec, attempt, contact = checked.spec, checked.attempt, checked.contact
     keys = keys_for(deps.limiter, deps.settings, attempt.campaign_id, spec)
     now = deps.clock()
-    deadline = deadline_for(spec, now)
+    deadline = deadline_for(spec, now, deps.settings.deadline_margin_s)
     wait_s = deps.limiter.acquire(
         str(attempt_id), keys.rates, keys.caps, deadline, deps.settings.pacing_max_wait_s
     )
-    if wait_s > 0:
-        deps.sleep(wait_s)  # our reserved slot: spacing is exact however many workers dial
-    now = deps.clock()
-    if not _mark_sending(deps, attempt_id, claim_token, now, deadline):
+    slot_at = time.monotonic() + wait_s
+    if not _mark_sending(deps, attempt_id, claim_token, now + timedelta(seconds=wait_s), deadline):
         deps.limiter.release(str(attempt_id), keys.caps)
         return DialResult.skipped
     request = build_request(deps, spec, attempt, contact)
+    # Sleep out the rest of our reserved slot after the commit, so the commit's own latency does
+    # not shift the POST: slots are spaced exactly one period apart however many workers dial.
+    deps.sleep(max(0.0, slot_at - time.monotonic()))
     try:
         accepted = deps.gateway.dial(request)
     except DialOutcomeUnknown as exc:
@@ -273,14 +272,12 @@ def _record_refusal(
     campaign whose gateway keeps refusing (or refuses our credentials)."""
     now = deps.clock()
     credentials = isinstance(exc, DialRejected) and exc.status_code in (401, 403)
-    # Back-pressure and our own credentials are not the contact's doing: not counted.
-    counted = isinstance(exc, DialRejected) and not credentials
     with transaction(deps.sessions) as session:
         row = session.get_one(AttemptRow, attempt_id, with_for_update=True)
         contact = session.get_one(ContactRow, row.contact_id, with_for_update=True)
         row.state = attempt_transition(AttemptState(row.state), AttemptEvent.ERROR).state
         row.outcome = OutcomeClass.GATEWAY_ERROR.value
-        row.counted = counted
+        row.counted = spec.retry.counts(OutcomeClass.GATEWAY_ERROR)
         row.ended_at = now
         row.sip_code = exc.status_code
         row.error = str(exc)[:500]

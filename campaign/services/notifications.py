@@ -146,6 +146,7 @@ def _apply(
     if outcome is None:  # pragma: no cover - finals always classify
         return "applied"
     attempt.outcome = outcome.value
+    attempt.counted = spec.retry.counts(outcome)
     attempt.ended_at = now
     if n.status.value == "completed" and attempt.answered_at is None:
         attempt.answered_at = now  # `completed` overtook `answered`: it was answered all the same

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:15:22.404158
+Create Date: 2026-11-25 22:23:04.312899
 """
 
 from alembic import op
@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=20), nullable=False),
     sa.Column('trunk', sa.Text(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
     sa.Column('counted', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('sid', sa.Text(), nullable=True),
     sa.Column('call_id', sa.Text(), nullable=True),

@@ -1,0 +1,144 @@
+"""`campaign api|worker|dispatcher|simulator|health`: run one process of the system.
+
+Each reads the same environment (campaign.settings) and fails with one line when a variable it
+needs is missing; signals end them gracefully (the worker warm-shuts down, the dispatcher finishes
+its tick, the API drains).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from campaign.errors import InvalidInput
+from campaign.settings import Settings, get_settings
+
+
+def _settings(*needed: str) -> Settings:
+    settings = get_settings()
+    for name in needed:
+        if getattr(settings, name) is None:
+            raise InvalidInput(
+                f"{name.upper()} is not set (or run `campaign demo` for embedded servers)"
+            )
+    return settings
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def api(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+) -> None:
+    """Run the HTTP API and notification receiver (uvicorn)."""
+    import uvicorn
+
+    from campaign.api.app import create_app
+
+    _logging()
+    settings = _settings("database_url", "redis_url")
+    settings.check_production()
+    uvicorn.run(
+        create_app(settings), host=host, port=port, timeout_graceful_shutdown=20, log_level="info"
+    )
+
+
+def worker(ctx: typer.Context) -> None:
+    """Run a Celery worker; Celery options pass through (--concurrency, --autoscale, -Q)."""
+    settings = _settings("database_url", "redis_url")
+    settings.check_production()
+    from workers.app import app as celery_app
+
+    extra = list(ctx.args)
+    options = [] if any(a.startswith(("--pool", "-P")) for a in extra) else ["--pool", "threads"]
+    if not any(a.startswith(("--concurrency", "-c", "--autoscale")) for a in extra):
+        options += ["--concurrency", "16"]
+    if not any(a.startswith(("-Q", "--queues")) for a in extra):
+        options += ["-Q", f"{settings.queue('dial')},{settings.queue('notify')}"]
+    argv = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        *options,
+        *extra,
+    ]
+    celery_app.worker_main(argv)
+
+
+def dispatcher(
+    tick: Annotated[float, typer.Option(help="seconds between claims")] = 0.2,
+    sweep: Annotated[float, typer.Option(help="seconds between sweeps")] = 2.0,
+) -> None:
+    """Run a dispatcher: claims due contacts, sweeps, starts recurring runs; any number may run."""
+    from campaign.metrics_server import serve_metrics
+    from campaign.runtime import Runtime
+    from schedules.runner import run
+
+    _logging()
+    settings = _settings("database_url", "redis_url")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    serve_metrics(settings)
+    runtime = Runtime(settings, pool_size=4)
+    try:
+        run(runtime, stop, tick_interval_s=tick, sweep_interval_s=sweep)
+    finally:
+        runtime.close()
+
+
+def simulator(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8090,
+    config: Annotated[str | None, typer.Option(help="JSON file with a (partial) SimConfig")] = None,
+    time_scale: Annotated[
+        float | None, typer.Option(help="wall seconds per simulated second")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed for outcomes and faults")] = None,
+) -> None:
+    """Run the SAVG gateway simulator (for tests, the demo and benchmarks; never for real calls)."""
+    from campaign.simulator.__main__ import main as simulator_main
+
+    argv = ["--host", host, "--port", str(port)]
+    for flag, value in (("--config", config), ("--time-scale", time_scale), ("--seed", seed)):
+        if value is not None:
+            argv += [flag, str(value)]
+    simulator_main(argv)
+
+
+def health(kind: Annotated[str, typer.Argument(help="worker or dispatcher")]) -> None:
+    """Exit 0 when a `kind` process on this host beat recently (for container exec probes)."""
+    import redis
+
+    from campaign.heartbeat import alive
+
+    if kind not in ("worker", "dispatcher"):
+        raise InvalidInput(f"health: {kind!r} is not worker or dispatcher")
+    settings = _settings("redis_url")
+    client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=3)
+    if not alive(client, settings.queue_prefix, kind):
+        sys.stderr.write(f"{kind}: no heartbeat on this host\n")
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the process commands to the root `campaign` app."""
+    app.command(help=api.__doc__)(api)
+    app.command(
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        help=worker.__doc__,
+    )(worker)
+    app.command(help=dispatcher.__doc__)(dispatcher)
+    app.command(help=simulator.__doc__)(simulator)
+    app.command(help=health.__doc__)(health)

@@ -1,0 +1,215 @@
+"""The sweeper: what a lost message, a dead worker, a lost notification or a wiped Redis leaves.
+
+- `queued` too long: the broker message was lost → send it again (the claim makes a duplicate
+  harmless); a lost message delays a call, never drops it.
+- `dialing` too long: the worker died while waiting for pacing (nothing was sent) → back to
+  `queued` with a new message; the old claim token no longer matches, so a slow survivor stops.
+- live past its deadline: no final notification came (jambonz #1478) → `lost`, slot freed, the
+  policy decides (never an immediate redial: the call may still be live).
+- leases re-added from PostgreSQL, so a wiped Redis cannot let live calls exceed a cap.
+- unprocessed inbox rows re-sent to the consumer; cancelled campaigns close their pending contacts;
+  running campaigns with nothing left to call complete.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from campaign.db.engine import after_commit, transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow, RunRow
+from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.states import (
+    ATTEMPT_LIVE,
+    AttemptEvent,
+    AttemptState,
+    CampaignEvent,
+    CampaignState,
+    ContactState,
+    attempt_transition,
+    campaign_transition,
+)
+from campaign.runtime import Runtime
+from campaign.services.leases import keys_for, release_after_commit
+from campaign.services.redial import settle_contact
+from campaign.services.specs import load_spec
+
+QUEUED_STALE = timedelta(seconds=30)
+DIALING_STALE = timedelta(seconds=120)
+INBOX_STALE = timedelta(seconds=30)
+BATCH = 500
+
+_LIVE = tuple(s.value for s in ATTEMPT_LIVE)
+
+
+@dataclass
+class SweepResult:
+    """Counts of what the sweep repaired."""
+
+    resent: int = 0
+    requeued: int = 0
+    lost: int = 0
+    leases_restored: int = 0
+    notifications_resent: int = 0
+    completed: int = 0
+    cancelled_contacts: int = 0
+
+
+def _resend_stale_queued(runtime: Runtime, now: datetime) -> int:
+    with transaction(runtime.sessions) as session:
+        ids = list(
+            session.scalars(
+                update(AttemptRow)
+                .where(
+                    AttemptRow.state == AttemptState.QUEUED.value,
+                    AttemptRow.queued_at < now - QUEUED_STALE,
+                )
+                .values(queued_at=now)
+                .returning(AttemptRow.id)
+            )
+        )
+        stale_claims = list(
+            session.scalars(
+                update(AttemptRow)
+                .where(
+                    AttemptRow.state == AttemptState.DIALING.value,
+                    AttemptRow.claimed_at < now - DIALING_STALE,
+                )
+                .values(state=AttemptState.QUEUED.value, claim_token=None, queued_at=now)
+                .returning(AttemptRow.id)
+            )
+        )
+        if ids or stale_claims:
+            after_commit(session, lambda: runtime.enqueue_dials(ids + stale_claims))
+    return len(ids) + len(stale_claims)
+
+
+def _expire_overdue(runtime: Runtime, now: datetime, rng: random.Random) -> int:
+    with transaction(runtime.sessions) as session:
+        overdue = list(
+            session.scalars(
+                select(AttemptRow)
+                .where(AttemptRow.state.in_(_LIVE), AttemptRow.deadline_at < now)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for attempt in overdue:
+            _mark_lost(session, runtime, attempt, now, rng)
+    return len(overdue)
+
+
+def _mark_lost(
+    session: Session, runtime: Runtime, attempt: AttemptRow, now: datetime, rng: random.Random
+) -> None:
+    spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
+    attempt.state = attempt_transition(AttemptState(attempt.state), AttemptEvent.EXPIRE).state
+    attempt.outcome = OutcomeClass.LOST.value
+    attempt.counted = spec.retry.counts(OutcomeClass.LOST)
+    attempt.ended_at = now
+    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
+    settle_contact(
+        session,
+        attempt=attempt,
+        contact=contact,
+        spec=spec,
+        outcome=OutcomeClass.LOST,
+        now=now,
+        rng=rng,
+    )
+    release_after_commit(
+        session,
+        runtime.limiter,
+        runtime.settings,
+        attempt_id=attempt.id,
+        campaign_id=attempt.campaign_id,
+        spec=spec,
+    )
+
+
+def _restore_leases(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        live = session.execute(
+            select(AttemptRow.id, AttemptRow.deadline_at, CampaignRow.id, CampaignRow.spec)
+            .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+            .where(AttemptRow.state.in_(_LIVE), AttemptRow.deadline_at.is_not(None))
+        ).all()
+    leases = []
+    for attempt_id, deadline, campaign_id, stored in live:
+        keys = keys_for(runtime.limiter, runtime.settings, campaign_id, load_spec(stored))
+        leases += [(cap.key, str(attempt_id), deadline) for cap in keys.caps]
+    return runtime.limiter.rebuild_leases(leases)
+
+
+def _resend_notifications(runtime: Runtime, now: datetime) -> int:
+    with transaction(runtime.sessions) as session:
+        ids = list(
+            session.scalars(
+                update(NotificationRow)
+                .where(
+                    NotificationRow.processed_at.is_(None),
+                    NotificationRow.received_at < now - INBOX_STALE,
+                )
+                .values(received_at=now)
+                .returning(NotificationRow.id)
+            )
+        )
+    for notification_id in ids:
+        runtime.enqueue_notification(notification_id)
+    return len(ids)
+
+
+def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
+    completed = cancelled = 0
+    open_states = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
+    with transaction(runtime.sessions) as session:
+        cancelled = len(
+            session.scalars(
+                update(ContactRow)
+                .where(
+                    ContactRow.state == ContactState.PENDING.value,
+                    ContactRow.campaign_id.in_(
+                        select(CampaignRow.id).where(
+                            CampaignRow.state == CampaignState.CANCELLED.value
+                        )
+                    ),
+                )
+                .values(state=ContactState.CANCELLED.value, closed_reason="campaign cancelled")
+                .returning(ContactRow.id)
+            ).all()
+        )
+        done = session.scalars(
+            select(CampaignRow)
+            .where(
+                CampaignRow.state == CampaignState.RUNNING.value,
+                ~exists().where(
+                    ContactRow.campaign_id == CampaignRow.id, ContactRow.state.in_(open_states)
+                ),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for campaign in done:
+            campaign.state = campaign_transition(
+                CampaignState(campaign.state), CampaignEvent.COMPLETE
+            ).state
+            if campaign.current_run_id is not None:
+                run = session.get(RunRow, campaign.current_run_id)
+                if run is not None and run.finished_at is None:
+                    run.state, run.finished_at = "completed", now
+            completed += 1
+    return completed, cancelled
+
+
+def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
+    """One sweep; every step is idempotent and safe with several dispatchers sweeping at once."""
+    result = SweepResult()
+    result.resent = _resend_stale_queued(runtime, now)
+    result.lost = _expire_overdue(runtime, now, rng)
+    result.leases_restored = _restore_leases(runtime)
+    result.notifications_resent = _resend_notifications(runtime, now)
+    result.completed, result.cancelled_contacts = _close_campaigns(runtime, now)
+    return result

@@ -1,0 +1,99 @@
+"""A whole system of real processes: simulator, API, 2 Celery workers, 2 dispatchers.
+
+They share this session's database, Redis db and queue prefix; the tests talk to them only over
+HTTP and through PostgreSQL, and use the simulator's records as the independent witness.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from campaign.runtime import Runtime
+from campaign.settings import Settings
+from campaign.simulator.control import SimControl
+from tests.support.procs import CAMPAIGN, Proc, wait_http
+from tests.support.services import free_port
+
+TIME_SCALE = 0.01  # a 30-second call lasts 300 ms
+
+
+@dataclass
+class Stack:
+    """Handles on the running system."""
+
+    settings: Settings
+    runtime: Runtime
+    sim: SimControl
+    sim_url: str
+    api_url: str
+    env: dict[str, str]
+    log_dir: Path
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str) -> Proc:
+        proc = Proc(name, [*CAMPAIGN, *args], self.env, self.log_dir)
+        self.procs[name] = proc
+        return proc
+
+    def start_worker(self, name: str, concurrency: int = 8) -> Proc:
+        return self.start(name, "worker", "--concurrency", str(concurrency), "-n", f"{name}@%h")
+
+    def start_dispatcher(self, name: str) -> Proc:
+        return self.start(name, "dispatcher", "--tick", "0.1", "--sweep", "0.5")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}\n{p.tail(30)}" for n, p in self.procs.items())
+
+
+def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str]:
+    """The environment every process of the stack reads (the operator contract's names)."""
+    return {
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "QUEUE_PREFIX": settings.queue_prefix,
+        "SAVG_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "SAVG_CLIENT_ID": settings.savg_client_id,
+        "SAVG_CLIENT_SECRET": settings.savg_client_secret,
+        "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
+        "NOTIFY_SECRET": settings.notify_secret,
+        "DEADLINE_MARGIN_S": "1",
+        "SAVG_READ_TIMEOUT_S": "2",
+        "SIM_CONFIG": json.dumps({"time_scale": TIME_SCALE}),
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start the system once per test module; stop every process it started, by pid."""
+    sim_port, api_port = free_port(), free_port()
+    log_dir = tmp_path_factory.mktemp("stack")
+    runtime = Runtime(settings, pool_size=4)
+    s = Stack(
+        settings=settings,
+        runtime=runtime,
+        sim=SimControl(f"http://127.0.0.1:{sim_port}"),
+        sim_url=f"http://127.0.0.1:{sim_port}",
+        api_url=f"http://127.0.0.1:{api_port}",
+        env=stack_env(settings, sim_port, api_port),
+        log_dir=log_dir,
+    )
+    try:
+        sim = s.start("simulator", "simulator", "--port", str(sim_port))
+        wait_http(f"{s.sim_url}/_sim/stats", sim)
+        api = s.start("api", "api", "--port", str(api_port))
+        wait_http(f"{s.api_url}/healthz", api)
+        s.start_worker("worker1")
+        s.start_worker("worker2")
+        s.start_dispatcher("dispatcher1")
+        s.start_dispatcher("dispatcher2")
+        yield s
+    finally:
+        for proc in s.procs.values():
+            proc.stop()
+        s.sim.close()
+        runtime.close()

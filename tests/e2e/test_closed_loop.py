@@ -1,0 +1,144 @@
+"""The closed loop with real processes: dispatch → Celery → dial → simulator → notify → redial.
+
+The simulator's records are the witness: what it saw placed is what the engine really did.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
+from campaign.domain import tokens
+from tests import factories
+from tests.e2e.conftest import Stack
+from tests.support.procs import wait_for
+
+pytestmark = pytest.mark.e2e
+
+CPS = 20
+MAX_LIVE = 10
+
+
+def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> int:
+    with transaction(stack.runtime.sessions) as session:
+        campaign_id = factories.make_campaign(
+            session,
+            factories.spec(
+                pacing={"cps": CPS, "max_live_calls": MAX_LIVE, "max_call_duration": "2s"}
+            ),
+        )
+        factories.add_contacts(session, campaign_id, phones)
+
+    def finished() -> bool:
+        with stack.runtime.sessions() as session:
+            return session.get_one(CampaignRow, campaign_id).state == "completed"
+
+    try:
+        wait_for(finished, timeout_s, what="the campaign to complete")
+    except TimeoutError:
+        pytest.fail(f"campaign {campaign_id} did not complete\n{stack.logs()}")
+    return campaign_id
+
+
+def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]:
+    """How many placed calls carried each attempt's notify token."""
+    seen: Counter[int] = Counter()
+    for call in calls:
+        token = urlsplit(call["notifyurl"]).path.rsplit("/", 1)[-1]
+        seen[tokens.verify(token, stack.settings.notify_secret)] += 1
+    return seen
+
+
+def _assert_limits_held(stack: Stack, phones: list[str]) -> None:
+    stats = stack.sim.stats()
+    assert stats["max_cps_1s_window"] <= CPS, stats
+    assert stats["peak_concurrent"] <= MAX_LIVE, stats
+    assert stats["overlaps"] == 0, stats
+
+
+def _contact_states(stack: Stack, campaign_id: int) -> dict[str, int]:
+    with stack.runtime.sessions() as session:
+        rows = session.execute(
+            select(ContactRow.state, func.count())
+            .where(ContactRow.campaign_id == campaign_id)
+            .group_by(ContactRow.state)
+        )
+        return dict(rows.tuples().all())
+
+
+def test_campaign_redials_exactly_per_policy_within_limits(stack: Stack) -> None:
+    phones = factories.us_numbers(120)
+    twice_busy, always_busy, rejected, machine = (
+        phones[:10],
+        phones[10:15],
+        phones[15:20],
+        phones[20:25],
+    )
+    scripts = {
+        **{p: ["busy", "busy", "human"] for p in twice_busy},
+        **{p: ["busy"] for p in always_busy},
+        **{p: ["rejected"] for p in rejected},
+        **{p: ["machine"] for p in machine},
+    }
+    stack.sim.reset()
+    stack.sim.configure(
+        mix={"human": 1}, scripts={"by_number": scripts, "by_suffix": {}}, faults={}
+    )
+
+    campaign_id = _run_campaign(stack, phones)
+
+    calls = stack.sim.calls()
+    per_number = Counter(c["target"].removeprefix("tel:") for c in calls)
+    expected = {p: 1 for p in phones}
+    expected.update({p: 3 for p in twice_busy})  # busy, busy (two delays), then human: done
+    expected.update({p: 3 for p in always_busy})  # busy × 3 = delays [1s, 1s] used up: exhausted
+    expected.update({p: 2 for p in rejected})  # rejected max 2
+    assert {f"+{k}": v for k, v in per_number.items()} == expected
+    assert max(_calls_by_attempt(stack, calls).values()) == 1  # no attempt dialed twice
+    _assert_limits_held(stack, phones)
+    assert _contact_states(stack, campaign_id) == {"done": 110, "exhausted": 10}
+
+
+def test_duplicate_reordered_and_lost_notifications_lose_nothing(stack: Stack) -> None:
+    phones = factories.us_numbers(100, start=5000)
+    stack.sim.reset()
+    stack.sim.configure(
+        mix={"human": 3, "busy": 1},
+        scripts={"by_number": {}, "by_suffix": {}},
+        faults={
+            "duplicate": {"rate": 0.2},
+            "reorder": {"rate": 0.2},
+            "lose_final": {"rate": 0.05},
+        },
+    )
+
+    campaign_id = _run_campaign(stack, phones, timeout_s=120)
+
+    calls = stack.sim.calls()
+    assert max(_calls_by_attempt(stack, calls).values()) == 1
+    _assert_limits_held(stack, phones)
+    states = _contact_states(stack, campaign_id)
+    assert set(states) <= {"done", "exhausted"}
+    assert sum(states.values()) == 100
+    with stack.runtime.sessions() as session:
+        placed = session.scalar(
+            select(func.count())
+            .select_from(AttemptRow)
+            .where(AttemptRow.campaign_id == campaign_id, AttemptRow.sid.is_not(None))
+        )
+        open_attempts = session.scalar(
+            select(func.count())
+            .select_from(AttemptRow)
+            .where(
+                AttemptRow.campaign_id == campaign_id,
+                AttemptRow.state.in_(["queued", "dialing", "sending", "accepted", "answered"]),
+            )
+        )
+    assert placed == len(calls)
+    assert open_attempts == 0

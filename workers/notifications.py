@@ -1,0 +1,32 @@
+"""The notification consumer task: a thin adapter over campaign.services.notifications."""
+
+from __future__ import annotations
+
+import random
+
+from campaign import metrics
+from campaign.clock import utcnow
+from campaign.db.engine import transaction
+from campaign.runtime import NOTIFY_TASK
+from campaign.services.notifications import apply_notification
+from workers.app import app
+from workers.runtime import runtime
+
+_rng = random.Random()
+
+
+@app.task(name=NOTIFY_TASK)
+def consume_notification(notification_id: int) -> str:
+    """Apply one stored notification; re-delivery is harmless (processed rows are skipped)."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        result = apply_notification(
+            session,
+            notification_id,
+            limiter=rt.limiter,
+            settings=rt.settings,
+            now=utcnow(),
+            rng=_rng,
+        )
+    metrics.NOTIFICATIONS.labels(result.split(":")[0]).inc()
+    return result

@@ -1,0 +1,44 @@
+"""The worker process's resources: one Runtime per process, one gateway client per thread.
+
+A SavgClient per thread because one httpx client shared across many threads was measured several
+times slower than a client each (design.md field notes).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from functools import lru_cache
+
+from campaign.clock import utcnow
+from campaign.gateway.client import SavgClient
+from campaign.runtime import Runtime
+from campaign.services.dialing import DialDeps
+from campaign.settings import get_settings
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """This process's runtime, from the environment."""
+    return Runtime(get_settings(), pool_size=20)
+
+
+def dial_deps() -> DialDeps:
+    """The dial path's dependencies for the calling thread."""
+    deps: DialDeps | None = getattr(_local, "deps", None)
+    if deps is None:
+        rt = runtime()
+        deps = DialDeps(
+            settings=rt.settings,
+            sessions=rt.sessions,
+            limiter=rt.limiter,
+            gateway=SavgClient.from_settings(rt.settings),
+            clock=utcnow,
+            rng=random.Random(),
+            sleep=time.sleep,
+        )
+        _local.deps = deps
+    return deps
