@@ -193,5 +193,5 @@ def seconds(duration: str) -> float:
     """A compose duration (`1m30s`, `60s`, `500ms`) in seconds."""
     units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6}
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    assert "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration}"
     return sum(float(number) * units[unit] for number, unit in parts)
