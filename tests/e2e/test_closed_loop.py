@@ -57,6 +57,9 @@ def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]
 
 def _assert_limits_held(stack: Stack, phones: list[str]) -> None:
     stats = stack.sim.stats()
+    starts = sorted(c["placed_at"] for c in stack.sim.calls())
+    spans = [b - a for a, b in zip(starts, starts[CPS:], strict=False)]
+    print(f"shortest span of {CPS + 1} calls: {min(spans, default=0) * 1000:.1f} ms")
     assert stats["max_cps_1s_window"] <= CPS, stats
     assert stats["peak_concurrent"] <= MAX_LIVE, stats
     assert stats["overlaps"] == 0, stats
