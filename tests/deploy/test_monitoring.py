@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
+from campaign import metrics
 from tests.deploy.manifests import (
     BASE,
     DASHBOARD,
@@ -69,6 +71,16 @@ def _series(expr: str) -> set[str]:
     expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\$\w+", "", expr)
     expr = GROUPING.sub("", expr)
     return set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr)) - PROMQL_WORDS
+
+
+def test_metric_names_here_are_the_ones_the_engine_declares() -> None:
+    declared = set()
+    for collector in vars(metrics).values():
+        if isinstance(collector, MetricWrapperBase):
+            for family in collector.collect():
+                suffix = "_total" if family.type == "counter" else ""
+                declared.add(family.name + suffix)
+    assert declared == set(ENGINE_METRICS)
 
 
 def test_dashboard_queries_use_only_the_engine_metrics() -> None:
