@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Added to an attempt's worst-case call length before it is declared lost (notification
     # delivery, clock skew).
     deadline_margin_s: float = Field(default=30.0, ge=0)
+    # The sweeper re-sends attempts left `queued` this long (a lost broker message) and retakes
+    # those left `dialing` this long (a worker that died while pacing); unprocessed inbox rows
+    # are re-sent after `sweep_inbox_stale_s`.
+    sweep_queued_stale_s: float = Field(default=30.0, gt=0)
+    sweep_dialing_stale_s: float = Field(default=120.0, gt=0)
+    sweep_inbox_stale_s: float = Field(default=30.0, gt=0)
     # A dial reserves its rate slot up to this far ahead and sleeps until it; later slots make the
     # task re-schedule itself instead, so no thread waits long.
     pacing_max_wait_s: float = Field(default=0.5, ge=0, le=5)

@@ -38,9 +38,6 @@ from campaign.services.leases import keys_for, release_after_commit
 from campaign.services.redial import settle_contact
 from campaign.services.specs import load_spec
 
-QUEUED_STALE = timedelta(seconds=30)
-DIALING_STALE = timedelta(seconds=120)
-INBOX_STALE = timedelta(seconds=30)
 BATCH = 500
 
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
@@ -59,14 +56,16 @@ class SweepResult:
     cancelled_contacts: int = 0
 
 
-def _resend_stale_queued(runtime: Runtime, now: datetime) -> int:
+def _resend_stale_queued(runtime: Runtime, now: datetime) -> tuple[int, int]:
+    queued_stale = timedelta(seconds=runtime.settings.sweep_queued_stale_s)
+    dialing_stale = timedelta(seconds=runtime.settings.sweep_dialing_stale_s)
     with transaction(runtime.sessions) as session:
         ids = list(
             session.scalars(
                 update(AttemptRow)
                 .where(
                     AttemptRow.state == AttemptState.QUEUED.value,
-                    AttemptRow.queued_at < now - QUEUED_STALE,
+                    AttemptRow.queued_at < now - queued_stale,
                 )
                 .values(queued_at=now)
                 .returning(AttemptRow.id)
@@ -77,7 +76,7 @@ def _resend_stale_queued(runtime: Runtime, now: datetime) -> int:
                 update(AttemptRow)
                 .where(
                     AttemptRow.state == AttemptState.DIALING.value,
-                    AttemptRow.claimed_at < now - DIALING_STALE,
+                    AttemptRow.claimed_at < now - dialing_stale,
                 )
                 .values(state=AttemptState.QUEUED.value, claim_token=None, queued_at=now)
                 .returning(AttemptRow.id)
@@ -85,7 +84,7 @@ def _resend_stale_queued(runtime: Runtime, now: datetime) -> int:
         )
         if ids or stale_claims:
             after_commit(session, lambda: runtime.enqueue_dials(ids + stale_claims))
-    return len(ids) + len(stale_claims)
+    return len(ids), len(stale_claims)
 
 
 def _expire_overdue(runtime: Runtime, now: datetime, rng: random.Random) -> int:
@@ -146,13 +145,14 @@ def _restore_leases(runtime: Runtime) -> int:
 
 
 def _resend_notifications(runtime: Runtime, now: datetime) -> int:
+    inbox_stale = timedelta(seconds=runtime.settings.sweep_inbox_stale_s)
     with transaction(runtime.sessions) as session:
         ids = list(
             session.scalars(
                 update(NotificationRow)
                 .where(
                     NotificationRow.processed_at.is_(None),
-                    NotificationRow.received_at < now - INBOX_STALE,
+                    NotificationRow.received_at < now - inbox_stale,
                 )
                 .values(received_at=now)
                 .returning(NotificationRow.id)
@@ -207,7 +207,7 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
 def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
     """One sweep; every step is idempotent and safe with several dispatchers sweeping at once."""
     result = SweepResult()
-    result.resent = _resend_stale_queued(runtime, now)
+    result.resent, result.requeued = _resend_stale_queued(runtime, now)
     result.lost = _expire_overdue(runtime, now, rng)
     result.leases_restored = _restore_leases(runtime)
     result.notifications_resent = _resend_notifications(runtime, now)
