@@ -60,7 +60,7 @@ class SimControl:
         result: dict[str, Any] = self._get("/_sim/stats")
         return result
 
-    def wait_quiet(self, timeout_s: float = 10.0, poll_s: float = 0.02) -> dict[str, Any]:
+    def wait_quiet(self, timeout_s: float = 10.0, poll_s: float = 0.01) -> dict[str, Any]:
         """Wait until no call is live, no event is pending and no notification is in flight."""
         deadline = time.monotonic() + timeout_s
         while True:

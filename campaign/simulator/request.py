@@ -122,7 +122,7 @@ def _positive_int(body: dict[str, Any], name: str, path: str = "") -> int | None
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise BadRequest(f"{path}{name}: must be a positive integer (milliseconds)")
-    return value
+    return int(value)
 
 
 def _timers(value: object) -> dict[str, int]:
