@@ -134,13 +134,17 @@ class CallingWindow:
             return cls()
         if not isinstance(data, Mapping):
             raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
-        problems = [f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
-                    for key in data if key not in _KEYS]
+        problems = [
+            f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
+            for key in data
+            if key not in _KEYS
+        ]
         mode = data.get("timezone", "contact")
         if mode != "contact":
             mode = _zone(mode, f"{path}.timezone", problems, 'neither "contact" nor ')
-        fallback = _zone(data.get("fallback_timezone", "UTC"), f"{path}.fallback_timezone",
-                         problems)
+        fallback = _zone(
+            data.get("fallback_timezone", "UTC"), f"{path}.fallback_timezone", problems
+        )
         hours = _hours(data["hours"], f"{path}.hours", problems) if "hours" in data else None
         blackout = _blackout(data.get("blackout", []), f"{path}.blackout", problems)
         start = _instant(data.get("start"), f"{path}.start", problems)
@@ -149,8 +153,14 @@ class CallingWindow:
             problems.append(f"{path}.end: must be after {path}.start")
         if problems:
             raise SpecInvalid(problems)
-        return cls(hours=hours or (ALL_DAY,) * 7, blackout=blackout, start_at=start, end_at=end,
-                   timezone_mode=mode, fallback_timezone=fallback)
+        return cls(
+            hours=hours or (ALL_DAY,) * 7,
+            blackout=blackout,
+            start_at=start,
+            end_at=end,
+            timezone_mode=mode,
+            fallback_timezone=fallback,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The block as a spec spells it (runs of equal days joined: `mon-fri`); round-trips."""
@@ -159,9 +169,13 @@ class CallingWindow:
         for day in range(1, 8):
             if day == 7 or self.hours[day] != self.hours[first]:
                 key = WEEKDAYS[first] + (f"-{WEEKDAYS[day - 1]}" if day - 1 > first else "")
-                hours[key] = ",".join(
-                    f"{s:%H:%M}-{'24:00' if e == MIDNIGHT else f'{e:%H:%M}'}"
-                    for s, e in self.hours[first]) or "closed"
+                hours[key] = (
+                    ",".join(
+                        f"{s:%H:%M}-{'24:00' if e == MIDNIGHT else f'{e:%H:%M}'}"
+                        for s, e in self.hours[first]
+                    )
+                    or "closed"
+                )
                 first = day
         return {
             "timezone": self.timezone_mode,
@@ -179,8 +193,9 @@ class CallingWindow:
         names = dict.fromkeys(n for z in contact_zones if (n := canonical_zone_name(z)))
         return tuple(ZoneInfo(n) for n in names) or (ZoneInfo(self.fallback_timezone),)
 
-    def is_open(self, at: datetime, zones: Sequence[ZoneInfo],
-                margin: timedelta = timedelta(0)) -> bool:
+    def is_open(
+        self, at: datetime, zones: Sequence[ZoneInfo], margin: timedelta = timedelta(0)
+    ) -> bool:
         """Open at `at` and without a break until `at + margin` in every zone."""
         t, need = self._instants(at, zones, margin)
         if not self._in_campaign(t, need):
@@ -191,8 +206,9 @@ class CallingWindow:
                 return False
         return True
 
-    def next_open(self, at: datetime, zones: Sequence[ZoneInfo],
-                  margin: timedelta = timedelta(0)) -> datetime | None:
+    def next_open(
+        self, at: datetime, zones: Sequence[ZoneInfo], margin: timedelta = timedelta(0)
+    ) -> datetime | None:
         """The earliest instant >= `at` (in UTC) at which `is_open` holds.
 
         None when there is none before `end_at` or within `SEARCH_DAYS` of the search start.
@@ -221,8 +237,9 @@ class CallingWindow:
                 return t
         return None
 
-    def _probe(self, zone: ZoneInfo, t: datetime, need: datetime,
-               horizon: datetime) -> tuple[bool, datetime | None]:
+    def _probe(
+        self, zone: ZoneInfo, t: datetime, need: datetime, horizon: datetime
+    ) -> tuple[bool, datetime | None]:
         """(True, end) if `zone` is open at t, `end` being where its open stretch ends (looked
         up no further than `need`); else (False, next opening after t, None past `horizon`)."""
         day = t.astimezone(zone).date() - _DAY  # a stretch may begin on the previous local date
@@ -246,8 +263,9 @@ class CallingWindow:
             day += _DAY
         return stretch_end is not None, stretch_end
 
-    def _instants(self, at: datetime, zones: Sequence[ZoneInfo],
-                  margin: timedelta) -> tuple[datetime, datetime]:
+    def _instants(
+        self, at: datetime, zones: Sequence[ZoneInfo], margin: timedelta
+    ) -> tuple[datetime, datetime]:
         if at.utcoffset() is None:
             raise ValueError("at must be timezone-aware")
         if not zones:
@@ -304,8 +322,10 @@ def _ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
             elif (h2, m2) == (h1, m1):
                 problems.append(f"{path}: {_shown(piece)} is an empty range")
             elif (h2 % 24, m2) != (0, 0) and (h2, m2) < (h1, m1):
-                problems.append(f"{path}: {_shown(piece)} ends before it starts; to cross "
-                                "midnight end one day at 24:00 and start the next at 00:00")
+                problems.append(
+                    f"{path}: {_shown(piece)} ends before it starts; to cross "
+                    "midnight end one day at 24:00 and start the next at 00:00"
+                )
             else:
                 out.append((time(h1, m1), time(h2 % 24, m2)))
     return tuple(out)

@@ -44,8 +44,9 @@ def emission_interval_ms(cps: float) -> int:
     return math.ceil(Fraction(1000) / Fraction(str(cps)))
 
 
-def _problems(cps: float, max_live_calls: int, max_call_duration: timedelta, burst: int,
-              path: str) -> list[str]:
+def _problems(
+    cps: float, max_live_calls: int, max_call_duration: timedelta, burst: int, path: str
+) -> list[str]:
     problems = []
     if not 0 < cps <= MAX_CPS:
         problems.append(f"{path}.cps: must be > 0 and <= {MAX_CPS}, got {cps!r}")
@@ -74,8 +75,9 @@ class PacingLimits:
     burst: int = DEFAULT_BURST
 
     def __post_init__(self) -> None:
-        problems = _problems(self.cps, self.max_live_calls, self.max_call_duration, self.burst,
-                             "pacing")
+        problems = _problems(
+            self.cps, self.max_live_calls, self.max_call_duration, self.burst, "pacing"
+        )
         if problems:
             raise SpecInvalid(problems)
 
@@ -101,11 +103,13 @@ class PacingLimits:
             raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
         problems = [
             f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
-            for key in data if key not in _KEYS
+            for key in data
+            if key not in _KEYS
         ]
         cps = _number(data.get("cps", DEFAULT_CPS), f"{path}.cps", problems)
-        live = _integer(data.get("max_live_calls", DEFAULT_MAX_LIVE_CALLS),
-                        f"{path}.max_live_calls", problems)
+        live = _integer(
+            data.get("max_live_calls", DEFAULT_MAX_LIVE_CALLS), f"{path}.max_live_calls", problems
+        )
         burst = _integer(data.get("burst", DEFAULT_BURST), f"{path}.burst", problems)
         duration = DEFAULT_MAX_CALL_DURATION
         if "max_call_duration" in data:

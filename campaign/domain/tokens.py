@@ -30,9 +30,7 @@ _TOKEN = re.compile(rf"(0|[1-9][0-9]{{0,18}})\.([A-Za-z0-9_-]{{{_MAC_CHARS}}})",
 
 
 def _mac(attempt_id: int, secret: str) -> str:
-    digest = hmac.new(
-        secret.encode(), _CONTEXT + str(attempt_id).encode(), hashlib.sha256
-    ).digest()
+    digest = hmac.new(secret.encode(), _CONTEXT + str(attempt_id).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:_MAC_BYTES]).decode("ascii")
 
 

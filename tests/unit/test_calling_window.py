@@ -19,8 +19,9 @@ SANTIAGO = ZoneInfo("America/Santiago")
 OFFICE = CallingWindow.from_dict({"hours": {"mon-fri": "09:00-20:00", "sat": "10:00-14:00"}})
 
 
-def local(zone: ZoneInfo, y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, *,
-          fold: int = 0) -> datetime:
+def local(
+    zone: ZoneInfo, y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, *, fold: int = 0
+) -> datetime:
     return datetime(y, mo, d, h, mi, s, tzinfo=zone, fold=fold)
 
 
@@ -104,7 +105,8 @@ def test_range_ending_in_the_repeated_hour_does_not_open_twice(
     assert window.is_open(first_pass, [zone])
     assert not window.is_open(second_pass, [zone])
     assert window.next_open(second_pass, [zone]) == datetime(
-        2026, second_pass.month, second_pass.day, tzinfo=zone) + timedelta(days=7)
+        2026, second_pass.month, second_pass.day, tzinfo=zone
+    ) + timedelta(days=7)
 
 
 def test_range_starting_in_the_repeated_hour_opens_at_its_first_reading_and_stays_open() -> None:
@@ -139,7 +141,8 @@ def test_margin_keeps_calls_from_starting_just_before_the_close() -> None:
     assert OFFICE.is_open(local(NY, 2026, 3, 4, 19, 55), [NY], margin=five)
     assert not OFFICE.is_open(local(NY, 2026, 3, 4, 19, 56), [NY], margin=five)
     assert OFFICE.next_open(local(NY, 2026, 3, 4, 19, 56), [NY], margin=five) == local(
-        NY, 2026, 3, 5, 9, 0)
+        NY, 2026, 3, 5, 9, 0
+    )
 
 
 def test_margin_runs_across_midnight_when_the_next_day_opens_at_00_00() -> None:
@@ -149,8 +152,9 @@ def test_margin_runs_across_midnight_when_the_next_day_opens_at_00_00() -> None:
 
 
 def test_blackout_date_is_skipped() -> None:
-    window = CallingWindow.from_dict({"hours": {"mon-sat": "09:00-20:00"},
-                                      "blackout": ["2026-12-25"]})
+    window = CallingWindow.from_dict(
+        {"hours": {"mon-sat": "09:00-20:00"}, "blackout": ["2026-12-25"]}
+    )
     assert window.next_open(local(NY, 2026, 12, 24, 20, 30), [NY]) == local(NY, 2026, 12, 26, 9)
 
 
@@ -163,15 +167,17 @@ def test_blackout_is_read_in_each_zones_own_calendar() -> None:
 
 
 def test_nothing_opens_before_the_campaign_starts() -> None:
-    window = CallingWindow.from_dict({"hours": {"mon-fri": "09:00-20:00"},
-                                      "start": "2026-03-04T15:30:00-05:00"})
+    window = CallingWindow.from_dict(
+        {"hours": {"mon-fri": "09:00-20:00"}, "start": "2026-03-04T15:30:00-05:00"}
+    )
     assert not window.is_open(local(NY, 2026, 3, 4, 12, 0), [NY])
     assert window.next_open(local(NY, 2026, 3, 2, 12, 0), [NY]) == local(NY, 2026, 3, 4, 15, 30)
 
 
 def test_nothing_opens_at_or_after_the_campaign_end() -> None:
-    window = CallingWindow.from_dict({"hours": {"mon-fri": "09:00-20:00"},
-                                      "end": "2026-03-04T12:00:00-05:00"})
+    window = CallingWindow.from_dict(
+        {"hours": {"mon-fri": "09:00-20:00"}, "end": "2026-03-04T12:00:00-05:00"}
+    )
     assert window.next_open(local(NY, 2026, 3, 4, 11, 50), [NY]) == local(NY, 2026, 3, 4, 11, 50)
     assert window.next_open(local(NY, 2026, 3, 4, 11, 50), [NY], timedelta(minutes=11)) is None
     assert window.next_open(local(NY, 2026, 3, 4, 12, 0), [NY]) is None
@@ -202,8 +208,15 @@ def test_naive_instant_is_refused() -> None:
 # Properties over random windows, zones with awkward DST rules, and instants near transitions.
 
 AWKWARD_ZONES = [
-    "America/New_York", "Europe/Berlin", "Australia/Sydney", "Australia/Lord_Howe",
-    "America/Santiago", "Europe/Dublin", "Africa/Casablanca", "Asia/Kolkata", "UTC",
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "Asia/Kolkata",
+    "UTC",
 ]
 
 
@@ -224,8 +237,12 @@ def day_hours(draw: st.DrawFn) -> tuple[tuple[time, time], ...]:
     edges = sorted(draw(st.sets(st.integers(0, 48), max_size=6)))
     ranges = []
     for start, end in zip(edges[::2], edges[1::2], strict=False):
-        ranges.append((time(start // 2, start % 2 * 30),
-                       MIDNIGHT if end == 48 else time(end // 2, end % 2 * 30)))
+        ranges.append(
+            (
+                time(start // 2, start % 2 * 30),
+                MIDNIGHT if end == 48 else time(end // 2, end % 2 * 30),
+            )
+        )
     return tuple(ranges)
 
 
@@ -233,8 +250,9 @@ def day_hours(draw: st.DrawFn) -> tuple[tuple[time, time], ...]:
 def windows(draw: st.DrawFn) -> CallingWindow:
     return CallingWindow(
         hours=tuple(draw(day_hours()) for _ in range(7)),
-        blackout=frozenset(draw(st.sets(st.dates(date(2026, 1, 1), date(2027, 1, 31)),
-                                        max_size=3))),
+        blackout=frozenset(
+            draw(st.sets(st.dates(date(2026, 1, 1), date(2027, 1, 31)), max_size=3))
+        ),
         start_at=draw(st.none() | st.just(utc(2026, 3, 1))),
         end_at=draw(st.none() | st.just(utc(2026, 11, 15))),
     )
@@ -277,11 +295,16 @@ def test_is_open_matches_the_local_clock_outside_repeated_hours(
     if wall.fold or wall.replace(fold=1).utcoffset() != wall.utcoffset():
         return  # in a repeated hour the clock reading alone cannot say which pass this is
     in_campaign = (window.start_at is None or at >= window.start_at) and (
-        window.end_at is None or at < window.end_at)
+        window.end_at is None or at < window.end_at
+    )
     reading = wall.time().replace(tzinfo=None)
-    by_clock = in_campaign and wall.date() not in window.blackout and any(
-        start <= reading and (end == MIDNIGHT or reading < end)
-        for start, end in window.hours[wall.weekday()]
+    by_clock = (
+        in_campaign
+        and wall.date() not in window.blackout
+        and any(
+            start <= reading and (end == MIDNIGHT or reading < end)
+            for start, end in window.hours[wall.weekday()]
+        )
     )
     assert window.is_open(at, [zone]) == by_clock
 

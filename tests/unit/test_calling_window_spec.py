@@ -15,15 +15,20 @@ def problems(block: object) -> list[str]:
 
 
 def test_spec_block_is_read_with_day_ranges_lists_and_several_ranges_a_day() -> None:
-    window = CallingWindow.from_dict({
-        "timezone": "contact",
-        "fallback_timezone": "America/New_York",
-        "hours": {"mon-thu": "09:00-12:00, 13:00-18:00", "fri,sat": ["10:00-14:00"],
-                  "sun": "closed"},
-        "blackout": ["2026-12-25"],
-        "start": "2026-11-01T09:00:00-05:00",
-        "end": "2026-12-31T23:00:00Z",
-    })
+    window = CallingWindow.from_dict(
+        {
+            "timezone": "contact",
+            "fallback_timezone": "America/New_York",
+            "hours": {
+                "mon-thu": "09:00-12:00, 13:00-18:00",
+                "fri,sat": ["10:00-14:00"],
+                "sun": "closed",
+            },
+            "blackout": ["2026-12-25"],
+            "start": "2026-11-01T09:00:00-05:00",
+            "end": "2026-12-31T23:00:00Z",
+        }
+    )
     split_day = ((time(9), time(12)), (time(13), time(18)))
     assert window.hours == (split_day,) * 4 + (((time(10), time(14)),),) * 2 + ((),)
     assert window.blackout == frozenset({date(2026, 12, 25)})
@@ -42,8 +47,9 @@ def test_24_00_ends_the_day_and_overlapping_ranges_merge() -> None:
 
 
 def test_values_yaml_reads_natively_are_accepted() -> None:
-    window = CallingWindow.from_dict({"blackout": [date(2026, 12, 25)],
-                                      "start": datetime(2026, 11, 1, 14, tzinfo=UTC)})
+    window = CallingWindow.from_dict(
+        {"blackout": [date(2026, 12, 25)], "start": datetime(2026, 11, 1, 14, tzinfo=UTC)}
+    )
     assert window.blackout == frozenset({date(2026, 12, 25)})
     assert window.start_at == datetime(2026, 11, 1, 14, tzinfo=UTC)
 
@@ -54,8 +60,12 @@ def test_zone_names_are_stored_in_canonical_spelling() -> None:
 
 
 def test_to_dict_joins_runs_of_equal_days_and_round_trips() -> None:
-    window = CallingWindow.from_dict({"hours": {"mon-fri": "09:00-20:00", "sat": "10:00-24:00"},
-                                      "blackout": ["2026-12-25", "2026-01-01"]})
+    window = CallingWindow.from_dict(
+        {
+            "hours": {"mon-fri": "09:00-20:00", "sat": "10:00-24:00"},
+            "blackout": ["2026-12-25", "2026-01-01"],
+        }
+    )
     spelled = window.to_dict()
     assert spelled == {
         "timezone": "contact",
@@ -69,16 +79,23 @@ def test_to_dict_joins_runs_of_equal_days_and_round_trips() -> None:
 
 
 def test_every_problem_is_reported_with_its_path() -> None:
-    assert problems({
-        "timezone": "Mars/Base",
-        "fallback_timezone": "Mars/Base",
-        "hours": {"mon-fri": "9-5", "sat": "22:00-02:00", "sun": "10:00-10:00",
-                  "fri": "closed", "xyz": "closed"},
-        "blackout": ["2026-13-01"],
-        "start": "tomorrow",
-        "end": "2026-11-01T09:00",
-        "hour": {},
-    }) == [
+    assert problems(
+        {
+            "timezone": "Mars/Base",
+            "fallback_timezone": "Mars/Base",
+            "hours": {
+                "mon-fri": "9-5",
+                "sat": "22:00-02:00",
+                "sun": "10:00-10:00",
+                "fri": "closed",
+                "xyz": "closed",
+            },
+            "blackout": ["2026-13-01"],
+            "start": "tomorrow",
+            "end": "2026-11-01T09:00",
+            "hour": {},
+        }
+    ) == [
         "window.hour: unknown key (expected one of timezone, fallback_timezone, hours, blackout,"
         " start, end)",
         'window.timezone: "Mars/Base" is neither "contact" nor an IANA time zone',
@@ -98,19 +115,30 @@ def test_every_problem_is_reported_with_its_path() -> None:
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        ("always", "window: must be a mapping with keys timezone, fallback_timezone, hours,"
-                   " blackout, start, end"),
-        ({"hours": ["mon"]},
-         'window.hours: must map days to hours, e.g. {"mon-fri": "09:00-20:00"}'),
-        ({"hours": {"mon": "closed"}},
-         "window.hours: no day has calling hours; omit hours to call at any hour"),
+        (
+            "always",
+            "window: must be a mapping with keys timezone, fallback_timezone, hours,"
+            " blackout, start, end",
+        ),
+        (
+            {"hours": ["mon"]},
+            'window.hours: must map days to hours, e.g. {"mon-fri": "09:00-20:00"}',
+        ),
+        (
+            {"hours": {"mon": "closed"}},
+            "window.hours: no day has calling hours; omit hours to call at any hour",
+        ),
         ({"hours": {"mon": 540}}, "window.hours.mon: 540 is not HH:MM-HH:MM"),
         ({"hours": {"mon": "24:00-24:00"}}, 'window.hours.mon: "24:00-24:00" is not HH:MM-HH:MM'),
-        ({"blackout": "2026-12-25"},
-         'window.blackout: must be a list of dates, e.g. ["2026-12-25"]'),
+        (
+            {"blackout": "2026-12-25"},
+            'window.blackout: must be a list of dates, e.g. ["2026-12-25"]',
+        ),
         ({"blackout": ["20261225"]}, 'window.blackout[0]: "20261225" is not a date (YYYY-MM-DD)'),
-        ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
-         "window.end: must be after window.start"),
+        (
+            {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
+            "window.end: must be after window.start",
+        ),
     ],
 )
 def test_invalid_block_is_named(block: object, message: str) -> None:

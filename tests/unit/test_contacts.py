@@ -61,15 +61,25 @@ def test_timezone_column_wins_and_is_spelt_canonically() -> None:
 
 
 def test_external_id_and_other_columns_are_kept_stripped_and_empty_ones_dropped() -> None:
-    row = check({"Phone": "+14155550123", "External_ID": " crm-7 ", " Name ": " Ann ",
-                 "note": "  ", "plan": None})
+    row = check(
+        {
+            "Phone": "+14155550123",
+            "External_ID": " crm-7 ",
+            " Name ": " Ann ",
+            "note": "  ",
+            "plan": None,
+        }
+    )
     assert isinstance(row, ContactRow)
     assert (row.external_id, row.metadata) == ("crm-7", {"Name": "Ann"})
 
 
 def test_surplus_cells_from_csv_dictreader_are_ignored() -> None:
-    row = validate_row({"phone": "+14155550123", None: ["x", "y"]},  # type: ignore[dict-item]
-                       default_region=None, fallback_zone="UTC")
+    row = validate_row(
+        {"phone": "+14155550123", None: ["x", "y"]},  # type: ignore[dict-item]
+        default_region=None,
+        fallback_zone="UTC",
+    )
     assert isinstance(row, ContactRow)
     assert row.metadata == {}
 
@@ -79,18 +89,33 @@ def test_surplus_cells_from_csv_dictreader_are_ignored() -> None:
     [
         ({"name": "Ann"}, None, Rejection("missing phone", "")),
         ({"phone": "   "}, None, Rejection("missing phone", "")),
-        ({"phone": "2015550123"}, None,
-         Rejection("no country code and no default region", "2015550123")),
-        ({"phone": "+44 20 1234"}, "US",
-         Rejection("not a valid number for region GB", "+44 20 1234")),
+        (
+            {"phone": "2015550123"},
+            None,
+            Rejection("no country code and no default region", "2015550123"),
+        ),
+        (
+            {"phone": "+44 20 1234"},
+            "US",
+            Rejection("not a valid number for region GB", "+44 20 1234"),
+        ),
         ({"phone": "020 1234"}, "GB", Rejection("not a valid number for region GB", "020 1234")),
         ({"phone": "call me"}, "US", Rejection("not a phone number", "call me")),
-        ({"phone": "+999 1234567"}, None,
-         Rejection("unknown country calling code", "+999 1234567")),
-        ({"phone": "+1 415 555 0123 ext. 9"}, None,
-         Rejection("has an extension, which cannot be dialled", "+1 415 555 0123 ext. 9")),
-        ({"phone": "+14155550123", "timezone": "Mars/Base"}, None,
-         Rejection('unknown time zone "Mars/Base"', "Mars/Base")),
+        (
+            {"phone": "+999 1234567"},
+            None,
+            Rejection("unknown country calling code", "+999 1234567"),
+        ),
+        (
+            {"phone": "+1 415 555 0123 ext. 9"},
+            None,
+            Rejection("has an extension, which cannot be dialled", "+1 415 555 0123 ext. 9"),
+        ),
+        (
+            {"phone": "+14155550123", "timezone": "Mars/Base"},
+            None,
+            Rejection('unknown time zone "Mars/Base"', "Mars/Base"),
+        ),
         ({"phone": "4155550123", "country": "XX"}, "US", Rejection('unknown country "XX"', "XX")),
     ],
 )
@@ -104,10 +129,13 @@ text = st.one_of(st.none(), st.text(max_size=40))
 column = st.sampled_from(["phone", "timezone", "country", "external_id", "name", "PHONE"])
 
 
-@given(st.dictionaries(st.one_of(column, st.text(max_size=10)), text),
-       st.sampled_from([None, "US", "GB", "XX", "de"]))
-def test_any_row_gives_a_result_and_never_raises(row: dict[str, str | None],
-                                                  region: str | None) -> None:
+@given(
+    st.dictionaries(st.one_of(column, st.text(max_size=10)), text),
+    st.sampled_from([None, "US", "GB", "XX", "de"]),
+)
+def test_any_row_gives_a_result_and_never_raises(
+    row: dict[str, str | None], region: str | None
+) -> None:
     result = check(row, region)
     if isinstance(result, ContactRow):
         assert result.phone.startswith("+")
@@ -119,8 +147,9 @@ phoneish = st.from_regex(r"\+?[0-9 ()-]{3,18}", fullmatch=True)
 
 
 @given(phoneish, st.sampled_from(["US", "GB", "DE", "AU", "IN", "BR"]))
-def test_one_region_search_agrees_with_the_public_phonenumbers_answers(raw: str,
-                                                                       region: str) -> None:
+def test_one_region_search_agrees_with_the_public_phonenumbers_answers(
+    raw: str, region: str
+) -> None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -149,8 +178,11 @@ def test_dnc_numbers_normalise_to_e164() -> None:
     assert normalise_phone("+442079460018", None) == "+442079460018"
 
 
-@pytest.mark.parametrize(("raw", "region"), [("555-0123", "US"), ("4155550123", None),
-                                             ("not a number", "US"), ("4155550123", "XX")])
-def test_dnc_values_that_are_not_valid_numbers_normalise_to_none(raw: str,
-                                                                 region: str | None) -> None:
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [("555-0123", "US"), ("4155550123", None), ("not a number", "US"), ("4155550123", "XX")],
+)
+def test_dnc_values_that_are_not_valid_numbers_normalise_to_none(
+    raw: str, region: str | None
+) -> None:
     assert normalise_phone(raw, region) is None

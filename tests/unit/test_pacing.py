@@ -17,8 +17,9 @@ from campaign.errors import SpecInvalid
 
 def test_omitted_block_takes_the_documented_defaults() -> None:
     limits = PacingLimits.from_dict(None)
-    assert limits == PacingLimits(cps=10, max_live_calls=50,
-                                  max_call_duration=timedelta(minutes=30), burst=1)
+    assert limits == PacingLimits(
+        cps=10, max_live_calls=50, max_call_duration=timedelta(minutes=30), burst=1
+    )
 
 
 def test_block_is_read_from_spec_spelling() -> None:
@@ -30,16 +31,19 @@ def test_block_is_read_from_spec_spelling() -> None:
 
 def test_to_dict_round_trips() -> None:
     limits = PacingLimits(cps=0.5, max_live_calls=3, max_call_duration=timedelta(minutes=5))
-    assert limits.to_dict() == {"cps": 0.5, "max_live_calls": 3, "max_call_duration": "5m",
-                                "burst": 1}
+    assert limits.to_dict() == {
+        "cps": 0.5,
+        "max_live_calls": 3,
+        "max_call_duration": "5m",
+        "burst": 1,
+    }
     assert PacingLimits.from_dict(limits.to_dict()) == limits
 
 
 def test_every_problem_is_reported_with_its_path() -> None:
     with pytest.raises(SpecInvalid) as caught:
         PacingLimits.from_dict(
-            {"cps": 0, "max_live_calls": "many", "max_call_duration": "5x", "burst": 0,
-             "rate": 3},
+            {"cps": 0, "max_live_calls": "many", "max_call_duration": "5x", "burst": 0, "rate": 3},
             path="spec.pacing",
         )
     assert caught.value.errors == [
@@ -60,8 +64,10 @@ def test_every_problem_is_reported_with_its_path() -> None:
         ({"cps": 1001}, "pacing.cps: must be > 0 and <= 1000, got 1001.0"),
         ({"max_live_calls": 2.5}, "pacing.max_live_calls: 2.5 is not a whole number"),
         ({"max_call_duration": "0s"}, "pacing.max_call_duration: must be longer than 0s"),
-        ([1, 2], "pacing: must be a mapping with keys cps, max_live_calls, max_call_duration, "
-                 "burst"),
+        (
+            [1, 2],
+            "pacing: must be a mapping with keys cps, max_live_calls, max_call_duration, burst",
+        ),
     ],
 )
 def test_invalid_values_are_named(block: object, message: str) -> None:
@@ -78,8 +84,9 @@ def test_direct_construction_enforces_the_same_invariants() -> None:
 @pytest.mark.parametrize(
     ("cps", "interval"), [(10, 100), (1, 1000), (0.1, 10000), (3, 334), (1000, 1), (0.3, 3334)]
 )
-def test_emission_interval_rounds_up_so_the_rate_is_never_exceeded(cps: float,
-                                                                    interval: int) -> None:
+def test_emission_interval_rounds_up_so_the_rate_is_never_exceeded(
+    cps: float, interval: int
+) -> None:
     assert emission_interval_ms(cps) == interval
 
 
@@ -99,7 +106,9 @@ DIALED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def test_deadline_adds_ring_longest_amd_timer_talk_and_margin() -> None:
     deadline = attempt_deadline(
-        DIALED, ring_timeout=timedelta(seconds=60), max_call_duration=timedelta(minutes=30),
+        DIALED,
+        ring_timeout=timedelta(seconds=60),
+        max_call_duration=timedelta(minutes=30),
         amd_timers_ms={"noSpeechTimeoutMs": 5000, "toneTimeoutMs": 45000},
         margin=timedelta(minutes=2),
     )
@@ -109,16 +118,24 @@ def test_deadline_adds_ring_longest_amd_timer_talk_and_margin() -> None:
 def test_deadline_counts_savg_default_for_timers_the_spec_leaves_out() -> None:
     # toneTimeoutMs defaults to 20 s at SAVG even when the spec sets only shorter timers.
     deadline = attempt_deadline(
-        DIALED, ring_timeout=timedelta(0), max_call_duration=timedelta(0),
-        amd_timers_ms={"decisionTimeoutMs": 1000}, margin=timedelta(0),
+        DIALED,
+        ring_timeout=timedelta(0),
+        max_call_duration=timedelta(0),
+        amd_timers_ms={"decisionTimeoutMs": 1000},
+        margin=timedelta(0),
     )
     assert deadline == DIALED + timedelta(seconds=20)
 
 
 def test_deadline_refuses_naive_dial_time() -> None:
     with pytest.raises(ValueError, match="aware"):
-        attempt_deadline(DIALED.replace(tzinfo=None), ring_timeout=timedelta(0),
-                         max_call_duration=timedelta(0), amd_timers_ms={}, margin=timedelta(0))
+        attempt_deadline(
+            DIALED.replace(tzinfo=None),
+            ring_timeout=timedelta(0),
+            max_call_duration=timedelta(0),
+            amd_timers_ms={},
+            margin=timedelta(0),
+        )
 
 
 def test_budget_tops_the_queue_up_to_the_horizon() -> None:

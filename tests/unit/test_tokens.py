@@ -69,8 +69,14 @@ def test_arbitrary_text_raises_only_not_found(token: str) -> None:
         verify(token, SECRET)
 
 
-@given(ids, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                    min_size=24, max_size=24))
+@given(
+    ids,
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        min_size=24,
+        max_size=24,
+    ),
+)
 def test_forged_mac_of_the_right_shape_is_unknown(attempt_id: int, mac: str) -> None:
     if f"{attempt_id}.{mac}" == sign(attempt_id, SECRET):
         return
