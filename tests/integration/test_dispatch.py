@@ -1,0 +1,139 @@
+"""The dispatcher's claim against real PostgreSQL: windows, DNC, caps, and concurrent replicas."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.settings import Settings
+from schedules.dispatcher import tick
+from tests import factories
+from tests.support.runtime import RecordingRuntime
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
+    rt = RecordingRuntime(settings, pool_size=8)
+    yield rt
+    with transaction(rt.sessions) as session:  # campaigns of one test never leak into the next
+        session.execute(delete(CampaignRow))
+        session.execute(delete(DncRow))
+    rt.close()
+
+
+def _campaign(rt: RecordingRuntime, phones: list[str], due: datetime, **spec: object) -> int:
+    with transaction(rt.sessions) as session:
+        campaign_id = factories.make_campaign(session, factories.spec(**spec))
+        factories.add_contacts(session, campaign_id, phones, due=due)
+    return campaign_id
+
+
+def _contacts(rt: RecordingRuntime, campaign_id: int) -> list[ContactRow]:
+    with rt.sessions() as session:
+        return list(
+            session.scalars(select(ContactRow).where(ContactRow.campaign_id == campaign_id))
+        )
+
+
+def test_contacts_outside_their_window_wait_for_it_to_open(runtime: RecordingRuntime) -> None:
+    saturday_noon = datetime(2026, 11, 28, 12, 0, tzinfo=NY)
+    window = {"timezone": "contact", "hours": {"mon-fri": "09:00-17:00"}}
+    campaign_id = _campaign(runtime, factories.us_numbers(3), saturday_noon, window=window)
+
+    tick(runtime, saturday_noon.astimezone(UTC))
+
+    assert runtime.dials == []
+    monday_nine = datetime(2026, 11, 30, 9, 0, tzinfo=NY)
+    for contact in _contacts(runtime, campaign_id):
+        assert contact.state == "pending"
+        assert contact.next_due_at == monday_nine
+        assert contact.waiting_reason == "window"
+
+    tick(runtime, (monday_nine - timedelta(minutes=1)).astimezone(UTC))
+    assert runtime.dials == []  # not rescanned before the window opens
+    tick(runtime, monday_nine.astimezone(UTC))
+    assert len(runtime.dials) == 3
+
+
+def test_no_call_starts_a_ring_timeout_before_the_window_closes(runtime: RecordingRuntime) -> None:
+    window = {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-17:00"}}
+    closing = datetime(2026, 11, 30, 16, 59, 58, tzinfo=NY)  # 2 s left, ring timeout is 3 s
+    campaign_id = _campaign(runtime, factories.us_numbers(1), closing, window=window)
+
+    tick(runtime, closing.astimezone(UTC))
+
+    assert runtime.dials == []
+    [contact] = _contacts(runtime, campaign_id)
+    assert contact.next_due_at == datetime(2026, 12, 1, 9, 0, tzinfo=NY)
+
+
+def test_numbers_on_the_do_not_call_list_are_suppressed_at_dispatch(
+    runtime: RecordingRuntime,
+) -> None:
+    now = datetime.now(UTC)
+    phones = factories.us_numbers(2, start=100)
+    campaign_id = _campaign(runtime, phones, now)
+    with transaction(runtime.sessions) as session:
+        session.add(DncRow(phone=phones[0]))
+
+    tick(runtime, now)
+
+    states = {c.phone: c.state for c in _contacts(runtime, campaign_id)}
+    assert states == {phones[0]: "suppressed", phones[1]: "in_flight"}
+    assert len(runtime.dials) == 1
+
+
+def test_claims_are_sized_by_pacing_and_the_live_call_cap(runtime: RecordingRuntime) -> None:
+    now = datetime.now(UTC)
+    _campaign(
+        runtime,
+        factories.us_numbers(100, start=200),
+        now,
+        pacing={"cps": 2, "max_live_calls": 50, "max_call_duration": "2s"},
+    )
+
+    tick(runtime, now, horizon_s=2.0)
+    assert len(runtime.dials) == 4  # 2 cps × 2 s of work ahead
+    tick(runtime, now, horizon_s=2.0)
+    assert len(runtime.dials) == 4  # still queued: nothing more to hand out
+
+
+def test_concurrent_dispatchers_never_claim_one_contact_twice(runtime: RecordingRuntime) -> None:
+    now = datetime.now(UTC)
+    campaign_id = _campaign(
+        runtime,
+        factories.us_numbers(400, start=1000),
+        now,
+        pacing={"cps": 1000, "max_live_calls": 1000, "max_call_duration": "2s"},
+    )
+    barrier = threading.Barrier(4)
+
+    def replica() -> None:
+        barrier.wait()
+        for _ in range(5):
+            tick(runtime, now, batch=50, horizon_s=0.2)
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    with runtime.sessions() as session:
+        per_contact = session.execute(
+            select(AttemptRow.contact_id, func.count())
+            .where(AttemptRow.campaign_id == campaign_id)
+            .group_by(AttemptRow.contact_id)
+        ).all()
+    assert len(per_contact) == len(runtime.dials) > 0
+    assert all(count == 1 for _, count in per_contact)
+    assert len(set(runtime.dials)) == len(runtime.dials)

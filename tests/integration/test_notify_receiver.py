@@ -1,0 +1,167 @@
+"""`POST /notify/{token}` over real HTTP: authenticate, store, answer; bad input changes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from campaign.api.app import create_app
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, NotificationRow
+from campaign.domain import tokens
+from campaign.domain.signature import sign_body
+from campaign.settings import Settings
+from tests import factories
+from tests.support.asgi import serve
+from tests.support.runtime import RecordingRuntime
+
+COMPLETED = {
+    "conversationId": "29e2d933-527e-429c-95b9-ba4f7c7b0000",
+    "reasonCode": "caller-disconnected",
+    "status": "completed",
+    "reason": "200 OK",
+    "duration": 14,
+    "machinedetection": "amd_human_detected",
+    "callconnecttime": "5/8/2023,11:32:49AM",
+    "callDisconnectTime": "5/8/2023,11:33:03AM",
+}
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
+    rt = RecordingRuntime(settings, pool_size=4)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def api(runtime: RecordingRuntime) -> Iterator[httpx.Client]:
+    with serve(create_app(runtime.settings, runtime)) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+@pytest.fixture
+def attempt_id(runtime: RecordingRuntime) -> int:
+    with transaction(runtime.sessions) as session:
+        campaign_id = factories.make_campaign(session, factories.spec())
+        [contact_id] = factories.add_contacts(session, campaign_id, factories.us_numbers(1, 9000))
+        attempt = AttemptRow(
+            campaign_id=campaign_id,
+            contact_id=contact_id,
+            number=1,
+            phone="+12012009000",
+            state="sending",
+            queued_at=datetime.now(UTC),
+        )
+        session.add(attempt)
+        session.flush()
+        return attempt.id
+
+
+def _stored(runtime: RecordingRuntime, attempt_id: int) -> int:
+    with runtime.sessions() as session:
+        return (
+            session.scalar(select(func.count()).where(NotificationRow.attempt_id == attempt_id))
+            or 0
+        )
+
+
+def _url(runtime: RecordingRuntime, attempt_id: int) -> str:
+    return f"/notify/{tokens.sign(attempt_id, runtime.settings.notify_secret)}"
+
+
+def test_notification_is_stored_before_the_answer_and_handed_to_the_consumer(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    response = api.post(_url(runtime, attempt_id), json=COMPLETED)
+
+    assert response.status_code == 200
+    assert response.json()["duplicate"] is False
+    assert _stored(runtime, attempt_id) == 1  # committed by the time SAVG got its 200
+    assert runtime.notifications == [response.json()["id"]]
+
+
+def test_duplicate_notification_is_stored_once(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    body = json.dumps(COMPLETED).encode()
+    first = api.post(_url(runtime, attempt_id), content=body)
+    second = api.post(_url(runtime, attempt_id), content=body)
+
+    assert second.status_code == 200
+    assert second.json() == {"id": first.json()["id"], "duplicate": True}
+    assert _stored(runtime, attempt_id) == 1
+    assert len(runtime.notifications) == 1
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["nope", "1.AAAAAAAAAAAAAAAAAAAAAAAA", "999999999.AAAAAAAAAAAAAAAAAAAAAAAA", "1." + "A" * 500],
+)
+def test_forged_or_unknown_tokens_get_404_and_store_nothing(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int, token: str
+) -> None:
+    response = api.post(f"/notify/{token}", json=COMPLETED)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert _stored(runtime, attempt_id) == 0
+
+
+def test_token_of_a_missing_attempt_gets_404(api: httpx.Client, runtime: RecordingRuntime) -> None:
+    assert api.post(_url(runtime, 987654321), json=COMPLETED).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"not json at all", 400),
+        (b"", 400),
+        (b"[1, 2, 3]", 422),
+        (b'{"conversationId": "x"}', 422),
+        (b'{"status": 7}', 422),
+    ],
+)
+def test_garbled_bodies_are_refused_and_change_nothing(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int, body: bytes, status: int
+) -> None:
+    response = api.post(_url(runtime, attempt_id), content=body)
+
+    assert response.status_code == status
+    assert _stored(runtime, attempt_id) == 0
+
+
+def test_oversized_body_gets_413(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    huge = json.dumps({**COMPLETED, "pad": "x" * (runtime.settings.notify_max_body_bytes + 1)})
+
+    assert api.post(_url(runtime, attempt_id), content=huge).status_code == 413
+    assert _stored(runtime, attempt_id) == 0
+
+
+def test_signature_is_required_when_a_webhook_secret_is_configured(
+    runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    signed = RecordingRuntime(runtime.settings.model_copy(update={"savg_webhook_secret": "whsec"}))
+    body = json.dumps(COMPLETED).encode()
+    url = _url(runtime, attempt_id)
+    with serve(create_app(signed.settings, signed)) as base, httpx.Client(base_url=base) as client:
+        unsigned = client.post(url, content=body)
+        stale = client.post(
+            url, content=body, headers={"SAVG-Signature": sign_body(body, "whsec", 1_000_000)}
+        )
+        good = client.post(
+            url,
+            content=body,
+            headers={"SAVG-Signature": sign_body(body, "whsec", int(time.time()))},
+        )
+    signed.close()
+    assert (unsigned.status_code, stale.status_code, good.status_code) == (401, 401, 200)
+    assert _stored(runtime, attempt_id) == 1
