@@ -1,0 +1,203 @@
+"""Lifecycle verbs (start, pause, resume, cancel): idempotent and safe while workers run.
+
+Each verb locks the campaign row (`FOR UPDATE`), asks `campaign_transition`, and writes only when
+the state machine says something changed, so repeating a verb is a no-op. Pausing only flips the
+state: the dispatcher picks contacts of running campaigns only and the dial task re-checks the
+state before its POST, while calls already out finish and their notifications are still applied.
+Cancelling closes every contact not yet finished. Callers own the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.states import (
+    CampaignEvent,
+    CampaignState,
+    ContactEvent,
+    ContactState,
+    campaign_transition,
+    contact_transition,
+)
+from campaign.services.campaigns import get_campaign_row
+from campaign.services.specs import load_spec
+from campaign.services.uploads import DNC_REASON
+
+OPERATOR_PAUSE = "paused by operator"
+CANCELLED_REASON = "campaign cancelled"
+
+
+class RunState(StrEnum):
+    """A run's state (the `runs.state` column)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class LifecycleResult:
+    """The campaign's state after a verb; `changed` is false when the verb was a repeat."""
+
+    id: int
+    state: str
+    previous: str
+    changed: bool
+    run_number: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "previous": self.previous,
+            "changed": self.changed,
+            "run": self.run_number,
+        }
+
+
+def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
+    """Suppress pending contacts whose number is on the do-not-call list now (before a run)."""
+    target = contact_transition(ContactState.PENDING, ContactEvent.SUPPRESS).state
+    blocked = select(DncRow.phone).where(
+        DncRow.phone == ContactRow.phone, (DncRow.expires_at.is_(None)) | (DncRow.expires_at > now)
+    )
+    result = session.execute(
+        update(ContactRow)
+        .where(
+            ContactRow.campaign_id == campaign_id,
+            ContactRow.state == ContactState.PENDING.value,
+            blocked.exists(),
+        )
+        .values(state=target.value, closed_reason=DNC_REASON, next_due_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def open_run(
+    session: Session,
+    campaign: CampaignRow,
+    *,
+    now: datetime,
+    state: RunState = RunState.RUNNING,
+    scheduled_for: datetime | None = None,
+    note: str | None = None,
+) -> RunRow:
+    """Record the campaign's next run (numbers count skipped runs too); a running run becomes
+    the campaign's current one."""
+    last = session.scalar(select(func.max(RunRow.number)).where(RunRow.campaign_id == campaign.id))
+    started = state is RunState.RUNNING
+    run = RunRow(
+        campaign_id=campaign.id,
+        number=(last or 0) + 1,
+        state=state.value,
+        scheduled_for=scheduled_for or now,
+        started_at=now if started else None,
+        finished_at=None if started else now,
+        note=note,
+    )
+    session.add(run)
+    session.flush()
+    if started:
+        campaign.current_run_id = run.id
+    return run
+
+
+def finish_run(session: Session, run_id: int | None, state: RunState, now: datetime) -> None:
+    """Close a running run (a run already closed keeps its state)."""
+    if run_id is None:
+        return
+    run = session.get(RunRow, run_id, with_for_update=True)
+    if run is not None and run.state == RunState.RUNNING.value:
+        run.state = state.value
+        run.finished_at = now
+
+
+def _result(row: CampaignRow, previous: CampaignState, run: int | None = None) -> LifecycleResult:
+    return LifecycleResult(row.id, row.state, previous.value, row.state != previous.value, run)
+
+
+def start(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResult:
+    """Start a campaign. One-shot: run #1 begins now (do-not-call re-scrubbed first). Recurring
+    (`schedule.cron`): the campaign becomes `scheduled` and runs begin at each occurrence.
+
+    Repeating `start` is a no-op; a completed one-shot campaign stays completed (its run is
+    over); a paused one must be resumed, a cancelled one cannot start (IllegalTransition).
+    """
+    from schedules.recurrence import next_run  # schedules sits above services; imported lazily
+
+    row = get_campaign_row(session, campaign_id, lock=True)
+    state = CampaignState(row.state)
+    schedule = load_spec(row.spec).schedule
+    if schedule is not None:
+        if state in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+            row.state = campaign_transition(state, CampaignEvent.SCHEDULE).state.value
+            if row.next_run_at is None:
+                row.next_run_at = next_run(schedule.cron, schedule.timezone, now)
+        elif state not in (CampaignState.RUNNING, CampaignState.COMPLETED):
+            campaign_transition(state, CampaignEvent.START)  # raises for paused/cancelled
+        return _result(row, state)
+    if state is CampaignState.COMPLETED:
+        return _result(row, state)
+    transition = campaign_transition(state, CampaignEvent.START)
+    run_number = None
+    if transition.changed:
+        row.state = transition.state.value
+        scrub_dnc(session, campaign_id, now)
+        run_number = open_run(session, row, now=now).number
+    session.flush()
+    return _result(row, state, run_number)
+
+
+def pause(session: Session, campaign_id: int, *, reason: str = OPERATOR_PAUSE) -> LifecycleResult:
+    """Stop new dial-outs; calls already out finish and are processed. Repeating is a no-op."""
+    row = get_campaign_row(session, campaign_id, lock=True)
+    state = CampaignState(row.state)
+    transition = campaign_transition(state, CampaignEvent.PAUSE)
+    if transition.changed:
+        row.state = transition.state.value
+        row.paused_reason = reason
+        session.flush()
+    return _result(row, state)
+
+
+def resume(session: Session, campaign_id: int) -> LifecycleResult:
+    """Continue a paused campaign where it stopped: contacts keep their due times."""
+    row = get_campaign_row(session, campaign_id, lock=True)
+    state = CampaignState(row.state)
+    transition = campaign_transition(state, CampaignEvent.RESUME)
+    if transition.changed:
+        row.state = transition.state.value
+        row.paused_reason = None
+        session.flush()
+    return _result(row, state)
+
+
+def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResult:
+    """Cancel for good: every pending or in-flight contact is closed `cancelled` (a call already
+    out still gets its outcome recorded on the attempt, but is never redialed)."""
+    row = get_campaign_row(session, campaign_id, lock=True)
+    state = CampaignState(row.state)
+    transition = campaign_transition(state, CampaignEvent.CANCEL)
+    if not transition.changed:
+        return _result(row, state)
+    row.state = transition.state.value
+    row.next_run_at = None
+    for source in (ContactState.PENDING, ContactState.IN_FLIGHT):
+        target = contact_transition(source, ContactEvent.CANCEL).state
+        session.execute(
+            update(ContactRow)
+            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
+            .values(state=target.value, closed_reason=CANCELLED_REASON, next_due_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    finish_run(session, row.current_run_id, RunState.CANCELLED, now)
+    session.flush()
+    return _result(row, state)

@@ -1,0 +1,380 @@
+"""Contacts upload: a streaming CSV import that reports every bad row and stores every good one.
+
+The file is read row by row (never whole) and handled in batches: rows are validated by
+`domain.contacts.validate_row` (in worker processes for big files, since phone parsing is the
+cost), duplicates within the file are caught here, and each batch is COPYed into a temporary
+table and moved with one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`, so a number (or
+`external_id`) already in the campaign is detected by the database's unique indexes, and numbers
+on the do-not-call list are stored `suppressed` in the same statement. Memory stays flat in the
+file size apart from the within-file duplicate sets (one int per row) and the report itself.
+
+A file that is not a CSV we can read (not UTF-8, no header, no `phone` column, a duplicated
+column) raises `UploadRefused`; the caller's transaction then rolls back, so nothing is stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import IO, Any, NamedTuple
+
+from psycopg import Connection
+from sqlalchemy.orm import Session
+
+from campaign.domain.contacts import Rejection, validate_row
+from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
+from campaign.errors import Conflict, UploadRefused
+from campaign.services.campaigns import get_campaign_row
+from campaign.services.specs import load_spec
+
+BATCH_ROWS = 5000
+DNC_REASON = "on the do-not-call list"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row not stored as a new pending contact: 1-based file line (header = 1), value, reason."""
+
+    line: int
+    value: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "value": self.value, "reason": self.reason}
+
+
+@dataclass
+class UploadReport:
+    """What an upload did. `accepted` rows became pending contacts; `suppressed` ones were stored
+    closed (do-not-call); duplicates and rejected rows were not stored."""
+
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+    duplicate_rows: list[RowProblem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The operator contract's upload JSON, plus `rows` and `duplicate_rows`."""
+        return {
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "suppressed": self.suppressed,
+            "rejected": [p.to_dict() for p in self.rejected],
+            "duplicate_rows": [p.to_dict() for p in self.duplicate_rows],
+        }
+
+    def write_rejects_csv(self, out: IO[str]) -> None:
+        """Every rejected row as CSV (`line,value,reason`), for the operator to fix and resend."""
+        writer = csv.writer(out)
+        writer.writerow(("line", "value", "reason"))
+        writer.writerows((p.line, p.value, p.reason) for p in self.rejected)
+
+
+class _Good(NamedTuple):
+    """A valid row: its line, the phone as written, E.164, external_id, and its COPY text line."""
+
+    line: int
+    value: str
+    phone: str
+    external_id: str | None
+    copy: str
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One validated batch, rows in file order."""
+
+    good: list[_Good]
+    bad: list[RowProblem]
+
+
+def _copy_text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
+
+
+def _check_batch(
+    batch: Sequence[tuple[int, list[str]]],
+    *,
+    header: Sequence[tuple[int, str]],
+    region: str | None,
+    fallback_zone: str,
+) -> _Checked:
+    """Validate rows into ready-to-COPY text; module level so worker processes can run it."""
+    good: list[_Good] = []
+    bad: list[RowProblem] = []
+    for line, cells in batch:
+        row = {name: cells[i] for i, name in header if i < len(cells)}
+        result = validate_row(row, default_region=region, fallback_zone=fallback_zone)
+        if isinstance(result, Rejection):
+            bad.append(RowProblem(line, result.value, result.reason))
+            continue
+        ext = result.external_id
+        metadata = json.dumps(result.metadata, ensure_ascii=False, separators=(",", ":"))
+        text = "\t".join(
+            (
+                str(line),
+                result.phone,
+                r"\N" if ext is None else _copy_text(ext),
+                "{" + ",".join(result.zones) + "}",
+                _copy_text(metadata),
+            )
+        )
+        good.append(_Good(line, row.get("phone", "").strip(), result.phone, ext, text + "\n"))
+    return _Checked(good, bad)
+
+
+def _refuse_foreign_encoding(stream: IO[bytes], name: str) -> None:
+    """Name UTF-16/32 files plainly instead of failing on their first byte (when we can peek)."""
+    if isinstance(stream, io.BufferedReader):
+        head = stream.peek(4)[:4]
+    elif stream.seekable():
+        start = stream.tell()
+        head = stream.read(4)
+        stream.seek(start)
+    else:
+        return
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            raise UploadRefused(f"{name}: the file is {encoding}; save it as UTF-8 CSV")
+
+
+def _lines(stream: IO[bytes], name: str) -> Iterator[str]:
+    """Decoded physical lines (a UTF-8 BOM dropped); bytes that are not UTF-8 refuse the file,
+    naming the line."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    number = 0
+    try:
+        for number, raw in enumerate(stream, 1):  # noqa: B007 - read after the loop on error
+            yield decoder.decode(raw)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise UploadRefused(
+            f"{name}: line {max(number, 1)} is not UTF-8 text "
+            f"(byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8 CSV"
+        ) from exc
+
+
+class _Rows:
+    """CSV rows with the line each starts on; blank rows skipped; CSV errors refuse the file."""
+
+    def __init__(self, stream: IO[bytes], name: str) -> None:
+        self.name = name
+        _refuse_foreign_encoding(stream, name)
+        self._reader = csv.reader(_lines(stream, name))
+        self._last = 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        while True:
+            try:
+                cells = next(self._reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise UploadRefused(f"{self.name}: line {self._last + 1}: {exc}") from exc
+            start, self._last = self._last + 1, self._reader.line_num
+            if any(cell.strip() for cell in cells):
+                yield start, cells
+
+
+def _read_header(rows: Iterator[tuple[int, list[str]]], name: str) -> list[tuple[int, str]]:
+    """(column index, name) of named columns; refuses files with no header, no phone or twins."""
+    first = next(rows, None)
+    if first is None:
+        raise UploadRefused(f"{name}: the file is empty; expected a header row with a phone column")
+    line, cells = first
+    seen: dict[str, int] = {}
+    header: list[tuple[int, str]] = []
+    for index, raw in enumerate(cells):
+        column = raw.strip()
+        if not column:
+            continue
+        if column.lower() in seen:
+            raise UploadRefused(f'{name}: header (line {line}): column "{column}" appears twice')
+        seen[column.lower()] = index
+        header.append((index, column))
+    if "phone" not in seen:
+        found = ", ".join(f'"{c}"' for _, c in header) or "nothing"
+        raise UploadRefused(f"{name}: header (line {line}) has no phone column (found {found})")
+    return header
+
+
+def _batches(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    batch: list[tuple[int, list[str]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _checked(
+    batches: Iterator[list[tuple[int, list[str]]]],
+    check: Callable[[list[tuple[int, list[str]]]], _Checked],
+    workers: int,
+) -> Iterator[_Checked]:
+    """Validated batches in file order; a pool of `workers` processes once a file is big.
+
+    At most 2 × workers batches are in flight, so a huge file never piles up in memory. The pool
+    uses `spawn` so it is safe from threaded processes (the API server).
+    """
+    first = next(batches, None)
+    if first is None:
+        return
+    if workers < 1 or len(first) < BATCH_ROWS:
+        yield check(first)
+        yield from map(check, batches)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[_Checked]] = deque([pool.submit(check, first)])
+        for batch in batches:
+            pending.append(pool.submit(check, batch))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _prepare_stage(conn: Connection[Any]) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS contacts_upload_stage (line_no integer, phone text, "
+        "external_id text, zones text[], metadata jsonb) ON COMMIT DROP"
+    )
+    conn.execute("TRUNCATE contacts_upload_stage")
+
+
+_INSERT = """
+INSERT INTO contacts (campaign_id, phone, external_id, zones, metadata, state, attempts,
+                      next_due_at, closed_reason, line_no)
+SELECT %(campaign)s, s.phone, s.external_id, s.zones, s.metadata,
+       CASE WHEN d.phone IS NULL THEN %(pending)s ELSE %(suppressed)s END, 0,
+       CASE WHEN d.phone IS NULL THEN %(now)s END,
+       CASE WHEN d.phone IS NOT NULL THEN %(dnc_reason)s END,
+       s.line_no
+FROM contacts_upload_stage s
+LEFT JOIN dnc_numbers d
+       ON d.phone = s.phone AND (d.expires_at IS NULL OR d.expires_at > %(now)s)
+ORDER BY s.line_no
+ON CONFLICT DO NOTHING
+RETURNING line_no, state
+"""
+
+
+class _Store:
+    """Moves deduplicated batches into `contacts` and tallies the outcome in the report."""
+
+    def __init__(self, session: Session, campaign_id: int, now: datetime, report: UploadReport):
+        raw = session.connection().connection.driver_connection
+        assert isinstance(raw, Connection)  # noqa: S101 - psycopg 3 is the only driver we use
+        self.conn: Connection[Any] = raw
+        self.report = report
+        self.phones: set[int] = set()
+        self.external_ids: set[int] = set()
+        self.params = {
+            "campaign": campaign_id,
+            "now": now,
+            "pending": ContactState.PENDING.value,
+            "suppressed": contact_transition(
+                ContactState.PENDING, ContactEvent.SUPPRESS
+            ).state.value,
+            "dnc_reason": DNC_REASON,
+        }
+        _prepare_stage(self.conn)
+
+    def _new_in_file(self, row: _Good) -> bool:
+        """First time this file names the number (and external_id)? E.164 digits are exact ints;
+        external ids are kept as 64-bit hashes (a collision is ~1e-7 likely at 1M rows)."""
+        key = int(row.phone[1:])
+        ext = row.external_id
+        reason = None
+        if key in self.phones:
+            reason = "duplicate number in this file"
+        elif ext is not None and hash(ext) in self.external_ids:
+            reason = f'duplicate external_id "{ext}" in this file'
+        if reason is not None:
+            self.report.duplicates += 1
+            self.report.duplicate_rows.append(RowProblem(row.line, row.value, reason))
+            return False
+        self.phones.add(key)
+        if ext is not None:
+            self.external_ids.add(hash(ext))
+        return True
+
+    def add(self, checked: _Checked) -> None:
+        report = self.report
+        report.rows += len(checked.good) + len(checked.bad)
+        report.rejected.extend(checked.bad)
+        fresh = [row for row in checked.good if self._new_in_file(row)]
+        if not fresh:
+            return
+        with self.conn.cursor() as cur:
+            with cur.copy("COPY contacts_upload_stage FROM STDIN") as copy:
+                copy.write("".join(row.copy for row in fresh))
+            cur.execute(_INSERT, self.params)
+            stored = {line: state for line, state in cur.fetchall()}
+            cur.execute("TRUNCATE contacts_upload_stage")
+        for row in fresh:
+            state = stored.get(row.line)
+            if state is None:
+                report.duplicates += 1
+                report.duplicate_rows.append(
+                    RowProblem(row.line, row.value, "already in the campaign")
+                )
+            elif state == ContactState.PENDING.value:
+                report.accepted += 1
+            else:
+                report.suppressed += 1
+
+
+def import_contacts(
+    session: Session,
+    campaign_id: int,
+    stream: IO[bytes],
+    *,
+    now: datetime,
+    default_region: str | None = None,
+    name: str = "upload",
+    workers: int = 0,
+) -> UploadReport:
+    """Import a contacts CSV into a campaign; never commits (the caller owns the transaction).
+
+    `default_region` (else the spec's `default_region`) reads numbers written without `+` when a
+    row has no `country`. New contacts are `pending`, due at `now`. `name` labels the file in
+    error messages. `workers` > 0 validates big files in that many processes.
+    """
+    campaign = get_campaign_row(session, campaign_id)
+    if campaign.state == CampaignState.CANCELLED.value:
+        raise Conflict(f"campaign {campaign_id} is cancelled; it takes no more contacts")
+    spec = load_spec(campaign.spec)
+    region = (default_region or spec.default_region or "").upper() or None
+    rows = iter(_Rows(stream, name))
+    header = _read_header(rows, name)
+    report = UploadReport()
+    store = _Store(session, campaign_id, now, report)
+    check = partial(
+        _check_batch, header=header, region=region, fallback_zone=spec.window.fallback_timezone
+    )
+    for checked in _checked(_batches(rows), check, workers):
+        store.add(checked)
+    return report

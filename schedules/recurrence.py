@@ -1,0 +1,136 @@
+"""Recurring campaigns: a new run at each cron occurrence, read in the schedule's own time zone.
+
+`next_run` is pure and works on local wall-clock time, so "0 10 * * MON" in America/Chicago is
+10:00 there every Monday whatever the UTC offset. Across DST: a wall time that does not exist
+(spring forward) runs at the same distance past the jump (02:30 on a 02:00→03:00 day runs at
+03:30); a wall time that happens twice (fall back) runs once, at its first occurrence.
+
+`start_due_runs` is called by every dispatcher tick (any number of replicas: campaigns are
+claimed with `SKIP LOCKED`, and `next_run_at` moves on in the same transaction). A run whose
+contacts are still open when the next occurrence comes is left alone, and the new occurrence is
+recorded as a `skipped` run with a note instead of being stacked on top.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from campaign.db.tables import CampaignRow, ContactRow, RunRow
+from campaign.domain.states import (
+    CampaignEvent,
+    CampaignState,
+    ContactEvent,
+    ContactState,
+    campaign_transition,
+    contact_transition,
+)
+from campaign.services.lifecycle import RunState, finish_run, open_run, scrub_dnc
+from campaign.services.specs import load_spec
+
+_RECURRING_STATES = (
+    CampaignState.SCHEDULED.value,
+    CampaignState.RUNNING.value,
+    CampaignState.PAUSED.value,
+    CampaignState.COMPLETED.value,
+)
+_OPEN_CONTACTS = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
+
+
+def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a naive local wall time: fold=0, so a repeated time is its first
+    occurrence and a skipped one lands past the jump by as much as it was before it."""
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def next_run(cron: str, zone: str, after: datetime) -> datetime:
+    """The first occurrence of `cron` in `zone` strictly after `after` (aware), in UTC."""
+    tz = ZoneInfo(zone)
+    wall = after.astimezone(tz).replace(tzinfo=None)
+    # Start a little early: a fall-back hour can put a not-yet-past instant at an earlier wall time.
+    times = croniter(cron, wall - timedelta(hours=3), ret_type=datetime)
+    while True:
+        at = _instant(times.get_next(datetime), tz)
+        if at > after:
+            return at
+
+
+def _rearm(session: Session, campaign_id: int, now: datetime) -> int:
+    """Finished contacts (done, exhausted) become pending and due now; suppressed and cancelled
+    ones stay closed."""
+    count = 0
+    for source in (ContactState.DONE, ContactState.EXHAUSTED):
+        target = contact_transition(source, ContactEvent.REARM).state
+        result = session.execute(
+            update(ContactRow)
+            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
+            .values(state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount)  # type: ignore[attr-defined]
+    return count
+
+
+def _still_going(session: Session, campaign: CampaignRow) -> str | None:
+    """Why the current run is not over yet, or None."""
+    if campaign.state == CampaignState.PAUSED.value:
+        return "campaign paused"
+    run = session.get(RunRow, campaign.current_run_id) if campaign.current_run_id else None
+    if run is None or run.state != RunState.RUNNING.value:
+        return None
+    open_contacts = session.scalar(
+        select(func.count())
+        .select_from(ContactRow)
+        .where(ContactRow.campaign_id == campaign.id, ContactRow.state.in_(_OPEN_CONTACTS))
+    )
+    if open_contacts:
+        return f"run {run.number} still going ({open_contacts} contacts open)"
+    return None
+
+
+def _occurrence(session: Session, campaign: CampaignRow, due: datetime, now: datetime) -> str:
+    busy = _still_going(session, campaign)
+    if busy is not None:
+        run = open_run(
+            session, campaign, now=now, state=RunState.SKIPPED, scheduled_for=due, note=busy
+        )
+        return f"campaign {campaign.id}: run {run.number} skipped: {busy}"
+    finish_run(session, campaign.current_run_id, RunState.COMPLETED, now)
+    state = CampaignState(campaign.state)
+    campaign.state = campaign_transition(state, CampaignEvent.START).state.value
+    rearmed = _rearm(session, campaign.id, now)
+    suppressed = scrub_dnc(session, campaign.id, now)
+    run = open_run(session, campaign, now=now, scheduled_for=due)
+    return (
+        f"campaign {campaign.id}: run {run.number} started "
+        f"({rearmed} contacts re-armed, {suppressed} suppressed by do-not-call)"
+    )
+
+
+def start_due_runs(session: Session, now: datetime) -> list[str]:
+    """Start (or skip) the runs of recurring campaigns due by `now`; one line per decision.
+
+    Never commits. After several missed occurrences (dispatcher down), only one run starts and
+    `next_run_at` jumps to the first occurrence after `now`.
+    """
+    campaigns = session.scalars(
+        select(CampaignRow)
+        .where(CampaignRow.next_run_at <= now, CampaignRow.state.in_(_RECURRING_STATES))
+        .order_by(CampaignRow.next_run_at)
+        .with_for_update(skip_locked=True)
+    ).all()
+    done: list[str] = []
+    for campaign in campaigns:
+        due = campaign.next_run_at
+        schedule = load_spec(campaign.spec).schedule
+        if due is None or schedule is None:
+            campaign.next_run_at = None
+            continue
+        campaign.next_run_at = next_run(schedule.cron, schedule.timezone, now)
+        done.append(_occurrence(session, campaign, due, now))
+    session.flush()
+    return done
