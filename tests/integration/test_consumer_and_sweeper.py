@@ -1,0 +1,199 @@
+"""Applying notifications and sweeping, on real PostgreSQL and Redis, one step at a time."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete
+
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
+from campaign.services.notifications import apply_notification, store_notification
+from campaign.settings import Settings
+from schedules.dispatcher import tick
+from schedules.sweeper import sweep
+from tests import factories
+from tests.support.runtime import RecordingRuntime
+
+ANSWERED = {"conversationId": "c1", "status": "Answered", "reason": "200 OK"}
+HUMAN = {
+    "conversationId": "c1",
+    "status": "completed",
+    "reasonCode": "caller-disconnected",
+    "reason": "200 OK",
+    "duration": "14",
+    "machinedetection": "amd_human_detected",
+}
+BUSY = {
+    "conversationId": "c1",
+    "status": "failed",
+    "reason": "486 Busy Here",
+    "reasonCode": "Busy Here",
+    "machinedetection": "disconnect",
+}
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
+    rt = RecordingRuntime(settings.model_copy(update={"queue_prefix": f"c{secrets.token_hex(4)}"}))
+    yield rt
+    with transaction(rt.sessions) as session:
+        session.execute(delete(CampaignRow))
+    rt.close()
+
+
+def _sent_attempt(rt: RecordingRuntime, *, deadline: datetime | None = None) -> int:
+    """A dispatched attempt marked `sending`, as if the POST just went out."""
+    now = datetime.now(UTC)
+    with transaction(rt.sessions) as session:
+        campaign_id = factories.make_campaign(session, factories.spec())
+        factories.add_contacts(
+            session, campaign_id, factories.us_numbers(1, secrets.randbelow(10**6))
+        )
+    rt.dials.clear()
+    tick(rt, datetime.now(UTC))
+    [attempt_id] = rt.dials
+    with transaction(rt.sessions) as session:
+        attempt = session.get_one(AttemptRow, attempt_id)
+        attempt.state, attempt.sending_at = "sending", now
+        attempt.deadline_at = deadline or now + timedelta(minutes=5)
+    return attempt_id
+
+
+def _notify(rt: RecordingRuntime, attempt_id: int, body: dict[str, object]) -> str:
+    now = datetime.now(UTC)
+    with transaction(rt.sessions) as session:
+        stored = store_notification(
+            session,
+            attempt_id=attempt_id,
+            body=json.dumps(body).encode(),
+            headers={},
+            status=None,
+            now=now,
+        )
+    with transaction(rt.sessions) as session:
+        return apply_notification(
+            session,
+            stored.notification_id,
+            limiter=rt.limiter,
+            settings=rt.settings,
+            now=now,
+            rng=random.Random(1),
+        )
+
+
+def _rows(rt: RecordingRuntime, attempt_id: int) -> tuple[AttemptRow, ContactRow]:
+    with rt.sessions() as session:
+        attempt = session.get_one(AttemptRow, attempt_id)
+        return attempt, session.get_one(ContactRow, attempt.contact_id)
+
+
+def test_answer_then_human_completion_closes_the_contact(runtime: RecordingRuntime) -> None:
+    attempt_id = _sent_attempt(runtime)
+
+    assert _notify(runtime, attempt_id, ANSWERED) == "applied"
+    assert _notify(runtime, attempt_id, HUMAN) == "applied"
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert (attempt.state, attempt.outcome, attempt.amd, attempt.duration_s) == (
+        "completed",
+        "human",
+        "amd_human_detected",
+        14,
+    )
+    assert (contact.state, contact.last_outcome) == ("done", "human")
+
+
+def test_completion_before_answer_and_duplicates_change_nothing_more(
+    runtime: RecordingRuntime,
+) -> None:
+    attempt_id = _sent_attempt(runtime)
+
+    assert _notify(runtime, attempt_id, HUMAN) == "applied"
+    assert _notify(runtime, attempt_id, ANSWERED) == "regression"
+    assert _notify(runtime, attempt_id, {**HUMAN, "duration": 15}) == "duplicate"
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert (attempt.state, attempt.duration_s, contact.state) == ("completed", 14, "done")
+    assert attempt.answered_at is not None
+
+
+def test_busy_redials_after_the_policy_delay(runtime: RecordingRuntime) -> None:
+    attempt_id = _sent_attempt(runtime)
+
+    assert _notify(runtime, attempt_id, BUSY) == "applied"
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert (attempt.state, attempt.outcome, attempt.sip_code) == ("failed", "busy", 486)
+    assert contact.state == "pending"
+    assert attempt.ended_at is not None
+    assert contact.next_due_at is not None
+    assert contact.next_due_at - attempt.ended_at == timedelta(seconds=1)
+    assert "busy" in (attempt.decision or "")
+
+
+def test_final_frees_the_live_call_lease(runtime: RecordingRuntime) -> None:
+    attempt_id = _sent_attempt(runtime)
+    key = runtime.limiter.live_key("campaign", _rows(runtime, attempt_id)[0].campaign_id)
+    runtime.limiter.rebuild_leases(
+        [(key, str(attempt_id), datetime.now(UTC) + timedelta(minutes=1))]
+    )
+    assert runtime.limiter.live_count(key) == 1
+
+    _notify(runtime, attempt_id, HUMAN)
+
+    assert runtime.limiter.live_count(key) == 0
+
+
+def test_attempt_without_a_final_by_its_deadline_is_lost_and_redialed(
+    runtime: RecordingRuntime,
+) -> None:
+    attempt_id = _sent_attempt(runtime, deadline=datetime.now(UTC) - timedelta(seconds=1))
+
+    sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert (attempt.state, attempt.outcome) == ("lost", "lost")
+    assert contact.state == "pending"  # the factory spec retries `lost` after 1 s
+
+
+def test_sweeper_resends_attempts_stuck_in_queued(runtime: RecordingRuntime) -> None:
+    with transaction(runtime.sessions) as session:
+        campaign_id = factories.make_campaign(session, factories.spec())
+        factories.add_contacts(session, campaign_id, factories.us_numbers(2, 777000))
+    tick(runtime, datetime.now(UTC))
+    sent = list(runtime.dials)
+    runtime.dials.clear()  # as if the broker lost the messages
+
+    later = datetime.now(UTC) + timedelta(seconds=runtime.settings.sweep_queued_stale_s + 1)
+    result = sweep(runtime, later, random.Random(1))
+
+    assert result.resent == 2
+    assert sorted(runtime.dials) == sorted(sent)
+
+
+def test_sweeper_restores_leases_after_redis_lost_them(runtime: RecordingRuntime) -> None:
+    attempt_id = _sent_attempt(runtime)
+    key = runtime.limiter.live_key("campaign", _rows(runtime, attempt_id)[0].campaign_id)
+    assert runtime.limiter.live_count(key) == 0  # wiped (never taken in this test)
+
+    result = sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    assert result.leases_restored >= 1
+    assert runtime.limiter.live_count(key) == 1
+
+
+def test_campaign_completes_when_no_contact_is_left(runtime: RecordingRuntime) -> None:
+    attempt_id = _sent_attempt(runtime)
+    _notify(runtime, attempt_id, HUMAN)
+
+    sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    with runtime.sessions() as session:
+        campaign = session.get_one(CampaignRow, _rows(runtime, attempt_id)[0].campaign_id)
+    assert campaign.state == "completed"

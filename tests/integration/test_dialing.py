@@ -1,0 +1,234 @@
+"""The dial path on real PostgreSQL, Redis and a real simulator: gates, pacing, gateway faults."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete
+
+from campaign.clock import utcnow
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.domain.states import CampaignState
+from campaign.errors import PacingExhausted
+from campaign.gateway.client import SavgClient
+from campaign.services import dialing
+from campaign.services.dialing import DialDeps, DialResult
+from campaign.settings import Settings
+from campaign.simulator.control import SimControl
+from schedules.dispatcher import tick
+from tests import factories
+from tests.support.runtime import RecordingRuntime
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
+    rt = RecordingRuntime(
+        settings.model_copy(
+            update={"gateway_failures_before_pause": 3, "queue_prefix": f"d{secrets.token_hex(4)}"}
+        ),
+        pool_size=4,
+    )
+    yield rt
+    with transaction(rt.sessions) as session:
+        session.execute(delete(CampaignRow))
+        session.execute(delete(DncRow))
+    rt.close()
+
+
+@pytest.fixture
+def deps(runtime: RecordingRuntime, sim: SimControl) -> Iterator[DialDeps]:
+    settings = runtime.settings.model_copy(
+        update={"savg_base_url": sim.base_url, "savg_read_timeout_s": 1.0}
+    )
+    client = SavgClient.from_settings(settings)
+    yield DialDeps(
+        settings=settings,
+        sessions=runtime.sessions,
+        limiter=runtime.limiter,
+        gateway=client,
+        clock=utcnow,
+        rng=random.Random(7),
+        sleep=time.sleep,
+    )
+    client.close()
+
+
+Queue = Callable[..., list[int]]
+
+
+@pytest.fixture
+def queue(runtime: RecordingRuntime) -> Queue:
+    """Create a running campaign with contacts and dispatch them: returns the queued attempt ids."""
+
+    def make(count: int = 1, **spec: object) -> list[int]:
+        with transaction(runtime.sessions) as session:
+            campaign_id = factories.make_campaign(session, factories.spec(**spec))
+            factories.add_contacts(
+                session, campaign_id, factories.us_numbers(count, start=secrets.randbelow(10**6))
+            )
+        runtime.dials.clear()
+        tick(runtime, datetime.now(UTC))
+        return list(runtime.dials)
+
+    return make
+
+
+def _attempt(runtime: RecordingRuntime, attempt_id: int) -> AttemptRow:
+    with runtime.sessions() as session:
+        return session.get_one(AttemptRow, attempt_id)
+
+
+def _contact(runtime: RecordingRuntime, attempt_id: int) -> ContactRow:
+    with runtime.sessions() as session:
+        return session.get_one(ContactRow, session.get_one(AttemptRow, attempt_id).contact_id)
+
+
+def _dial(deps: DialDeps, attempt_id: int) -> DialResult:
+    token = dialing.claim(deps.sessions, attempt_id, utcnow())
+    assert token is not None
+    return dialing.dial(deps, attempt_id, token)
+
+
+def test_dial_posts_once_and_records_the_gateway_ids(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    [attempt_id] = queue(gateway={"metadata": {"companyName": "abc"}})
+
+    assert _dial(deps, attempt_id) is DialResult.sent
+
+    attempt = _attempt(runtime, attempt_id)
+    [call] = sim.calls()
+    assert (attempt.state, attempt.sid, attempt.call_id) == (
+        "accepted",
+        call["sid"],
+        call["callId"],
+    )
+    assert call["target"] == "tel:" + attempt.phone.removeprefix("+")
+    assert call["machineDetection"] == "detect"
+    assert call["metadata"] == {"companyName": "abc", "name": "contact 0"}
+    assert call["notifyurl"].startswith(f"{deps.settings.notify_base_url}/notify/{attempt_id}.")
+
+
+def test_duplicate_delivery_cannot_claim_a_claimed_attempt(deps: DialDeps, queue: Queue) -> None:
+    [attempt_id] = queue()
+    assert dialing.claim(deps.sessions, attempt_id, utcnow()) is not None
+    assert dialing.claim(deps.sessions, attempt_id, utcnow()) is None
+
+
+def test_stale_claim_token_cannot_send(deps: DialDeps, sim: SimControl, queue: Queue) -> None:
+    [attempt_id] = queue()
+    dialing.claim(deps.sessions, attempt_id, utcnow())
+
+    assert dialing.dial(deps, attempt_id, "not-the-claim") is DialResult.skipped
+    assert sim.calls() == []
+
+
+def test_paused_campaign_hands_the_contact_back_without_consuming_an_attempt(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    [attempt_id] = queue()
+    with transaction(runtime.sessions) as session:
+        attempt = session.get_one(AttemptRow, attempt_id)
+        session.get_one(CampaignRow, attempt.campaign_id).state = CampaignState.PAUSED
+
+    assert _dial(deps, attempt_id) is DialResult.released
+
+    contact = _contact(runtime, attempt_id)
+    assert (contact.state, contact.attempts, contact.waiting_reason) == (
+        "pending",
+        0,
+        "campaign paused",
+    )
+    assert sim.calls() == []
+
+
+def test_number_added_to_dnc_after_dispatch_is_not_called(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    [attempt_id] = queue()
+    with transaction(runtime.sessions) as session:
+        session.add(DncRow(phone=session.get_one(AttemptRow, attempt_id).phone))
+
+    assert _dial(deps, attempt_id) is DialResult.released
+    assert _contact(runtime, attempt_id).state == "suppressed"
+    assert sim.calls() == []
+
+
+def test_pacing_wait_consumes_nothing(
+    deps: DialDeps, runtime: RecordingRuntime, queue: Queue
+) -> None:
+    attempt_ids = queue(2, pacing={"cps": 1, "max_live_calls": 5, "max_call_duration": "2s"})
+    strict = replace(deps, settings=deps.settings.model_copy(update={"pacing_max_wait_s": 0.0}))
+    assert _dial(strict, attempt_ids[0]) is DialResult.sent
+    token = dialing.claim(strict.sessions, attempt_ids[1], utcnow())
+    assert token is not None
+
+    with pytest.raises(PacingExhausted):
+        dialing.dial(strict, attempt_ids[1], token)
+
+    assert _attempt(runtime, attempt_ids[1]).state == "dialing"  # still ours, nothing sent
+    time.sleep(1.1)
+    assert dialing.dial(strict, attempt_ids[1], token) is DialResult.sent
+
+
+def test_gateway_refusals_redial_and_pause_the_campaign_after_a_streak(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 503, "duration_ms": 60000}})
+    attempt_ids = queue(3)
+
+    results = [_dial(deps, a) for a in attempt_ids]
+
+    assert results == [DialResult.refused] * 3
+    first = _attempt(runtime, attempt_ids[0])
+    assert (first.state, first.outcome, first.counted) == ("error", "gateway_error", False)
+    contact = _contact(runtime, attempt_ids[0])
+    assert contact.state == "pending"
+    assert contact.next_due_at is not None
+    assert first.ended_at is not None
+    assert contact.next_due_at > first.ended_at  # redialed per the gateway_error rule
+    with runtime.sessions() as session:
+        campaign = session.get_one(CampaignRow, first.campaign_id)
+    assert campaign.state == "paused"
+    assert "3 dial-outs in a row" in (campaign.paused_reason or "")
+    assert sim.calls() == []
+
+
+def test_wrong_credentials_pause_the_campaign_at_once(
+    deps: DialDeps, runtime: RecordingRuntime, queue: Queue
+) -> None:
+    [attempt_id] = queue()
+    bad = SavgClient.from_settings(
+        deps.settings.model_copy(update={"savg_client_secret": "x" * 40})
+    )
+    try:
+        assert _dial(replace(deps, gateway=bad), attempt_id) is DialResult.refused
+    finally:
+        bad.close()
+    with runtime.sessions() as session:
+        campaign = session.get_one(CampaignRow, _attempt(runtime, attempt_id).campaign_id)
+    assert campaign.state == "paused"
+    assert "credentials" in (campaign.paused_reason or "")
+
+
+def test_read_timeout_after_sending_is_never_resent(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    sim.configure(faults={"slow_answer": {"rate": 1.0, "delay_ms": 2500}})
+    [attempt_id] = queue()
+
+    assert _dial(deps, attempt_id) is DialResult.unknown
+
+    attempt = _attempt(runtime, attempt_id)
+    assert (attempt.state, attempt.sid) == (
+        "sending",
+        None,
+    )  # a notification or the deadline settles it
+    assert len(sim.calls()) == 1
