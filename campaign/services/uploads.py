@@ -173,8 +173,9 @@ def _lines(stream: IO[bytes], name: str) -> Iterator[str]:
         ) from exc
 
 
-class _Rows:
-    """CSV rows with the line each starts on; blank rows skipped; CSV errors refuse the file."""
+class CsvRows:
+    """CSV rows with the line each starts on (header = line 1); blank rows skipped; bytes that
+    are not UTF-8 and CSV errors refuse the file (UploadRefused naming `name` and the line)."""
 
     def __init__(self, stream: IO[bytes], name: str) -> None:
         self.name = name
@@ -195,7 +196,7 @@ class _Rows:
                 yield start, cells
 
 
-def _read_header(rows: Iterator[tuple[int, list[str]]], name: str) -> list[tuple[int, str]]:
+def read_header(rows: Iterator[tuple[int, list[str]]], name: str) -> list[tuple[int, str]]:
     """(column index, name) of named columns; refuses files with no header, no phone or twins."""
     first = next(rows, None)
     if first is None:
@@ -368,8 +369,8 @@ def import_contacts(
         raise Conflict(f"campaign {campaign_id} is cancelled; it takes no more contacts")
     spec = load_spec(campaign.spec)
     region = (default_region or spec.default_region or "").upper() or None
-    rows = iter(_Rows(stream, name))
-    header = _read_header(rows, name)
+    rows = iter(CsvRows(stream, name))
+    header = read_header(rows, name)
     report = UploadReport()
     store = _Store(session, campaign_id, now, report)
     check = partial(

@@ -1,0 +1,261 @@
+"""The read side for operators: campaign status (counts, rates, runs) and the per-attempt export.
+
+Plain grouped SELECTs over the indexed columns, no domain objects; the export streams through a
+server-side cursor so a campaign of millions of attempts is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaign.db.tables import AttemptRow, ContactRow, RunRow
+from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
+from campaign.services.campaigns import get_campaign_row
+
+RATE_WINDOW = timedelta(seconds=10)
+"""Calls per second are measured over the last RATE_WINDOW of dial-outs."""
+
+EXPORT_COLUMNS = (
+    "contact_id",
+    "external_id",
+    "number",
+    "zone",
+    "local_time",
+    "run",
+    "attempt",
+    "outcome",
+    "status",
+    "reasonCode",
+    "sip_code",
+    "amd",
+    "duration",
+    "sid",
+    "callId",
+    "conversationId",
+    "decision",
+)
+_LIVE = tuple(s.value for s in ATTEMPT_LIVE)
+_OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
+_NOT_STARTED = {
+    CampaignState.DRAFT.value: "not started",
+    CampaignState.SCHEDULED.value: "not started",
+}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run and what happened in it (attempts carry their run id)."""
+
+    number: int
+    state: str
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    note: str | None
+    attempts: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """Everything `campaign status` shows; `to_dict` is the contract's `--json` shape (plus
+    `name`, `next_run_at`, `eta_seconds`, `total_contacts`). The ETA assumes the recent rate
+    holds and ignores retries still to come."""
+
+    id: int
+    name: str
+    state: str
+    contacts: dict[str, int]
+    outcomes: dict[str, int]
+    attempts: int
+    live_calls: int
+    calls_per_second: float
+    waiting: dict[str, int]
+    paused_reason: str | None
+    next_run_at: datetime | None
+    eta_seconds: float | None
+    runs: list[RunSummary]
+
+    @property
+    def total_contacts(self) -> int:
+        return sum(self.contacts.values())
+
+    @property
+    def finished_contacts(self) -> int:
+        """Contacts the current run is done with (every state but pending and in flight)."""
+        return self.total_contacts - sum(self.contacts.get(s.value, 0) for s in _OPEN)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["total_contacts"] = self.total_contacts
+        data["next_run_at"] = _iso(self.next_run_at)
+        data["runs"] = [
+            {
+                **asdict(run),
+                **{
+                    k: _iso(getattr(run, k)) for k in ("scheduled_for", "started_at", "finished_at")
+                },
+            }
+            for run in self.runs
+        ]
+        return data
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def _counts(session: Session, column: Any, *where: Any) -> dict[str, int]:
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column))
+    return {str(key): int(count) for key, count in rows if key is not None}
+
+
+def _runs(session: Session, campaign_id: int) -> list[RunSummary]:
+    per_run: dict[int | None, dict[str, int]] = {}
+    totals: dict[int | None, int] = {}
+    rows = session.execute(
+        select(AttemptRow.run_id, AttemptRow.outcome, func.count())
+        .where(
+            AttemptRow.campaign_id == campaign_id, AttemptRow.state != AttemptState.RELEASED.value
+        )
+        .group_by(AttemptRow.run_id, AttemptRow.outcome)
+    )
+    for run_id, outcome, count in rows:
+        totals[run_id] = totals.get(run_id, 0) + count
+        if outcome is not None:
+            per_run.setdefault(run_id, {})[outcome] = count
+    runs = session.scalars(
+        select(RunRow).where(RunRow.campaign_id == campaign_id).order_by(RunRow.number)
+    )
+    return [
+        RunSummary(
+            number=run.number,
+            state=run.state,
+            scheduled_for=run.scheduled_for,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            note=run.note,
+            attempts=totals.get(run.id, 0),
+            outcomes=per_run.get(run.id, {}),
+        )
+        for run in runs
+    ]
+
+
+def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
+    """Why pending contacts are not being called: the engine's `waiting_reason`, or, where it
+    wrote none, what the campaign state implies."""
+    pending = (
+        ContactRow.campaign_id == campaign_id,
+        ContactRow.state == ContactState.PENDING.value,
+    )
+    if state == CampaignState.PAUSED.value:
+        count = session.scalar(select(func.count()).select_from(ContactRow).where(*pending)) or 0
+        return {"campaign paused": count} if count else {}
+    label = _NOT_STARTED.get(state, "due")
+    reason = func.coalesce(ContactRow.waiting_reason, label)
+    return _counts(session, reason, *pending)
+
+
+def campaign_status(session: Session, campaign_id: int, now: datetime) -> CampaignStatus:
+    """Counts by contact state and outcome class, attempts, live calls, recent calls/s, an ETA at
+    that rate, why contacts wait, and the history of runs."""
+    campaign = get_campaign_row(session, campaign_id)
+    of_campaign = AttemptRow.campaign_id == campaign_id
+    attempts = session.scalar(
+        select(func.count()).where(of_campaign, AttemptRow.state != AttemptState.RELEASED.value)
+    )
+    live = session.scalar(select(func.count()).where(of_campaign, AttemptRow.state.in_(_LIVE)))
+    recent = session.scalar(
+        select(func.count()).where(of_campaign, AttemptRow.sending_at > now - RATE_WINDOW)
+    )
+    cps = round((recent or 0) / RATE_WINDOW.total_seconds(), 3)
+    contacts = _counts(session, ContactRow.state, ContactRow.campaign_id == campaign_id)
+    still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
+    return CampaignStatus(
+        id=campaign.id,
+        name=campaign.name,
+        state=campaign.state,
+        contacts=contacts,
+        outcomes=_counts(session, AttemptRow.outcome, of_campaign),
+        attempts=attempts or 0,
+        live_calls=live or 0,
+        calls_per_second=cps,
+        waiting=_waiting(session, campaign_id, campaign.state),
+        paused_reason=campaign.paused_reason,
+        next_run_at=campaign.next_run_at,
+        eta_seconds=round(still_open / cps, 1) if cps > 0 and still_open else None,
+        runs=_runs(session, campaign_id),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):
+        return None
+
+
+_EXPORT_SELECT = (
+    AttemptRow.contact_id,
+    ContactRow.external_id,
+    AttemptRow.phone,
+    ContactRow.zones,
+    func.coalesce(AttemptRow.sending_at, AttemptRow.claimed_at, AttemptRow.queued_at),
+    RunRow.number,
+    AttemptRow.number,
+    AttemptRow.outcome,
+    AttemptRow.state,
+    AttemptRow.reason_code,
+    AttemptRow.sip_code,
+    AttemptRow.amd,
+    AttemptRow.duration_s,
+    AttemptRow.sid,
+    AttemptRow.call_id,
+    AttemptRow.conversation_id,
+    AttemptRow.decision,
+)
+
+
+def export_rows(session: Session, campaign_id: int, *, chunk: int = 2000) -> Iterator[list[object]]:
+    """One row per attempt (EXPORT_COLUMNS order), oldest first, through a server-side cursor.
+
+    `local_time` is when the call was sent (else claimed, else queued) in the contact's first
+    zone. Must run inside a transaction (server-side cursors live in one).
+    """
+    get_campaign_row(session, campaign_id)
+    query = (
+        select(*_EXPORT_SELECT)
+        .join(ContactRow, ContactRow.id == AttemptRow.contact_id)
+        .outerjoin(RunRow, RunRow.id == AttemptRow.run_id)
+        .where(AttemptRow.campaign_id == campaign_id)
+        .order_by(AttemptRow.id)
+        .execution_options(yield_per=chunk)
+    )
+    for contact_id, external_id, phone, zones, at, *rest in session.execute(query).tuples():
+        zone_name = zones[0] if zones else "UTC"
+        zone = _zone(zone_name)
+        local = at.astimezone(zone) if zone else at
+        tail = ["" if value is None else value for value in rest]
+        yield [contact_id, external_id or "", phone, zone_name, local.isoformat(), *tail]
+
+
+def write_export(session: Session, campaign_id: int, out: IO[str]) -> int:
+    """Write the export CSV (header + one row per attempt) to `out`; returns the row count."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for row in export_rows(session, campaign_id):
+        writer.writerow(row)
+        count += 1
+    return count
