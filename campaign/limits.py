@@ -4,7 +4,8 @@ Why one script: the rate tokens and live-call slots of a dial must be taken toge
 atomically across any number of worker processes, and judged by one clock (the Redis server's
 `TIME`, not each worker's). Why leases instead of counters: a lease carries the attempt's deadline,
 so a lost final notification cannot leak capacity; it simply expires. Everything here can be rebuilt
-from PostgreSQL (`rebuild_leases`), because Redis is not the source of truth.
+from PostgreSQL (`restore`), because Redis is not the source of truth. Until that happened
+after a loss, nothing is granted, so a wipe can never let calls exceed a cap.
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ JITTER_SLACK_MS = 25.0
 # How long to wait when every live-call slot is taken: short, since finals free slots at any time.
 LIVE_CAP_RETRY_MS = 200
 
+_RESTORED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local hold = tonumber(ARGV[1])
+for i = 1, #KEYS - 1 do
+  redis.call('SET', KEYS[i], tostring(now + hold), 'PX', math.ceil(hold + 1000), 'NX')
+end
+redis.call('SET', KEYS[#KEYS], '1')
+return 1
+"""
+
 _ACQUIRE = """
 local nrate = tonumber(ARGV[1])
 local nlease = tonumber(ARGV[2])
@@ -33,6 +45,10 @@ local lease_until = tonumber(ARGV[4])
 local max_wait = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+-- no sentinel: Redis lost its data and the sweeper has not restored the leases yet
+if redis.call('EXISTS', KEYS[nrate + nlease + 1]) == 0 then
+  return {0, 200, -1}
+end
 -- live-call caps first: a full cap must not burn a rate slot
 for i = 1, nlease do
   local key = KEYS[nrate + i]
@@ -100,6 +116,8 @@ class Limiter:
         self._redis = client
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
+        self._restored = client.register_script(_RESTORED)
+        self._sentinel = f"{prefix}:limiter:ready"
 
     def rate_key(self, scope: str, name: object) -> str:
         """Key of a GCRA bucket (`scope` is `campaign` or `trunk`)."""
@@ -135,10 +153,12 @@ class Limiter:
         for rate in rates:
             args += [rate.period_ms, rate.tolerance_ms]
         args += [cap.cap for cap in caps]
-        keys = [r.key for r in rates] + [c.key for c in caps]
+        keys = [r.key for r in rates] + [c.key for c in caps] + [self._sentinel]
         ok, wait_ms, which = self._acquire(keys=keys, args=args)
         if ok:
             return max(float(wait_ms), 0.0) / 1000
+        if int(which) < 0:
+            raise PacingExhausted(float(wait_ms) / 1000, "limiter state being rebuilt")
         if int(which) > 0:
             key = caps[int(which) - 1].key
             raise PacingExhausted(LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({key})")
@@ -157,16 +177,28 @@ class Limiter:
         now_ms = now_s * 1000 + now_us // 1000
         return cast(int, self._redis.zcount(key, f"({now_ms}", "+inf"))
 
-    def rebuild_leases(self, leases: Iterable[tuple[str, str, datetime]]) -> int:
-        """Re-add leases (key, member, until) PostgreSQL says are live; returns how many were gone.
+    def ready(self) -> bool:
+        """False after Redis lost its data, until :meth:`restore` ran."""
+        return bool(self._redis.exists(self._sentinel))
 
-        Only adds (NX): a lease taken by a worker that has not yet committed `sending` must survive.
+    def restore(
+        self,
+        leases: Iterable[tuple[str, str, datetime]],
+        rate_keys: Sequence[str],
+        hold_s: float,
+    ) -> int:
+        """Rebuild what Redis lost from PostgreSQL's view; returns how many leases were re-added.
+
+        `leases` are (key, member, until) of every live attempt; `rate_keys` (of running campaigns)
+        are set `hold_s` ahead, past any slot reserved before the loss, so no burst follows. Only
+        after this does :meth:`acquire` grant anything again: until then no cap can be exceeded.
         """
         pipe = self._redis.pipeline()
         items = list(leases)
         for key, member, until in items:
             pipe.zadd(key, {member: int(until.timestamp() * 1000)}, nx=True)
         results = pipe.execute() if items else []
+        self._restored(keys=[*rate_keys, self._sentinel], args=[hold_s * 1000])
         return sum(int(r) for r in results)
 
     def gateway_streak(self, campaign_id: int, *, failed: bool) -> int:

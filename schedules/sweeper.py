@@ -130,18 +130,38 @@ def _mark_lost(
     )
 
 
-def _restore_leases(runtime: Runtime) -> int:
+def _restore_limiter(runtime: Runtime) -> int:
+    """After Redis lost its data (no sentinel), re-add every live attempt's leases.
+
+    Done only then: re-adding on every sweep would race with finals releasing leases and leave
+    phantom leases until their deadlines.
+    """
+    if runtime.limiter.ready():
+        return 0
     with runtime.sessions() as session:
         live = session.execute(
             select(AttemptRow.id, AttemptRow.deadline_at, CampaignRow.id, CampaignRow.spec)
             .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
             .where(AttemptRow.state.in_(_LIVE), AttemptRow.deadline_at.is_not(None))
         ).all()
+        running = session.execute(
+            select(CampaignRow.id, CampaignRow.spec).where(
+                CampaignRow.state == CampaignState.RUNNING.value
+            )
+        ).all()
     leases = []
     for attempt_id, deadline, campaign_id, stored in live:
         keys = keys_for(runtime.limiter, runtime.settings, campaign_id, load_spec(stored))
         leases += [(cap.key, str(attempt_id), deadline) for cap in keys.caps]
-    return runtime.limiter.rebuild_leases(leases)
+    rate_keys = {
+        rate.key
+        for campaign_id, stored in running
+        for rate in keys_for(
+            runtime.limiter, runtime.settings, campaign_id, load_spec(stored)
+        ).rates
+    }
+    hold_s = runtime.settings.pacing_max_wait_s
+    return runtime.limiter.restore(leases, sorted(rate_keys), hold_s)
 
 
 def _resend_notifications(runtime: Runtime, now: datetime) -> int:
@@ -209,7 +229,7 @@ def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
     result = SweepResult()
     result.resent, result.requeued = _resend_stale_queued(runtime, now)
     result.lost = _expire_overdue(runtime, now, rng)
-    result.leases_restored = _restore_leases(runtime)
+    result.leases_restored = _restore_limiter(runtime)
     result.notifications_resent = _resend_notifications(runtime, now)
     result.completed, result.cancelled_contacts = _close_campaigns(runtime, now)
     return result

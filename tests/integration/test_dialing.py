@@ -35,6 +35,7 @@ def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
         ),
         pool_size=4,
     )
+    rt.limiter.restore([], [], 0)
     yield rt
     with transaction(rt.sessions) as session:
         session.execute(delete(CampaignRow))

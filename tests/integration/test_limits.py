@@ -16,7 +16,9 @@ from campaign.limits import Limiter, LiveCap, RateLimit
 
 @pytest.fixture
 def limiter(redis_client: redis.Redis) -> Limiter:
-    return Limiter(redis_client, f"lim{secrets.token_hex(4)}")
+    limiter = Limiter(redis_client, f"lim{secrets.token_hex(4)}")
+    limiter.restore([], [], 0)  # a fresh deployment: the first sweep marks the limiter ready
+    return limiter
 
 
 def _later(seconds: float = 60) -> datetime:
@@ -100,13 +102,27 @@ def test_slots_beyond_max_wait_are_refused_with_retry_after(limiter: Limiter) ->
     assert 0 < refused.value.retry_after_s <= 0.06
 
 
-def test_rebuild_restores_leases_after_redis_loses_them(
-    limiter: Limiter, redis_client: redis.Redis
+def test_nothing_is_granted_after_redis_lost_its_data_until_restored(
+    redis_client: redis.Redis,
 ) -> None:
+    prefix = f"wipe{secrets.token_hex(4)}"
+    limiter = Limiter(redis_client, prefix)
+    limiter.restore([], [], 0)
     cap = LiveCap(limiter.live_key("campaign", 11), cap=2)
-    limiter.acquire("a", [], [cap], _later())
-    redis_client.delete(cap.key)  # Redis wiped
-    restored = limiter.rebuild_leases([(cap.key, "a", _later()), (cap.key, "b", _later())])
+    rate = RateLimit(limiter.rate_key("campaign", 11), cps=10)
+    limiter.acquire("a", [rate], [cap], _later())
+    for key in redis_client.scan_iter(f"{prefix}:*"):
+        redis_client.delete(key)  # Redis wiped
+    assert not limiter.ready()
+    with pytest.raises(PacingExhausted, match="rebuilt"):
+        limiter.acquire("c", [rate], [cap], _later())
+
+    restored = limiter.restore(
+        [(cap.key, "a", _later()), (cap.key, "b", _later())], [rate.key], hold_s=0.3
+    )
+
     assert restored == 2
-    with pytest.raises(PacingExhausted):
-        limiter.acquire("c", [], [cap], _later())
+    with pytest.raises(PacingExhausted, match="live-call cap"):
+        limiter.acquire("c", [rate], [cap], _later())
+    limiter.release("b", [cap])
+    assert limiter.acquire("c", [rate], [cap], _later()) >= 0.25  # past any pre-wipe slot
