@@ -1,0 +1,75 @@
+"""What the simulator saw, reduced to pacing figures: one reading for our engine and the baseline.
+
+Only the simulator's records count: they are where a call was really placed, after every queue,
+sleep and network hop, so a limiter that is precise in Redis but sloppy on the wire shows up here.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """One run as the gateway saw it, against the configured `cps` and `max_live_calls`."""
+
+    cps: float
+    max_live: int
+    placed: int
+    achieved_cps: float
+    over_limit_windows: int
+    max_in_1s: int
+    peak_live: int
+    duplicates: int
+
+    @property
+    def ratio(self) -> float:
+        """Achieved over configured rate (1.0: exact; above: the limit was broken)."""
+        return self.achieved_cps / self.cps
+
+
+def achieved_rate(starts: Sequence[float]) -> float:
+    """Calls per second over the span of the run: (n - 1) intervals between first and last call."""
+    if len(starts) < 2 or starts[-1] <= starts[0]:
+        return 0.0
+    return (len(starts) - 1) / (starts[-1] - starts[0])
+
+
+def windows_over(starts: Sequence[float], limit: float) -> tuple[int, int]:
+    """(windows over `limit`, most calls in one window) over 1-second windows [t, t + 1) that
+    start at each call: sliding, so a burst straddling a second boundary is not split in two."""
+    over = most = 0
+    for i, t in enumerate(starts):
+        inside = bisect_left(starts, t + 1.0, lo=i) - i
+        most = max(most, inside)
+        over += inside > limit
+    return over, most
+
+
+def duplicates(calls: Sequence[dict[str, Any]]) -> int:
+    """Calls beyond the first to one number: every run dials each number once, so each is a
+    duplicate dial (a re-sent POST, a redelivered task)."""
+    per_number = Counter(c["number"] for c in calls)
+    return sum(n - 1 for n in per_number.values())
+
+
+def witness(
+    calls: Sequence[dict[str, Any]], stats: dict[str, Any], cps: float, max_live: int
+) -> Witnessed:
+    """Reduce a run's `/_sim/calls` and `/_sim/stats` to its pacing figures."""
+    starts = sorted(float(c["placed_at"]) for c in calls)
+    over, most = windows_over(starts, cps)
+    return Witnessed(
+        cps=cps,
+        max_live=max_live,
+        placed=len(starts),
+        achieved_cps=achieved_rate(starts),
+        over_limit_windows=over,
+        max_in_1s=most,
+        peak_live=int(stats["peak_concurrent"]),
+        duplicates=duplicates(calls),
+    )
