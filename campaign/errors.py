@@ -9,6 +9,7 @@
     ├── NotFound                unknown id or token (404; forged tokens land here too)
     ├── Conflict                the request clashes with the current state (409)
     ├── PacingExhausted         no rate token or live-call slot yet: retry after `retry_after_s`
+    ├── ServiceUnavailable      a server or process we start ourselves did not come up (demo)
     └── GatewayError            the SAVG dial-out did not give a clean answer
         ├── DialNotPlaced       provably no call was placed: safe to retry in place
         ├── DialOutcomeUnknown  the request may have reached SAVG: never re-send
@@ -68,6 +69,11 @@ class PacingExhausted(CampaignError):
         self.retry_after_s = retry_after_s
         self.reason = reason
         super().__init__(f"{reason}: retry in {retry_after_s:.3f}s")
+
+
+class ServiceUnavailable(CampaignError):
+    """A server or process this command starts itself (embedded PostgreSQL/Redis, a demo process)
+    could not start or died while starting; the message says which and shows its log's tail."""
 
 
 class GatewayError(CampaignError):
