@@ -63,9 +63,7 @@ def test_no_running_campaign_still_keeps_one_worker_for_notifications() -> None:
 
 
 def test_keda_list_length_lets_the_dispatchers_backlog_ask_for_every_needed_worker() -> None:
-    advice = advise(
-        [CampaignRate(1, 100)], Sizing(latency_s=0.5, per_worker=16, horizon_s=2)
-    )
+    advice = advise([CampaignRate(1, 100)], Sizing(latency_s=0.5, per_worker=16, horizon_s=2))
     # The dispatcher keeps at most rate × horizon = 200 tasks queued.
     assert math.ceil(100 * 2 / advice.keda_list_length) >= advice.workers
     assert advice.backlog_s(50) == pytest.approx(0.5)
