@@ -62,6 +62,9 @@ def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str
         "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
         "NOTIFY_SECRET": settings.notify_secret,
         "DEADLINE_MARGIN_S": "1",
+        "SWEEP_QUEUED_STALE_S": "3",
+        "SWEEP_DIALING_STALE_S": "5",
+        "SWEEP_INBOX_STALE_S": "3",
         "SAVG_READ_TIMEOUT_S": "2",
         "SIM_CONFIG": json.dumps({"time_scale": TIME_SCALE}),
     }

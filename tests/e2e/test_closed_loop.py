@@ -25,7 +25,7 @@ CPS = 20
 MAX_LIVE = 10
 
 
-def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> int:
+def _start_campaign(stack: Stack, phones: list[str]) -> int:
     with transaction(stack.runtime.sessions) as session:
         campaign_id = factories.make_campaign(
             session,
@@ -34,7 +34,10 @@ def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> 
             ),
         )
         factories.add_contacts(session, campaign_id, phones)
+    return campaign_id
 
+
+def _wait_completed(stack: Stack, campaign_id: int, *, timeout_s: float = 90) -> None:
     def finished() -> bool:
         with stack.runtime.sessions() as session:
             return session.get_one(CampaignRow, campaign_id).state == "completed"
@@ -43,6 +46,11 @@ def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> 
         wait_for(finished, timeout_s, what="the campaign to complete")
     except TimeoutError:
         pytest.fail(f"campaign {campaign_id} did not complete\n{stack.logs()}")
+
+
+def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> int:
+    campaign_id = _start_campaign(stack, phones)
+    _wait_completed(stack, campaign_id, timeout_s=timeout_s)
     return campaign_id
 
 
@@ -55,7 +63,7 @@ def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]
     return seen
 
 
-def _assert_limits_held(stack: Stack, phones: list[str]) -> None:
+def _assert_limits_held(stack: Stack) -> None:
     stats = stack.sim.stats()
     starts = sorted(c["placed_at"] for c in stack.sim.calls())
     spans = [b - a for a, b in zip(starts, starts[CPS:], strict=False)]
@@ -104,7 +112,7 @@ def test_campaign_redials_exactly_per_policy_within_limits(stack: Stack) -> None
     expected.update({p: 2 for p in rejected})  # rejected max 2
     assert {f"+{k}": v for k, v in per_number.items()} == expected
     assert max(_calls_by_attempt(stack, calls).values()) == 1  # no attempt dialed twice
-    _assert_limits_held(stack, phones)
+    _assert_limits_held(stack)
     assert _contact_states(stack, campaign_id) == {"done": 110, "exhausted": 10}
 
 
@@ -125,7 +133,7 @@ def test_duplicate_reordered_and_lost_notifications_lose_nothing(stack: Stack) -
 
     calls = stack.sim.calls()
     assert max(_calls_by_attempt(stack, calls).values()) == 1
-    _assert_limits_held(stack, phones)
+    _assert_limits_held(stack)
     states = _contact_states(stack, campaign_id)
     assert set(states) <= {"done", "exhausted"}
     assert sum(states.values()) == 100

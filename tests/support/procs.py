@@ -51,13 +51,15 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             code = self.popen.wait(5)
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return code
 
     def kill(self) -> None:
         """SIGKILL: a crash, for fault tests."""
         self.signal(signal.SIGKILL)
         self.popen.wait(5)
+        self._log.close()
 
     def tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
