@@ -29,9 +29,25 @@ def _unavailable(what: str, exc: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(admin PostgreSQL URL, Redis URL): the machine's servers, or embedded ones from wheels
+    when CAMPAIGN_TEST_EMBEDDED is set (`.ci/run` sets it on a machine without servers)."""
+    if not os.environ.get("CAMPAIGN_TEST_EMBEDDED"):
+        yield services.admin_database_url(), services.redis_base_url()
+        return
+    from campaign.embedded import start_embedded
+
+    embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+    try:
+        yield embedded.postgres.admin_url(), embedded.redis_url
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: tuple[str, str]) -> Iterator[str]:
     """A brand-new database for this test session, migrated to head, dropped at the end."""
-    admin = services.admin_database_url()
+    admin = servers[0]
     try:
         url = services.create_database(admin)
     except Exception as exc:
@@ -45,9 +61,9 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url(servers: tuple[str, str]) -> str:
     """A Redis db number picked at random for this session (keys are also prefixed)."""
-    url = services.with_redis_db(services.redis_base_url(), secrets.randbelow(15) + 1)
+    url = services.with_redis_db(servers[1], secrets.randbelow(15) + 1)
     try:
         redis.Redis.from_url(url).ping()
     except Exception as exc:
