@@ -17,6 +17,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.heartbeat import beat
 from campaign.runtime import Runtime
+from campaign.services.capacity import export_gauges
 from schedules.dispatcher import tick
 from schedules.recurrence import start_due_runs
 from schedules.sweeper import sweep
@@ -42,6 +43,7 @@ def run(
             if started - last_sweep >= sweep_interval_s:
                 last_sweep = started
                 sweep(runtime, utcnow(), rng)
+                export_gauges(runtime)
                 with transaction(runtime.sessions) as session:
                     for note in start_due_runs(session, utcnow()):
                         log.info("recurrence: %s", note)

@@ -52,14 +52,42 @@ def api(
     )
 
 
+def _pool_option(args: list[str]) -> str | None:
+    """The value of Celery's `--pool`/`-P` among `args`, None when absent."""
+    for i, arg in enumerate(args):
+        if arg in ("--pool", "-P"):
+            return args[i + 1] if i + 1 < len(args) else ""
+        if arg.startswith("--pool="):
+            return arg.removeprefix("--pool=")
+        if arg.startswith("-P"):
+            return arg.removeprefix("-P").lstrip("=")
+    return None
+
+
 def worker(ctx: typer.Context) -> None:
-    """Run a Celery worker; Celery options pass through (--concurrency, --autoscale, -Q)."""
+    """Run a Celery worker; Celery options pass through (--concurrency, --autoscale, -Q).
+
+    Threads by default (dial tasks wait on I/O); `--autoscale MAX,MIN` without `--pool` runs
+    threads that grow and shrink (workers.pool).
+    """
     settings = _settings("database_url", "redis_url")
     settings.check_production()
     from workers.app import app as celery_app
 
     extra = list(ctx.args)
-    options = [] if any(a.startswith(("--pool", "-P")) for a in extra) else ["--pool", "threads"]
+    pool = _pool_option(extra)
+    autoscale = any(a.startswith("--autoscale") for a in extra)
+    options = []
+    if pool is None and autoscale:
+        # Celery's threads pool cannot grow (its autoscaler crashes, celery#5333); ours can. Set
+        # through the config because `--pool` accepts only Celery's own pool names.
+        celery_app.conf.worker_pool = "workers.pool:ScalingThreadPool"
+    elif pool is None:
+        options = ["--pool", "threads"]
+    elif autoscale and pool == "threads":
+        raise InvalidInput(
+            "--autoscale: Celery's threads pool cannot autoscale; drop --pool (threads that can)"
+        )
     if not any(a.startswith(("--concurrency", "-c", "--autoscale")) for a in extra):
         options += ["--concurrency", "16"]
     if not any(a.startswith(("-Q", "--queues")) for a in extra):

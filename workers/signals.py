@@ -1,0 +1,51 @@
+"""Worker process hooks: /metrics on METRICS_PORT and the heartbeat `campaign health worker` reads.
+
+Both start at `worker_ready`, so a worker counts as alive only once it consumes. The heartbeat
+goes on through warm shutdown (a draining worker is not dead, and must not be killed by its
+liveness probe) and stops at `worker_shutdown`, once the pool has stopped; /metrics answers until
+the process exits, so a last scrape still sees the drained tasks' counters. The heartbeat key is
+not deleted: another worker on the same host shares it. A Redis hiccup skips a beat; missing
+them for heartbeat.TTL_S makes the probe fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+
+from campaign.heartbeat import TTL_S, beat
+from campaign.metrics_server import serve_metrics
+from workers.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+BEAT_INTERVAL_S = TTL_S / 3
+_stop = threading.Event()
+
+
+def _beat_until_stopped() -> None:
+    rt = runtime()
+    while True:
+        try:
+            beat(rt.redis, rt.settings.queue_prefix, "worker")
+        except Exception as exc:  # Redis down: the probe will say so; keep trying
+            log.warning("worker heartbeat not written: %s", exc)
+        if _stop.wait(BEAT_INTERVAL_S):
+            return
+
+
+@worker_ready.connect
+def start_probes(**_: Any) -> None:
+    """Serve /metrics and start beating once the worker consumes."""
+    serve_metrics(runtime().settings)
+    _stop.clear()
+    threading.Thread(target=_beat_until_stopped, name="heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**_: Any) -> None:
+    """Stop beating: the worker has finished its tasks and is exiting."""
+    _stop.set()
