@@ -1,4 +1,4 @@
-"""Faults with real processes: a killed worker or a wiped Redis loses nothing, dials no one twice."""
+"""Faults with real processes: a killed worker or a wiped Redis loses nothing, dials none twice."""
 
 from __future__ import annotations
 
