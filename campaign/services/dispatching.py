@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, ContactRow
@@ -56,6 +56,22 @@ def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     return live, queued
 
 
+def due_contacts(campaign_id: int, now: datetime, limit: int) -> Select[tuple[ContactRow]]:
+    """The claim: a range scan of the partial index `ix_contacts_due` (pending only, by due time),
+    so its cost depends on the batch, not on the size of the list or how much of it is done."""
+    return (
+        select(ContactRow)
+        .where(
+            ContactRow.campaign_id == campaign_id,
+            ContactRow.state == ContactState.PENDING.value,
+            ContactRow.next_due_at <= now,
+        )
+        .order_by(ContactRow.next_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def _defer(contact: ContactRow, at: datetime | None, reason: str, result: DispatchResult) -> None:
     if at is None:
         contact.state = contact_transition(ContactState.PENDING, ContactEvent.EXHAUST).state
@@ -83,19 +99,7 @@ def claim_due_contacts(
     the do-not-call list are suppressed.
     """
     result = DispatchResult()
-    contacts = list(
-        session.scalars(
-            select(ContactRow)
-            .where(
-                ContactRow.campaign_id == campaign_id,
-                ContactRow.state == ContactState.PENDING.value,
-                ContactRow.next_due_at <= now,
-            )
-            .order_by(ContactRow.next_due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    contacts = list(session.scalars(due_contacts(campaign_id, now, limit)))
     if not contacts:
         return result
     blocked = blocked_numbers(session, (c.phone for c in contacts), now)
