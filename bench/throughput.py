@@ -1,0 +1,151 @@
+"""Dispatch throughput of the whole loop (issue #8 §2) and the processes' footprint (§7).
+
+dispatch → Celery → dial → simulated call → notifications → API inbox → consumer → redial decision,
+with pacing set as high as the engine allows (1000 calls/s) so only the machine limits the rate.
+Completed attempts per second are read from the attempts' own `ended_at` between the 10th and 90th
+percentile (the steady middle of the run, not its ramp-up and tail). Where the time goes is told
+twice: CPU seconds per process over the runs, and the median time an attempt spends in each stage.
+Resident memory of a worker, a dispatcher and the API is sampled at idle and under this load.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from sqlalchemy import select
+
+from bench.env import Stack, database_name, running_stack
+from bench.figures import Figure, Report, figure
+from bench.procstats import CpuProfile, RssSampler, postgres_backends, redis_servers, rss_mib
+from bench.runs import start_campaign, wait_completed, wait_logged
+from campaign.db.tables import AttemptRow
+from campaign.domain.pacing import MAX_CPS
+from campaign.settings import Settings
+from tests.factories import BASE_SPEC, us_numbers
+
+# Calls of 2-80 ms wall time with the simulator's default outcome mix: busy, rejected and
+# unavailable calls are redialed after 1 s, so the loop includes redial decisions.
+THROUGHPUT_SIM: dict[str, Any] = {"time_scale": 0.001}
+TARGET_PER_S = 300.0
+STAGES = (
+    ("queued_at", "claimed_at", "broker wait (queued to claimed)"),
+    ("claimed_at", "sending_at", "gates and pacing (claimed to sending)"),
+    ("sending_at", "accepted_at", "dial-out POST (sending to accepted)"),
+    ("accepted_at", "ended_at", "call and notifications (accepted to decided)"),
+)
+
+
+@dataclass(frozen=True)
+class ThroughputSizes:
+    contacts: int = 12_000
+    runs: int = 3
+    workers: int = 4
+    concurrency: int = 16
+    dispatchers: int = 2
+
+
+FULL = ThroughputSizes()
+QUICK = ThroughputSizes(contacts=4_000, runs=2)
+TINY = ThroughputSizes(contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1)
+
+
+@dataclass(frozen=True)
+class _Run:
+    per_s: float
+    attempts: int
+    stages_ms: dict[str, float]
+
+
+def _attempt_times(stack: Stack, campaign_id: int) -> list[tuple[datetime | None, ...]]:
+    columns = [getattr(AttemptRow, name) for name in ("queued_at", *(s[1] for s in STAGES))]
+    with stack.runtime.sessions() as session:
+        rows = session.execute(select(*columns).where(AttemptRow.campaign_id == campaign_id))
+        return [tuple(row) for row in rows]
+
+
+def _measure(rows: list[tuple[datetime | None, ...]]) -> _Run:
+    ended = sorted(end for *_, end in rows if end is not None)
+    lo, hi = ended[len(ended) // 10], ended[(len(ended) * 9) // 10]
+    span = (hi - lo).total_seconds()
+    per_s = (len(ended) * 8 // 10) / span if span > 0 else 0.0
+    names = ("queued_at", *(s[1] for s in STAGES))
+    stages: dict[str, float] = {}
+    for start, end, label in STAGES:
+        i, j = names.index(start), names.index(end)
+        pairs = [(row[i], row[j]) for row in rows]
+        spans = [(b - a).total_seconds() * 1000 for a, b in pairs if a and b]
+        stages[label] = statistics.median(spans) if spans else float("nan")
+    return _Run(per_s, len(rows), stages)
+
+
+def _one_run(stack: Stack, sizes: ThroughputSizes, start: int) -> _Run:
+    stack.sim.reset()
+    phones = us_numbers(sizes.contacts, start=start)
+    campaign_id = start_campaign(
+        stack, phones, cps=MAX_CPS, max_live=MAX_CPS, retry=BASE_SPEC["retry"]
+    )
+    wait_completed(stack, campaign_id, timeout_s=sizes.contacts / 20 + 60)
+    return _measure(_attempt_times(stack, campaign_id))
+
+
+def _footprint(idle: dict[str, float], peak: dict[str, float]) -> list[Figure]:
+    return [
+        figure(f"rss_{name}_{phase}_mib", [values[name]], "MiB", digits=1)
+        for name in idle
+        for phase, values in (("idle", idle), ("load", peak))
+    ]
+
+
+def run(settings: Settings, sizes: ThroughputSizes, report: Report) -> None:
+    """Completed attempts/s, the CPU and stage profile, and the footprint figures."""
+    with running_stack(settings, THROUGHPUT_SIM) as stack:
+        stack.start_simulator()
+        stack.start_api()
+        stack.start_workers(sizes.workers, sizes.concurrency)
+        stack.start_dispatchers(sizes.dispatchers)
+        wait_logged(stack, [f"worker{i}" for i in range(1, sizes.workers + 1)], " ready.")
+        watched = {"worker": "worker1", "dispatcher": "dispatcher1", "api": "api"}
+        pids = {kind: stack.procs[name].pid for kind, name in watched.items()}
+        idle = {kind: rss_mib(pid) for kind, pid in pids.items()}
+        profile = CpuProfile(_groups(stack, settings))
+        profile.start()
+        with RssSampler(pids) as sampler:
+            runs = [_one_run(stack, sizes, start=i * sizes.contacts) for i in range(sizes.runs)]
+        profile.stop()
+    report.add(
+        [
+            figure("loop_attempts_per_s", [r.per_s for r in runs], "attempts/s",
+                   at_least=TARGET_PER_S, digits=1),
+            figure("loop_attempts_per_run", [r.attempts for r in runs], "attempts", digits=0),
+            *_footprint(idle, sampler.peak),
+        ]
+    )
+    report.sections["throughput: CPU by process over the runs"] = profile.text(
+        psutil.cpu_count()
+    )
+    report.sections["throughput: median time per attempt stage (ms)"] = "\n".join(
+        f"{label:<48} " + "  ".join(f"{r.stages_ms[label]:8.1f}" for r in runs)
+        for _, _, label in STAGES
+    )
+
+
+def _groups(stack: Stack, settings: Settings) -> dict[str, Any]:
+    def by_prefix(prefix: str) -> Any:
+        return lambda: [
+            psutil.Process(p.pid) for n, p in stack.procs.items() if n.startswith(prefix)
+        ]
+
+    database = database_name(settings)
+    return {
+        "workers": by_prefix("worker"),
+        "api": by_prefix("api"),
+        "dispatchers": by_prefix("dispatcher"),
+        "simulator": by_prefix("simulator"),
+        "postgres (bench db)": lambda: postgres_backends(database),
+        "redis-server (shared)": redis_servers,
+        "bench driver": lambda: [psutil.Process()],
+    }
