@@ -10,6 +10,7 @@ after a loss, nothing is granted, so a wipe can never let calls exceed a cap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,31 @@ for i = 1, #KEYS - 1 do
 end
 redis.call('SET', KEYS[#KEYS], '1')
 return 1
+"""
+
+_SEND = """
+local window = tonumber(ARGV[1])
+local member = ARGV[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local wait = 0
+for i = 1, #KEYS do
+  local allowed = tonumber(ARGV[2 + i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[i]) >= allowed then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + window - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then
+  return tostring(wait)
+end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('PEXPIRE', KEYS[i], math.ceil(window * 2))
+end
+return '0'
 """
 
 _ACQUIRE = """
@@ -117,6 +143,7 @@ class Limiter:
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._restored = client.register_script(_RESTORED)
+        self._send = client.register_script(_SEND)
         self._sentinel = f"{prefix}:limiter:ready"
 
     def rate_key(self, scope: str, name: object) -> str:
@@ -163,6 +190,20 @@ class Limiter:
             key = caps[int(which) - 1].key
             raise PacingExhausted(LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({key})")
         raise PacingExhausted(max(float(wait_ms), 1.0) / 1000, "rate limit")
+
+    def confirm_send(self, member: str, rates: Sequence[RateLimit]) -> float:
+        """Record the send right before the POST, or say how long to wait (nothing recorded).
+
+        The hard guarantee behind the smooth reserved slots: at most `cps` sends in any window of
+        1 s + JITTER_SLACK_MS, judged at the moment of sending. A worker thread that woke up late
+        for its slot (a busy host) would otherwise bunch with the next one on time; this check makes
+        the later one wait, so even the gateway's own count over any second stays within `cps`
+        while request delays differ by up to the slack.
+        """
+        keys = [f"{rate.key}:sent" for rate in rates]
+        allowed = [max(1, math.floor(rate.cps)) for rate in rates]
+        wait_ms = float(self._send(keys=keys, args=[1000.0 + JITTER_SLACK_MS, member, *allowed]))
+        return wait_ms / 1000
 
     def release(self, member: str, caps: Iterable[LiveCap]) -> None:
         """Free the member's live-call leases (its final arrived, or no call was made)."""

@@ -238,6 +238,8 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
     # Sleep out the rest of our reserved slot after the commit, so the commit's own latency does
     # not shift the POST: slots are spaced exactly one period apart however many workers dial.
     deps.sleep(max(0.0, slot_at - time.monotonic()))
+    while (wait_s := deps.limiter.confirm_send(str(attempt_id), keys.rates)) > 0:
+        deps.sleep(wait_s)  # woke up late and bunched with the next slot: hold this one back
     try:
         accepted = deps.gateway.dial(request)
     except DialOutcomeUnknown as exc:

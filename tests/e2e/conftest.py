@@ -7,6 +7,7 @@ HTTP and through PostgreSQL, and use the simulator's records as the independent 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,10 @@ class Stack:
 
     def start_dispatcher(self, name: str) -> Proc:
         return self.start(name, "dispatcher", "--tick", "0.1", "--sweep", "0.5")
+
+    def env_os(self) -> dict[str, str]:
+        """The test process's own environment, for CLI subprocesses."""
+        return dict(os.environ)
 
     def logs(self) -> str:
         return "\n".join(f"--- {n}\n{p.tail(30)}" for n, p in self.procs.items())

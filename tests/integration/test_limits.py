@@ -126,3 +126,26 @@ def test_nothing_is_granted_after_redis_lost_its_data_until_restored(
         limiter.acquire("c", [rate], [cap], _later())
     limiter.release("b", [cap])
     assert limiter.acquire("c", [rate], [cap], _later()) >= 0.25  # past any pre-wipe slot
+
+
+def test_send_log_holds_back_a_send_that_would_bunch_with_late_ones(limiter: Limiter) -> None:
+    rate = RateLimit(limiter.rate_key("campaign", 13), cps=5)
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        while (wait := limiter.confirm_send(f"m{n}", [rate])) > 0:
+            time.sleep(wait)
+        with lock:
+            sent.append(time.monotonic())
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent.sort()
+    # Judged with the slack: no 1.025 s window holds more than cps sends.
+    worst = max(sum(1 for s in sent if a <= s < a + 1.0) for a in sent)
+    assert worst <= 5
+    assert len(sent) == 12
