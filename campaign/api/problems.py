@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from campaign.errors import (
     CampaignError,
@@ -46,11 +50,32 @@ def problem_for(exc: CampaignError) -> JSONResponse:
     raise AssertionError("unreachable: CampaignError is in the table")  # pragma: no cover
 
 
+def _http_problem(_request: Request, exc: Exception) -> JSONResponse:
+    """Framework errors (401/403 from auth, 404/405 routing, 413 body limits) as problems."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    response = problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def _validation_problem(_request: Request, exc: Exception) -> JSONResponse:
+    """Request validation (FastAPI/pydantic) as 422 with every problem as `location: message`."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    errors = [
+        ".".join(str(part) for part in err.get("loc", ())) + f": {err.get('msg', 'invalid')}"
+        for err in exc.errors()
+    ]
+    return problem(422, "Invalid request", "; ".join(errors), errors=errors)
+
+
 def install(app: FastAPI) -> None:
-    """Route every CampaignError raised by a handler through :func:`problem_for`."""
+    """Route every CampaignError raised by a handler through :func:`problem_for`, and render
+    framework errors (HTTPException, request validation) as problems too."""
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CampaignError)  # noqa: S101 - registered for CampaignError only
         return problem_for(exc)
 
     app.add_exception_handler(CampaignError, handle)
+    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(RequestValidationError, _validation_problem)

@@ -8,6 +8,7 @@ decision (`services.specs.load_spec` caches by JSON text, not by id). Callers ow
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,8 +66,27 @@ class CampaignView:
         }
 
 
+def _unstorable(value: object, path: str) -> list[str]:
+    """Values PostgreSQL's JSONB cannot hold (NUL characters, NaN and infinities), by path."""
+    if isinstance(value, str):
+        return [f"{path}: contains a NUL character"] if "\x00" in value else []
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [f"{path}: {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        found = [f"{path}: key contains a NUL character" for k in value if "\x00" in str(k)]
+        for key, item in value.items():
+            found += _unstorable(item, f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in _unstorable(item, f"{path}[{i}]")]
+    return []
+
+
 def validate_spec(document: object) -> dict[str, Any]:
     """The stored form of a spec (defaults filled in); SpecInvalid lists every problem."""
+    problems = _unstorable(document, "")
+    if problems:
+        raise SpecInvalid(problems)
     return parse_spec(document).to_dict()
 
 

@@ -118,6 +118,8 @@ def add_numbers(
     """List numbers (all or none: one invalid number refuses the call); returns them in E.164."""
     if not numbers:
         raise InvalidInput("no numbers given")
+    if note is not None and "\x00" in note:
+        raise InvalidInput("note: contains a NUL character")
     phones = _normalised(numbers, default_region)
     _upsert(
         session,
@@ -149,6 +151,9 @@ def import_numbers(
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
     for line, cells in rows:
+        if any("\x00" in c for c in cells):
+            report.rejected.append(RowProblem(line, "", "contains a NUL character"))
+            continue
         raw = cell(cells, "phone")
         phone = normalise_phone(raw, default_region) if raw else None
         if phone is None:

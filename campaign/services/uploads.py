@@ -122,6 +122,9 @@ def _check_batch(
     good: list[_Good] = []
     bad: list[RowProblem] = []
     for line, cells in batch:
+        if any("\x00" in cell for cell in cells):
+            bad.append(RowProblem(line, "", "contains a NUL character (is the file UTF-16?)"))
+            continue
         row = {name: cells[i] for i, name in header if i < len(cells)}
         result = validate_row(row, default_region=region, fallback_zone=fallback_zone)
         if isinstance(result, Rejection):

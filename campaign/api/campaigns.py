@@ -1,0 +1,267 @@
+"""Operator routes under `/api/v1`: the CLI's verbs over HTTP, with API-key scopes.
+
+Each handler opens one transaction, calls one service and returns a schema; engine errors become
+problem+json through `api.problems`. Handlers are sync (FastAPI runs them in its thread pool)
+because the services are. Every route needs at least a `read` key; changes need `operator`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Path, Query, UploadFile
+from fastapi.responses import StreamingResponse
+
+from campaign.api import schemas
+from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.clock import utcnow
+from campaign.db.engine import transaction
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem, "description": title}
+    for code, title in (
+        (401, "missing or unknown API key"),
+        (403, "the key lacks the operator scope"),
+        (404, "unknown campaign"),
+        (409, "not allowed in the campaign's current state"),
+        (413, "request body too large"),
+        (422, "invalid input, every problem listed"),
+    )
+}
+
+router = APIRouter(prefix="/api/v1", dependencies=[Reader], responses=_ERRORS)
+_json = APIRouter(route_class=LimitedRoute)
+_files = APIRouter(route_class=UploadRoute)
+
+CampaignIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="campaign id")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=2**31)]
+SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (design.md), as JSON")]
+
+
+def _page(total: int, limit: int, offset: int) -> dict[str, Any]:
+    following = offset + limit
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+@_json.post("/campaigns", status_code=201, dependencies=[Operator])
+def create_campaign(spec: SpecBody, runtime: RuntimeDep) -> schemas.CampaignCreated:
+    """Create a campaign (state `draft`) from a spec validated in full."""
+    with transaction(runtime.sessions) as session:
+        view = campaigns.create_campaign(session, spec)
+    return schemas.CampaignCreated(id=view.id, spec=view.spec)
+
+
+@_json.get("/campaigns")
+def list_campaigns(
+    runtime: RuntimeDep, limit: Limit = 50, offset: Offset = 0
+) -> schemas.CampaignPage:
+    """Campaigns, newest first."""
+    with transaction(runtime.sessions) as session:
+        views, total = campaigns.list_campaigns(session, limit=limit, offset=offset)
+    items = [schemas.Campaign(**v.to_dict()) for v in views]
+    return schemas.CampaignPage(items=items, **_page(total, limit, offset))
+
+
+@_json.get("/campaigns/{campaign_id}")
+def get_campaign(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Campaign:
+    """One campaign with its stored spec."""
+    with transaction(runtime.sessions) as session:
+        view = campaigns.get_campaign(session, campaign_id)
+    return schemas.Campaign(**view.to_dict())
+
+
+@_json.patch("/campaigns/{campaign_id}", dependencies=[Operator])
+def edit_campaign(
+    campaign_id: CampaignIdPath, spec: SpecBody, runtime: RuntimeDep
+) -> schemas.Campaign:
+    """Replace the pacing, retry and window blocks; the engine uses them on its next decision."""
+    with transaction(runtime.sessions) as session:
+        view = campaigns.edit_campaign(session, campaign_id, spec)
+    return schemas.Campaign(**view.to_dict())
+
+
+def _lifecycle(result: lifecycle.LifecycleResult) -> schemas.Lifecycle:
+    return schemas.Lifecycle.model_validate(result.to_dict())
+
+
+@_json.post("/campaigns/{campaign_id}/start", dependencies=[Operator])
+def start(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+    """Start (one-shot: run 1 now; recurring: scheduled). Repeating it changes nothing."""
+    with transaction(runtime.sessions) as session:
+        return _lifecycle(lifecycle.start(session, campaign_id, now=utcnow()))
+
+
+@_json.post("/campaigns/{campaign_id}/pause", dependencies=[Operator])
+def pause(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+    """Stop new dial-outs; calls already out finish."""
+    with transaction(runtime.sessions) as session:
+        return _lifecycle(lifecycle.pause(session, campaign_id))
+
+
+@_json.post("/campaigns/{campaign_id}/resume", dependencies=[Operator])
+def resume(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+    """Continue a paused campaign where it stopped."""
+    with transaction(runtime.sessions) as session:
+        return _lifecycle(lifecycle.resume(session, campaign_id))
+
+
+@_json.post("/campaigns/{campaign_id}/cancel", dependencies=[Operator])
+def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+    """Cancel for good: contacts not yet finished are closed."""
+    with transaction(runtime.sessions) as session:
+        return _lifecycle(lifecycle.cancel(session, campaign_id, now=utcnow()))
+
+
+@_files.post("/campaigns/{campaign_id}/contacts", dependencies=[Operator])
+def upload_contacts(
+    campaign_id: CampaignIdPath,
+    file: Annotated[UploadFile, File(description="contacts CSV (header row with `phone`)")],
+    runtime: RuntimeDep,
+    region: Annotated[str | None, Query(max_length=3)] = None,
+) -> schemas.UploadReport:
+    """Import contacts from a CSV; the report lists every rejected row with its reason."""
+    with transaction(runtime.sessions) as session:
+        report = uploads.import_contacts(
+            session,
+            campaign_id,
+            file.file,
+            now=utcnow(),
+            default_region=region,
+            name=file.filename or "upload",
+        )
+    return schemas.UploadReport(**report.to_dict())
+
+
+@_json.get("/campaigns/{campaign_id}/contacts")
+def list_contacts(
+    campaign_id: CampaignIdPath,
+    runtime: RuntimeDep,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> schemas.ContactPage:
+    """Contacts of a campaign in upload order, optionally of one state."""
+    with transaction(runtime.sessions) as session:
+        rows, total = reporting.list_contacts(
+            session, campaign_id, state=state, limit=limit, offset=offset
+        )
+        items = [schemas.Contact.model_validate(row, from_attributes=True) for row in rows]
+    return schemas.ContactPage(items=items, **_page(total, limit, offset))
+
+
+@_json.get("/campaigns/{campaign_id}/status")
+def status(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Status:
+    """What `campaign status --json` prints."""
+    with transaction(runtime.sessions) as session:
+        report = reporting.campaign_status(session, campaign_id, utcnow())
+    return schemas.Status(**report.to_dict())
+
+
+@_json.get(
+    "/campaigns/{campaign_id}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per attempt"}},
+)
+def export(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> StreamingResponse:
+    """One CSV row per attempt, streamed from a server-side cursor."""
+    with transaction(runtime.sessions) as session:
+        campaigns.get_campaign(session, campaign_id)  # a 404 before the stream starts
+
+    def chunks() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(reporting.EXPORT_COLUMNS)
+        with transaction(runtime.sessions) as session:
+            for number, row in enumerate(reporting.export_rows(session, campaign_id), 1):
+                writer.writerow(row)
+                if number % 1000 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
+    return StreamingResponse(chunks(), media_type="text/csv", headers=headers)
+
+
+@_json.get("/dnc")
+def list_dnc(
+    runtime: RuntimeDep,
+    include_expired: bool = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> schemas.DncPage:
+    """Do-not-call numbers by phone; expired entries only when asked."""
+    with transaction(runtime.sessions) as session:
+        entries, total = dnc_admin.list_numbers(
+            session, now=utcnow(), limit=limit, offset=offset, include_expired=include_expired
+        )
+    items = [schemas.DncEntry(**e.to_dict()) for e in entries]
+    return schemas.DncPage(items=items, **_page(total, limit, offset))
+
+
+@_json.post("/dnc", dependencies=[Operator])
+def add_dnc(body: schemas.DncAdd, runtime: RuntimeDep) -> schemas.DncAdded:
+    """List numbers (all or none); an existing entry takes the new expiry and note."""
+    now = utcnow()
+    until = dnc_admin.parse_expiry(body.expires, now) if body.expires else None
+    with transaction(runtime.sessions) as session:
+        phones = dnc_admin.add_numbers(
+            session,
+            body.numbers,
+            now=now,
+            expires_at=until,
+            note=body.note,
+            default_region=body.region,
+        )
+    return schemas.DncAdded(added=phones)
+
+
+@_json.delete("/dnc/{phone}", dependencies=[Operator])
+def remove_dnc(
+    phone: Annotated[str, Path(max_length=64)],
+    runtime: RuntimeDep,
+    region: Annotated[str | None, Query(max_length=3)] = None,
+) -> schemas.DncRemoved:
+    """Unlist a number; `removed` is 0 when it was not listed."""
+    with transaction(runtime.sessions) as session:
+        removed = dnc_admin.remove_numbers(session, [phone], default_region=region)
+    return schemas.DncRemoved(removed=removed)
+
+
+@_files.post("/dnc/import", dependencies=[Operator])
+def import_dnc(
+    file: Annotated[UploadFile, File(description="CSV: phone[,expires_at][,note]")],
+    runtime: RuntimeDep,
+    region: Annotated[str | None, Query(max_length=3)] = None,
+) -> schemas.DncImport:
+    """Import do-not-call numbers; bad rows are reported, the rest listed."""
+    with transaction(runtime.sessions) as session:
+        report = dnc_admin.import_numbers(
+            session,
+            file.file,
+            now=utcnow(),
+            default_region=region,
+            name=file.filename or "import",
+        )
+    return schemas.DncImport(**report.to_dict())
+
+
+@_json.post("/policy/check")
+def policy_check(spec: SpecBody) -> schemas.PolicyCheck:
+    """Validate a spec without storing it; 422 lists every problem with its path."""
+    return schemas.PolicyCheck(valid=True, spec=campaigns.validate_spec(spec))
+
+
+router.include_router(_json)
+router.include_router(_files)
