@@ -1,0 +1,95 @@
+"""Metrics and probes of real processes: /metrics everywhere, /healthz, /readyz, `health worker`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import httpx
+import pytest
+
+from tests.ops.conftest import Ops
+from tests.support.procs import CAMPAIGN, wait_for, wait_http
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.e2e
+
+# Declared in campaign.metrics; deploy/grafana/dashboard.json queries them by these names.
+WORKER_METRICS = ("campaign_dialouts_total", "campaign_notifications_total")
+DISPATCHER_METRICS = ("campaign_dispatch_tick_seconds", "campaign_queue_depth")
+API_METRICS = ("campaign_notifications_total", "campaign_dialout_latency_seconds")
+
+
+def _metric_names(url: str) -> set[str]:
+    response = httpx.get(url, timeout=5)
+    response.raise_for_status()
+    return {
+        line.split()[2] for line in response.text.splitlines() if line.startswith("# TYPE ")
+    } | {line.split("{")[0].split()[0] for line in response.text.splitlines() if line[:1] != "#"}
+
+
+def test_worker_dispatcher_and_api_serve_the_engine_metrics(ops: Ops) -> None:
+    worker_port, dispatcher_port = free_port(), free_port()
+    ops.worker("worker1", "--concurrency", "2", env={"METRICS_PORT": str(worker_port)})
+    dispatcher = ops.run(
+        "dispatcher", "dispatcher", "--sweep", "0.2", env={"METRICS_PORT": str(dispatcher_port)}
+    )
+    api_port = int(ops.api_url.rsplit(":", 1)[1])
+    api = ops.run("api", "api", "--port", str(api_port))
+    wait_http(f"http://127.0.0.1:{dispatcher_port}/metrics", dispatcher)
+    wait_http(f"{ops.api_url}/healthz", api)
+
+    assert set(WORKER_METRICS) <= _metric_names(f"http://127.0.0.1:{worker_port}/metrics")
+    assert set(API_METRICS) <= _metric_names(f"{ops.api_url}/metrics")
+    dial_queue = f'campaign_queue_depth{{queue="{ops.settings.queue("dial")}"}}'
+
+    def dispatcher_exports_queue_depth() -> bool:
+        text = httpx.get(f"http://127.0.0.1:{dispatcher_port}/metrics", timeout=5).text
+        return dial_queue in text
+
+    wait_for(dispatcher_exports_queue_depth, 15, what="the dispatcher's queue-depth gauge")
+    assert set(DISPATCHER_METRICS) <= _metric_names(f"http://127.0.0.1:{dispatcher_port}/metrics")
+
+
+def test_readyz_is_503_while_redis_is_unreachable_and_healthz_stays_200(ops: Ops) -> None:
+    closed = free_port()
+    port = free_port()
+    api = ops.run(
+        "api-no-redis",
+        "api",
+        "--port",
+        str(port),
+        env={"REDIS_URL": f"redis://127.0.0.1:{closed}/0"},
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz", api)
+    ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "ok"
+    assert ready.json()["redis"].startswith("error")
+
+    good_port = int(ops.api_url.rsplit(":", 1)[1])
+    good = ops.run("api", "api", "--port", str(good_port))
+    wait_http(f"{ops.api_url}/healthz", good)
+    assert httpx.get(f"{ops.api_url}/readyz", timeout=10).json() == {
+        "ready": True,
+        "database": "ok",
+        "redis": "ok",
+    }
+
+
+def _health_worker(ops: Ops) -> int:
+    done = subprocess.run(
+        [*CAMPAIGN, "health", "worker"],
+        env={**os.environ, **ops.env},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode
+
+
+def test_health_worker_fails_without_a_worker_and_passes_with_one(ops: Ops) -> None:
+    assert _health_worker(ops) == 1
+    ops.worker("worker1", "--concurrency", "2")
+    wait_for(ops.worker_alive, 15, what="the worker's heartbeat")
+    assert _health_worker(ops) == 0
