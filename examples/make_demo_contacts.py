@@ -1,6 +1,6 @@
 """Write the demo's synthetic contacts, do-not-call list and simulator script (fixed seed).
 
-    python examples/make_demo_contacts.py [--rows 3000] [--seed 20251125] [--out examples]
+    python examples/make_demo_contacts.py [--rows 2000] [--seed 20251125] [--out examples]
 
 Outputs, all deterministic for a given seed and row count:
 - `demo-contacts.csv`: `phone,timezone,external_id,country,first_name,plan,amount_due`. Numbers
@@ -31,7 +31,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, timezone
 
 SEED = 20251125
-ROWS = 3000
+ROWS = 2000
 HERE = Path(__file__).resolve().parent
 
 

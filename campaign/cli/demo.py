@@ -34,19 +34,19 @@ def demo(
     ] = None,
     cps: Annotated[
         float | None,
-        typer.Option(help="dial-outs per second for the campaign (default: the spec's, 25)"),
+        typer.Option(help="dial-outs per second for the campaign (default: the spec's, 30)"),
     ] = None,
     max_live_calls: Annotated[
-        int | None, typer.Option(help="cap on calls live at once (default: the spec's, 30)")
+        int | None, typer.Option(help="cap on calls live at once (default: the spec's, 40)")
     ] = None,
     time_scale: Annotated[
         float,
         typer.Option(
             min=0.0001,
-            help="wall seconds per simulated second of ringing and talking: at 0.02 a 50 s call "
-            "lasts 1 s (retry delays and calling windows stay real time)",
+            help="wall seconds per simulated second of ringing and talking: at 0.01 a 50 s call "
+            "lasts 0.5 s (retry delays and calling windows stay real time)",
         ),
-    ] = 0.02,
+    ] = 0.01,
     keep_servers: Annotated[
         bool,
         typer.Option(

@@ -156,6 +156,7 @@ class DemoReport:
     memory_bytes: int
     memory_processes: int
     memory_by_role: dict[str, int] = field(default_factory=dict)
+    memory_pss_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -222,8 +223,9 @@ def render(report: DemoReport, console: Console) -> None:
     by_role = ", ".join(f"{k} {v / 2**20:.0f}" for k, v in report.memory_by_role.items())
     head.add_row(
         "memory",
-        f"peak {report.memory_bytes / 2**20:.0f} MiB RSS over {report.memory_processes} "
-        f"processes ({by_role})",
+        f"peak {report.memory_bytes / 2**20:.0f} MiB RSS summed over "
+        f"{report.memory_processes} processes ({by_role}); "
+        f"{report.memory_pss_bytes / 2**20:.0f} MiB counting shared pages once (PSS)",
     )
     head.add_row("export", f"{report.export_rows:,} attempts → {report.export_path}")
     rejected = Table(title="rejected upload rows", title_justify="left", box=None)

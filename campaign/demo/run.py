@@ -62,7 +62,7 @@ class DemoOptions:
     contacts: int | None = None
     cps: float | None = None
     max_live_calls: int | None = None
-    time_scale: float = 0.02
+    time_scale: float = 0.01
     keep_servers: bool = False
     timeout_s: float = 300.0
     settle_horizon_s: float = 30.0
@@ -219,8 +219,9 @@ def _watch(
     options: DemoOptions,
     console: Console,
     measure: Callable[[], None],
-) -> str:
-    """Show progress until the campaign completes or settles; raise if a process dies."""
+) -> tuple[str, CampaignStatus]:
+    """Show progress until the campaign completes or settles (how it ended and the last status
+    seen while running); raise if a process dies."""
     pacing = prepared.spec["pacing"]
     total = prepared.upload.accepted + prepared.upload.suppressed
     horizon = timedelta(seconds=options.settle_horizon_s)
@@ -237,11 +238,11 @@ def _watch(
             view.update(status)
             measure()
             if status.state == CampaignState.COMPLETED.value:
-                return "completed"
+                return "completed", status
             if _settled(runtime, prepared.campaign_id, horizon):
-                return "settled"
+                return "settled", status
             if time.monotonic() > deadline:
-                return "timed out"
+                return "timed out", status
             time.sleep(0.5)
 
 
@@ -261,6 +262,7 @@ class _Run:
     """How the run went, besides what the database knows."""
 
     ended: str
+    waiting: dict[str, int]  # why contacts waited when the demo ended (before any pause)
     duration_s: float
     servers: str
     export_path: Path
@@ -282,7 +284,7 @@ def _report(runtime: Runtime, urls: StackUrls, prepared: _Prepared, run: _Run) -
         duration_s=run.duration_s,
         servers=run.servers,
         contacts=status.contacts,
-        waiting=status.waiting,
+        waiting=run.waiting,
         outcomes=status.outcomes,
         attempts=status.attempts,
         attempts_per_contact=per_contact,
@@ -298,6 +300,7 @@ def _report(runtime: Runtime, urls: StackUrls, prepared: _Prepared, run: _Run) -
         memory_bytes=run.memory.total_bytes,
         memory_processes=run.memory.processes,
         memory_by_role=run.memory.by_role,
+        memory_pss_bytes=run.memory.pss_bytes,
     )
 
 
@@ -324,20 +327,20 @@ def run_demo(options: DemoOptions, base: Settings, console: Console) -> tuple[De
             runtime = Runtime(settings, pool_size=2)
             try:
 
-                def measure() -> None:
-                    memory.sample(
-                        {"demo": os.getpid()}
-                        | {name: child.pid for name, child in sup.children.items()}
-                        | {name: server.pid for name, server in servers.started.items()}
-                    )
+                def measure(force_pss: bool = False) -> None:
+                    # The demo's own root goes last: its descendants are counted by name above.
+                    roots = {name: child.pid for name, child in sup.children.items()}
+                    roots |= {name: server.pid for name, server in servers.started.items()}
+                    memory.sample(roots | {"demo": os.getpid()}, force_pss=force_pss)
 
                 prepared = _prepare(runtime, options)
-                ended = _watch(runtime, sup, prepared, options, console, measure)
+                ended, last = _watch(runtime, sup, prepared, options, console, measure)
+                measure(force_pss=True)
                 export_path = options.data_dir / "exports" / f"campaign-{prepared.campaign_id}.csv"
                 rows = _finish(runtime, prepared, ended, export_path)
-                measure()
                 run = _Run(
                     ended=ended,
+                    waiting=last.waiting,
                     duration_s=round(time.monotonic() - began, 1),
                     servers=servers.label,
                     export_path=export_path.resolve(),
