@@ -5,11 +5,18 @@ from __future__ import annotations
 import copy
 import io
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from campaign.api.app import create_app
+from campaign.runtime import Runtime
+from campaign.settings import Settings
+from tests.support.asgi import serve
+
+OPERATOR = {"Authorization": "Bearer op-key"}
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 SPEC: dict[str, Any] = {
@@ -40,3 +47,12 @@ def csv_bytes(text: str, *, bom: bool = False, crlf: bool = False) -> io.BytesIO
 @pytest.fixture
 def spec() -> dict[str, Any]:
     return spec_doc()
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings) -> Iterator[str]:
+    """The whole HTTP app on uvicorn, 127.0.0.1, a free port; keys op-key and read-key."""
+    runtime = Runtime(settings, pool_size=4)
+    with serve(create_app(settings, runtime)) as url:
+        yield url
+    runtime.close()

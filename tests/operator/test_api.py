@@ -8,23 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from campaign.api.app import create_app
-from campaign.runtime import Runtime
-from campaign.settings import Settings
-from tests.operator.conftest import spec_doc
-from tests.support.asgi import serve
+from tests.operator.conftest import OPERATOR, spec_doc
 
-OPERATOR = {"Authorization": "Bearer op-key"}
 READER = {"X-API-Key": "read-key"}
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def server(settings: Settings) -> Iterator[str]:
-    runtime = Runtime(settings, pool_size=4)
-    with serve(create_app(settings, runtime)) as url:
-        yield url
-    runtime.close()
 
 
 @pytest.fixture
