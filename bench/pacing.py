@@ -48,7 +48,7 @@ class PacingSizes:
 
 FULL = PacingSizes()
 QUICK = PacingSizes(seconds=6.0, fault_seconds=5.0, cap_contacts=300)
-TINY = PacingSizes(rates=(5, 20), seconds=2.0, runs=1, fault_seconds=2.0, cap_contacts=40,
+TINY = PacingSizes(rates=(5, 50), seconds=1.5, runs=1, fault_seconds=1.5, cap_contacts=40,
                    workers=2, concurrency=4, dispatchers=1)
 
 

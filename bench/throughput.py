@@ -18,6 +18,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 from sqlalchemy import select
 
+from bench import spy
 from bench.env import Stack, database_name, running_stack
 from bench.figures import Figure, Report, figure
 from bench.procstats import CpuProfile, RssSampler, postgres_backends, redis_servers, rss_mib
@@ -46,11 +47,16 @@ class ThroughputSizes:
     workers: int = 4
     concurrency: int = 16
     dispatchers: int = 2
+    spy_seconds: float = 10.0
 
 
 FULL = ThroughputSizes()
-QUICK = ThroughputSizes(contacts=4_000, runs=2)
-TINY = ThroughputSizes(contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1)
+QUICK = ThroughputSizes(contacts=4_000, runs=2, spy_seconds=5.0)
+TINY = ThroughputSizes(
+    contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0
+)
+SPIED = {"a worker": "worker1", "the API": "api", "a dispatcher": "dispatcher1",
+         "the simulator": "simulator"}
 
 
 @dataclass(frozen=True)
@@ -82,14 +88,22 @@ def _measure(rows: list[tuple[datetime | None, ...]]) -> _Run:
     return _Run(per_s, len(rows), stages)
 
 
-def _one_run(stack: Stack, sizes: ThroughputSizes, start: int) -> _Run:
+def _one_run(
+    stack: Stack, sizes: ThroughputSizes, start: int, spied: dict[str, str]
+) -> tuple[_Run, dict[str, str]]:
+    """One campaign through the loop; the processes named in `spied` are sampled by py-spy."""
     stack.sim.reset()
     phones = us_numbers(sizes.contacts, start=start)
     campaign_id = start_campaign(
         stack, phones, cps=MAX_CPS, max_live=MAX_CPS, retry=BASE_SPEC["retry"]
     )
+    spies = {
+        label: spy.Spy(stack.procs[name].pid, sizes.spy_seconds, stack.log_dir / f"{name}.spy")
+        for label, name in spied.items()
+    }
     wait_completed(stack, campaign_id, timeout_s=sizes.contacts / 20 + 60)
-    return _measure(_attempt_times(stack, campaign_id))
+    profiles = {label: s.summary() for label, s in spies.items()}
+    return _measure(_attempt_times(stack, campaign_id)), profiles
 
 
 def _footprint(idle: dict[str, float], peak: dict[str, float]) -> list[Figure]:
@@ -113,8 +127,14 @@ def run(settings: Settings, sizes: ThroughputSizes, report: Report) -> None:
         idle = {kind: rss_mib(pid) for kind, pid in pids.items()}
         profile = CpuProfile(_groups(stack, settings))
         profile.start()
+        # py-spy samples the first run only (it takes CPU of its own); the rate is the median.
+        spied = SPIED if spy.available() else {}
         with RssSampler(pids) as sampler:
-            runs = [_one_run(stack, sizes, start=i * sizes.contacts) for i in range(sizes.runs)]
+            runs, profiles = [], {}
+            for i in range(sizes.runs):
+                result, sampled = _one_run(stack, sizes, i * sizes.contacts, {} if i else spied)
+                runs.append(result)
+                profiles.update(sampled)
         profile.stop()
     report.add(
         [
@@ -127,6 +147,10 @@ def run(settings: Settings, sizes: ThroughputSizes, report: Report) -> None:
     report.sections["throughput: CPU by process over the runs"] = profile.text(
         psutil.cpu_count()
     )
+    for label, text in profiles.items():
+        report.sections[f"throughput: py-spy, {label} (first run, {sizes.spy_seconds:g} s)"] = text
+    if not spied:
+        report.sections["throughput: py-spy"] = f"not installed ({spy.PY_SPY}): no sampling"
     report.sections["throughput: median time per attempt stage (ms)"] = "\n".join(
         f"{label:<48} " + "  ".join(f"{r.stages_ms[label]:8.1f}" for r in runs)
         for _, _, label in STAGES

@@ -1,0 +1,80 @@
+"""Where a process spends its CPU, from py-spy samples: by library, and by the engine step above it.
+
+py-spy samples a running process from outside (no code change, little overhead) and, without
+`--idle`, only threads that are on the CPU, so waiting on the network or the database does not
+count. Each sample is charged twice: to the library of its innermost frame (is it SQLAlchemy,
+psycopg, Celery, our own code?) and to the innermost frame of the engine's own code (`campaign/`,
+`workers/`, `schedules/`), which says which step of ours the library work is done for.
+py-spy is optional: without it the section says so and the figures are unaffected.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+PY_SPY = Path(sys.executable).parent / "py-spy"
+RATE_HZ = 100
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^():]+)(?::\d+)?\)$")
+_OURS = ("campaign/", "workers/", "schedules/")
+
+
+def available() -> bool:
+    return PY_SPY.exists()
+
+
+class Spy:
+    """`py-spy record` of one pid for `seconds`, started now, read with `summary()`."""
+
+    def __init__(self, pid: int, seconds: float, out: Path) -> None:
+        self._out = out
+        self._proc = subprocess.Popen(
+            [str(PY_SPY), "record", "-p", str(pid), "-d", str(max(1, round(seconds))),
+             "-r", str(RATE_HZ), "-f", "raw", "-o", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def summary(self, top: int = 10) -> str:
+        """Wait for the recording, then the two rankings as text."""
+        _, err = self._proc.communicate(timeout=120)
+        if self._proc.returncode != 0 or not self._out.exists():
+            return f"py-spy failed: {err.decode(errors='replace')[-300:]}"
+        return summarize(self._out.read_text(), top)
+
+
+def _package(path: str) -> str:
+    parts = path.split("/")
+    if parts[0] in ("campaign", "workers", "schedules"):
+        return "/".join(parts[:2]).removesuffix(".py")
+    return parts[0].removesuffix(".py")
+
+
+def summarize(raw: str, top: int = 10) -> str:
+    """Rank py-spy's raw (collapsed) stacks by library and by engine function."""
+    by_library: Counter[str] = Counter()
+    by_step: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [m for m in (_FRAME.match(f) for f in stack.split(";")) if m]
+        if not frames:
+            continue
+        total += count
+        by_library[_package(frames[-1]["file"])] += count
+        ours = [f for f in frames if f["file"].startswith(_OURS)]
+        step = f"{ours[-1]['func']} ({ours[-1]['file']})" if ours else "(outside engine code)"
+        by_step[step] += count
+    if not total:
+        return "no samples (the process was idle)"
+    lines = [f"{total} on-CPU samples at {RATE_HZ} Hz", "by library (innermost frame):"]
+    lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in by_library.most_common(top)]
+    lines.append("by engine step (innermost frame of campaign/, workers/, schedules/):")
+    lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in by_step.most_common(top)]
+    return "\n".join(lines)
