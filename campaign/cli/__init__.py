@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from campaign.cli import operator, processes
+from campaign.cli import advice, operator, processes
 from campaign.errors import CampaignError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 processes.register(app)
 operator.register(app)
+advice.register(app)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaign import metrics
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain import tokens
@@ -254,6 +255,7 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
         row.sid, row.call_id = accepted.sid, accepted.call_id
         row.accepted_at = deps.clock()
         row.dial_latency_ms = accepted.latency_ms
+    metrics.DIALOUT_LATENCY.observe(accepted.latency_ms / 1000)
     deps.limiter.gateway_streak(attempt.campaign_id, failed=False)
     return DialResult.sent
 

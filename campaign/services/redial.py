@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import metrics
+from campaign.db.engine import after_commit
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import PastAttempt, Redial
@@ -68,7 +69,7 @@ def settle_contact(
     The attempt row must already carry its outcome (and be flushed) so the history includes it.
     A contact no longer in flight (cancelled or suppressed meanwhile) keeps its state.
     """
-    metrics.OUTCOMES.labels(outcome.value).inc()
+    after_commit(session, lambda: metrics.OUTCOMES.labels(outcome.value).inc())
     contact_state = ContactState(contact.state)
     if contact_state is not ContactState.IN_FLIGHT:
         decision = f"no redial: contact is {contact_state.value}"
