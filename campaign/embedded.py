@@ -170,22 +170,23 @@ def start_postgres(pgdata: Path) -> EmbeddedPostgres:
 
 @dataclass
 class EmbeddedRedis:
-    """A redis-server whose config, pid file, log and dump live in `directory`."""
+    """A daemonised redis-server whose config, pid file, log and dump live in `directory`.
+
+    Like PostgreSQL under pg_ctl, it is nobody's child: it outlives the process that started it
+    when asked to (`keep_servers`), and no caller has a child to reap.
+    """
 
     directory: Path
     port: int
     pid: int
-    _popen: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        """SIGTERM (Redis exits cleanly), SIGKILL after the grace period; reap our own child."""
+        """SIGTERM (Redis exits cleanly), SIGKILL after the grace period."""
         terminate_pid(self.pid)
-        if self._popen is not None:
-            self._popen.wait(5)
         (self.directory / "redis.pid").unlink(missing_ok=True)
 
 
@@ -210,7 +211,7 @@ def _redis_config(directory: Path, port: int) -> str:
             f"port {port}",
             "bind 127.0.0.1",
             "protected-mode yes",
-            "daemonize no",
+            "daemonize yes",
             f'dir "{directory}"',
             f'pidfile "{directory / "redis.pid"}"',
             f'logfile "{directory / "redis.log"}"',
@@ -266,17 +267,20 @@ def start_redis(directory: Path, timeout_s: float = 10.0) -> EmbeddedRedis:
     (directory / "redis.pid").unlink(missing_ok=True)
     port = _free_port()
     conf.write_text(_redis_config(directory, port))
-    with (directory / "redis.stdout").open("ab") as out:
-        popen = subprocess.Popen(  # noqa: S603 - our own config, the wheel's binary
-            [binary, str(conf)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = EmbeddedRedis(directory, port, popen.pid, popen)
-    if not _ping(port, timeout_s):
-        server.stop()
-        log = directory / "redis.log"
+    log = directory / "redis.log"
+    # With `daemonize yes` the command returns once the server has forked off.
+    started = subprocess.run(  # noqa: S603 - our own config, the wheel's binary
+        [binary, str(conf)], capture_output=True, check=False, timeout=timeout_s
+    )
+    pid = _read_pid(directory / "redis.pid") if _ping(port, timeout_s) else None
+    if started.returncode != 0 or pid is None:
+        stray = _read_pid(directory / "redis.pid")
+        if stray is not None and _process_named(stray, "redis-server"):
+            terminate_pid(stray)
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        raise ServiceUnavailable(f"redis-server did not answer on port {port}:\n{tail}")
-    return server
+        output = (started.stdout + started.stderr).decode(errors="replace")
+        raise ServiceUnavailable(f"redis-server did not start on port {port}:\n{output}{tail}")
+    return EmbeddedRedis(directory, port, pid)
 
 
 @dataclass

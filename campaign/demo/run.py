@@ -70,6 +70,7 @@ class DemoOptions:
     dnc_file: Path | None = EXAMPLES / "demo-dnc.csv"
     sim_config: Path = EXAMPLES / "demo-simulator.json"
     workers: int = 2
+    worker_concurrency: int = 16  # threads per worker (each may hold a database connection)
 
 
 @contextmanager
@@ -267,6 +268,7 @@ class _Demo:
             time_scale=self.options.time_scale,
             sim_config_file=self.options.sim_config,
             workers=self.options.workers,
+            worker_concurrency=self.options.worker_concurrency,
         )
         urls = start_stack(self.sup, self.settings, stack)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -47,8 +48,9 @@ def test_starting_twice_reuses_the_running_servers_and_stop_ends_them(tmp_path: 
 def test_a_redis_killed_by_sigkill_is_replaced_on_the_next_start(tmp_path: Path) -> None:
     crashed = start_redis(tmp_path)
     os.kill(crashed.pid, signal.SIGKILL)
-    crashed.stop()  # reaps our child; its pid file stays behind, as after a real crash
-    (tmp_path / "redis.pid").write_text(f"{crashed.pid}\n")
+    while not _gone(crashed.pid):
+        time.sleep(0.01)
+    assert (tmp_path / "redis.pid").exists()  # left behind, as after any crash
     fresh = start_redis(tmp_path)
     try:
         assert fresh.pid != crashed.pid

@@ -1,0 +1,114 @@
+"""`campaign demo` against the machine's PostgreSQL and Redis (DATABASE_URL/REDIS_URL set): the
+whole stack as real processes, a small campaign, and a report that agrees with the database."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+from rich.console import Console
+
+from campaign.demo.run import run_demo
+from campaign.demo.supervisor import LOCK_NAME
+from campaign.settings import load_settings
+from tests.demo.checks import assert_report_matches_database
+from tests.demo.conftest import ROWS, DemoInputs
+
+CLI = (
+    "from campaign.cli import app, main\n"
+    "from campaign.cli import demo\n"
+    "if all(c.callback is not demo.demo for c in app.registered_commands):\n"
+    "    demo.register(app)\n"
+    "main()\n"
+)
+
+
+def _campaign_processes() -> list[psutil.Process]:
+    """Processes of ours running `-m campaign` (none may outlive a demo)."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "campaign" in proc.cmdline() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_demo_on_external_servers_reports_what_the_database_holds(
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+) -> None:
+    settings = load_settings(database_url=demo_database, redis_url=demo_redis)
+    output = io.StringIO()
+
+    report, used = run_demo(
+        demo_inputs.options(tmp_path), settings, Console(file=output, width=120)
+    )
+
+    assert report.ended in ("completed", "settled"), output.getvalue()
+    assert report.servers.startswith("external")
+    assert used.database_url == demo_database
+    assert report.upload["rows"] == ROWS + 11
+    assert len(report.upload["rejected"]) == 9
+    assert report.upload["duplicates"] == 2
+    assert report.upload["suppressed"] == report.dnc_listed == 15
+    assert sum(report.retries.values()) > 0
+    assert report.memory_bytes > 0
+    assert report.memory_pss_bytes > 0
+    assert_report_matches_database(report, demo_database)
+    with psycopg.connect(demo_database) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM campaigns WHERE id = %s", (report.campaign_id,)
+        ).fetchone() or ("?",)
+    assert state in ("completed", "paused")  # never left running once the demo is gone
+    assert not (tmp_path / LOCK_NAME).exists()
+    assert _campaign_processes() == []
+
+
+def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": demo_database, "REDIS_URL": demo_redis}
+    argv = [
+        sys.executable, "-c", CLI, "demo",
+        "--data-dir", str(tmp_path),
+        "--spec", str(demo_inputs.spec),
+        "--contacts-file", str(demo_inputs.contacts),
+        "--time-scale", "0.005",
+    ]  # fmt: skip
+    with (tmp_path.parent / "first-run.log").open("wb") as log:
+        first = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+    lock = tmp_path / LOCK_NAME
+    children: list[int] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and first.poll() is None:
+        record = json.loads(lock.read_text() or "{}") if lock.exists() else {}
+        children = [c["pid"] for c in record.get("children", [])]
+        with psycopg.connect(demo_database) as conn:
+            running = conn.execute("SELECT count(*) FROM attempts").fetchone()
+        if len(children) == 5 and running and running[0] > 20:
+            break
+        time.sleep(0.2)
+    assert len(children) == 5, (tmp_path.parent / "first-run.log").read_text()
+
+    os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the demo's group
+
+    assert first.wait(60) == 130
+    assert not lock.exists()
+    assert not any(psutil.pid_exists(pid) for pid in children)
+    with psycopg.connect(demo_database) as conn:
+        states = conn.execute("SELECT state FROM campaigns").fetchall()
+    assert states == [("paused",)]
+
+    settings = load_settings(database_url=demo_database, redis_url=demo_redis)
+    report, _ = run_demo(demo_inputs.options(tmp_path), settings, Console(file=io.StringIO()))
+    assert report.ended in ("completed", "settled")
+    assert_report_matches_database(report, demo_database)
