@@ -38,6 +38,8 @@ SpecFile = Annotated[Path, typer.Option("-f", "--file", help="spec file (YAML or
 Region = Annotated[
     str | None, typer.Option("--region", help="region for numbers without +, e.g. US")
 ]
+# One core for this process, one for PostgreSQL; worker processes only pay off beyond that.
+_DEFAULT_WORKERS = max(0, (os.cpu_count() or 1) - 2)
 _BLOCKS: dict[str, Callable[[Any, str], Any]] = {
     "retry": RetryPolicy.from_dict,
     "window": CallingWindow.from_dict,
@@ -126,9 +128,9 @@ def upload(
     rejects_csv: Annotated[
         Path | None, typer.Option("--rejects-csv", help="write rejected rows to this CSV")
     ] = None,
-    workers: Annotated[int, typer.Option(help="validation processes for big files")] = (
-        os.cpu_count() or 1
-    ),
+    workers: Annotated[
+        int, typer.Option(help="extra validation processes (default: cores beyond two)")
+    ] = _DEFAULT_WORKERS,
     as_json: JsonFlag = False,
 ) -> None:
     """Import contacts; prints accepted, duplicates, suppressed and every rejected row."""

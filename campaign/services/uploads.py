@@ -1,12 +1,14 @@
 """Contacts upload: a streaming CSV import that reports every bad row and stores every good one.
 
 The file is read row by row (never whole) and handled in batches: rows are validated by
-`domain.contacts.validate_row` (in worker processes for big files, since phone parsing is the
-cost), duplicates within the file are caught here, and each batch is COPYed into a temporary
-table and moved with one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`, so a number (or
-`external_id`) already in the campaign is detected by the database's unique indexes, and numbers
-on the do-not-call list are stored `suppressed` in the same statement. Memory stays flat in the
-file size apart from the within-file duplicate sets (one int per row) and the report itself.
+`domain.contacts.validate_row` (optionally in worker processes), and each batch is COPYed into a
+temporary table and moved with one `INSERT … SELECT … ORDER BY line ON CONFLICT DO NOTHING
+RETURNING`, written by a second thread while the next batch is read. The whole upload is one
+transaction, so the unique indexes on (campaign, phone) and (campaign, external_id) catch a
+duplicate whether its twin came earlier in this file or from an earlier upload; every contact of
+one upload carries the same `created_at` marker, which tells the two apart for the report.
+Numbers on the do-not-call list are stored `suppressed` in the same statement. Memory stays flat
+in the file size (the report's lists of bad rows aside).
 
 A file that is not a CSV we can read (not UTF-8, no header, no `phone` column, a duplicated
 column) raises `UploadRefused`; the caller's transaction then rolls back, so nothing is stored.
@@ -21,7 +23,7 @@ import json
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -90,12 +92,10 @@ class UploadReport:
 
 
 class _Good(NamedTuple):
-    """A valid row: its line, the phone as written, E.164, external_id, and its COPY text line."""
+    """A valid row: its line, the phone as written, and its COPY text line."""
 
     line: int
     value: str
-    phone: str
-    external_id: str | None
     copy: str
 
 
@@ -141,7 +141,7 @@ def _check_batch(
                 _copy_text(metadata),
             )
         )
-        good.append(_Good(line, row.get("phone", "").strip(), result.phone, ext, text + "\n"))
+        good.append(_Good(line, row.get("phone", "").strip(), text + "\n"))
     return _Checked(good, bad)
 
 
@@ -260,28 +260,47 @@ def _checked(
             yield pending.popleft().result()
 
 
-def _prepare_stage(conn: Connection[Any]) -> None:
+def _prepare_stage(conn: Connection[Any]) -> datetime:
+    """An empty stage table, and this upload's `created_at` marker (unique per upload)."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS contacts_upload_stage (line_no integer, phone text, "
         "external_id text, zones text[], metadata jsonb) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE contacts_upload_stage")
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None  # noqa: S101 - SELECT without FROM returns one row
+    marker: datetime = row[0]
+    return marker
 
 
 _INSERT = """
 INSERT INTO contacts (campaign_id, phone, external_id, zones, metadata, state, attempts,
-                      next_due_at, closed_reason, line_no)
+                      next_due_at, closed_reason, line_no, created_at)
 SELECT %(campaign)s, s.phone, s.external_id, s.zones, s.metadata,
        CASE WHEN d.phone IS NULL THEN %(pending)s ELSE %(suppressed)s END, 0,
        CASE WHEN d.phone IS NULL THEN %(now)s END,
        CASE WHEN d.phone IS NOT NULL THEN %(dnc_reason)s END,
-       s.line_no
+       s.line_no, %(marker)s
 FROM contacts_upload_stage s
 LEFT JOIN dnc_numbers d
        ON d.phone = s.phone AND (d.expires_at IS NULL OR d.expires_at > %(now)s)
 ORDER BY s.line_no
 ON CONFLICT DO NOTHING
 RETURNING line_no, state
+"""
+
+# For rows the INSERT skipped: the contact they collide with (by number first).
+_TWINS = """
+SELECT s.line_no, twin.line_no, twin.created_at = %(marker)s
+FROM contacts_upload_stage s
+JOIN LATERAL (
+    SELECT c.line_no, c.created_at FROM contacts c
+    WHERE c.campaign_id = %(campaign)s
+      AND (c.phone = s.phone OR (s.external_id IS NOT NULL AND c.external_id = s.external_id))
+    ORDER BY c.phone = s.phone DESC
+    LIMIT 1
+) twin ON true
+WHERE s.line_no = ANY(%(lines)s)
 """
 
 
@@ -293,8 +312,6 @@ class _Store:
         assert isinstance(raw, Connection)  # noqa: S101 - psycopg 3 is the only driver we use
         self.conn: Connection[Any] = raw
         self.report = report
-        self.phones: set[int] = set()
-        self.external_ids: set[int] = set()
         self.params = {
             "campaign": campaign_id,
             "now": now,
@@ -303,48 +320,33 @@ class _Store:
                 ContactState.PENDING, ContactEvent.SUPPRESS
             ).state.value,
             "dnc_reason": DNC_REASON,
+            "marker": _prepare_stage(self.conn),
         }
-        _prepare_stage(self.conn)
-
-    def _new_in_file(self, row: _Good) -> bool:
-        """First time this file names the number (and external_id)? E.164 digits are exact ints;
-        external ids are kept as 64-bit hashes (a collision is ~1e-7 likely at 1M rows)."""
-        key = int(row.phone[1:])
-        ext = row.external_id
-        reason = None
-        if key in self.phones:
-            reason = "duplicate number in this file"
-        elif ext is not None and hash(ext) in self.external_ids:
-            reason = f'duplicate external_id "{ext}" in this file'
-        if reason is not None:
-            self.report.duplicates += 1
-            self.report.duplicate_rows.append(RowProblem(row.line, row.value, reason))
-            return False
-        self.phones.add(key)
-        if ext is not None:
-            self.external_ids.add(hash(ext))
-        return True
 
     def add(self, checked: _Checked) -> None:
         report = self.report
         report.rows += len(checked.good) + len(checked.bad)
         report.rejected.extend(checked.bad)
-        fresh = [row for row in checked.good if self._new_in_file(row)]
-        if not fresh:
+        if not checked.good:
             return
         with self.conn.cursor() as cur:
             with cur.copy("COPY contacts_upload_stage FROM STDIN") as copy:
-                copy.write("".join(row.copy for row in fresh))
+                copy.write("".join(row.copy for row in checked.good))
             cur.execute(_INSERT, self.params)
-            stored = {line: state for line, state in cur.fetchall()}
+            stored = dict(cur.fetchall())
+            missing = [row.line for row in checked.good if row.line not in stored]
+            twins: dict[int, tuple[int, bool]] = {}
+            if missing:
+                cur.execute(_TWINS, {**self.params, "lines": missing})
+                twins = {line: (twin, same) for line, twin, same in cur.fetchall()}
             cur.execute("TRUNCATE contacts_upload_stage")
-        for row in fresh:
+        for row in checked.good:
             state = stored.get(row.line)
             if state is None:
+                twin, same_upload = twins.get(row.line, (None, False))
+                reason = f"duplicate of line {twin}" if same_upload else "already in the campaign"
                 report.duplicates += 1
-                report.duplicate_rows.append(
-                    RowProblem(row.line, row.value, "already in the campaign")
-                )
+                report.duplicate_rows.append(RowProblem(row.line, row.value, reason))
             elif state == ContactState.PENDING.value:
                 report.accepted += 1
             else:
@@ -379,6 +381,25 @@ def import_contacts(
     check = partial(
         _check_batch, header=header, region=region, fallback_zone=spec.window.fallback_timezone
     )
-    for checked in _checked(_batches(rows), check, workers):
-        store.add(checked)
+    _store_behind(store, _checked(_batches(rows), check, workers))
     return report
+
+
+def _store_behind(store: _Store, batches: Iterator[_Checked]) -> None:
+    """Write batches in a second thread while this one reads and validates the next ones.
+
+    PostgreSQL does its share of the work in its own process, and psycopg releases the GIL while
+    it waits, so the two overlap. At most two batches wait to be written; a failure in either
+    thread stops the upload (and the caller's transaction rolls back).
+    """
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-store")
+    queued: deque[Future[None]] = deque()
+    try:
+        for checked in batches:
+            queued.append(writer.submit(store.add, checked))
+            if len(queued) > 2:
+                queued.popleft().result()
+        while queued:
+            queued.popleft().result()
+    finally:
+        writer.shutdown(wait=True, cancel_futures=True)

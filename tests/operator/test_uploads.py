@@ -101,8 +101,8 @@ def test_duplicates_in_file_and_against_campaign_are_counted_not_stored(
     assert (report.accepted, report.duplicates) == (1, 4)
     reasons = {p.line: p.reason for p in report.duplicate_rows}
     assert reasons[2] == "already in the campaign"
-    assert reasons[4] == "duplicate number in this file"
-    assert "external_id" in reasons[5]
+    assert reasons[4] == "duplicate of line 3"
+    assert reasons[5] == "duplicate of line 3"
     assert reasons[6] == "already in the campaign"
     assert len(_contacts(db, campaign_id)) == 2
 
