@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 
 from bench.env import bench_settings
@@ -52,6 +53,16 @@ def run_suite(name: str, size: str, report: Report) -> None:
         module.run(settings, sizes, report)
 
 
+def _load_line(name: str, seconds: float, cpu0: Any, load0: float) -> str:
+    cpu1 = psutil.cpu_times()
+    total = sum(cpu1) - sum(cpu0)
+    busy = 100 * (1 - (cpu1.idle - cpu0.idle) / total) if total > 0 else 0.0
+    return (
+        f"{name:<11} {seconds:5.0f} s   host CPU busy {busy:3.0f} %   "
+        f"load average {load0:.1f} -> {psutil.getloadavg()[0]:.1f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected suites; 0 when every suite produced its figures."""
     args = _parse(argv)
@@ -61,15 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]bench[/] size={args.size} suites={','.join(args.suites)}\n{host}")
     report = Report()
     failed: list[str] = []
+    load: list[str] = []
     for name in args.suites:
-        t0 = time.monotonic()
+        t0, cpu0, load0 = time.monotonic(), psutil.cpu_times(), psutil.getloadavg()[0]
         console.rule(name)
         try:
             run_suite(name, args.size, report)
         except Exception:
             console.print_exception(max_frames=8)
             failed.append(name)
-        console.print(f"{name}: {time.monotonic() - t0:.0f} s")
+        load.append(_load_line(name, time.monotonic() - t0, cpu0, load0))
+        console.print(load[-1])
+    report.sections["machine load per suite (all processes on the host, not only ours)"] = (
+        "\n".join(load)
+    )
     title = f"bench ({args.size}) {started:%Y-%m-%d %H:%M} UTC"
     report.print(console, title)
     report.write_json(args.results)

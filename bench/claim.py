@@ -48,7 +48,7 @@ _INSERT = text(
            jsonb_build_object('name', 'contact ' || g),
            'pending', 0,
            CASE WHEN g % 100 < :open_pct
-                THEN CAST(:now AS timestamptz) - ((g * 7919) % 3600) * interval '1 second'
+                THEN CAST(:now AS timestamptz) - ((g::bigint * 7919) % 3600) * interval '1 second'
                 ELSE CAST(:tokyo_opens AS timestamptz) END,
            g + 1
     FROM generate_series(1, :count) AS g

@@ -113,7 +113,6 @@ class Stack:
             "NOTIFY_BASE_URL": self.api_url,
             "NOTIFY_SECRET": s.notify_secret,
             "DEADLINE_MARGIN_S": "2",
-            "SAVG_READ_TIMEOUT_S": "2",
             "SIM_CONFIG": json.dumps(self.sim_config),
         }
 
@@ -156,9 +155,9 @@ class Stack:
             raise RuntimeError(f"stack processes exited:\n{tails}")
 
     def close(self, keep_logs: bool = False) -> None:
-        for proc in self.procs.values():
-            proc.stop()
-        self.procs.clear()
+        """Stop producers before what they talk to: dispatchers, workers, the API, the simulator."""
+        for prefix in ("dispatcher", "worker", "naive", "api", "simulator", ""):
+            self.stop(prefix)
         self.sim.close()
         self.runtime.close()
         if not keep_logs:

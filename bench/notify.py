@@ -103,6 +103,24 @@ class _Attempts:
         return [(i, f"/notify/{tokens.sign(i, secret)}", _body(i)) for i in ids]
 
 
+async def _post(client: httpx.AsyncClient, path: str, body: bytes) -> httpx.Response:
+    """POST, sending again when the connection broke without an answer (uvicorn closing an idle
+    keep-alive connection as we reuse it); the inbox deduplicates, so a resend stores nothing
+    twice and answers `duplicate`."""
+    resends = 0
+    while True:
+        try:
+            response = await client.post(path, content=body)
+            break
+        except httpx.TransportError:
+            resends += 1
+            if resends == 3:
+                raise
+    if response.status_code != 200 or (response.json()["duplicate"] and not resends):
+        raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+    return response
+
+
 async def _intake(api_url: str, posts: list[tuple[int, str, bytes]], concurrency: int) -> float:
     """POST everything with `concurrency` senders; returns stored notifications per second."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -113,9 +131,7 @@ async def _intake(api_url: str, posts: list[tuple[int, str, bytes]], concurrency
         async def sender() -> None:
             nonlocal stored
             for _, path, body in pending:
-                response = await client.post(path, content=body)
-                if response.status_code != 200 or response.json()["duplicate"]:
-                    raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+                await _post(client, path, body)
                 stored += 1
 
         started = time.perf_counter()
@@ -176,10 +192,8 @@ async def _paced(
         for n, (attempt_id, path, body) in enumerate(posts):
             await asyncio.sleep(max(0.0, started + n / LATENCY_RATE_PER_S - loop.time()))
             poller.sent[attempt_id] = time.time()
-            tasks.append(asyncio.create_task(client.post(path, content=body)))
-        for response in await asyncio.gather(*tasks):
-            if response.status_code != 200:
-                raise RuntimeError(f"POST: {response.status_code} {response.text}")
+            tasks.append(asyncio.create_task(_post(client, path, body)))
+        await asyncio.gather(*tasks)
 
 
 def _percentile(values: list[float], q: float) -> float:

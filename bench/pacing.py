@@ -18,7 +18,7 @@ from typing import Any
 from bench import naive
 from bench.env import Stack, running_stack
 from bench.figures import Figure, Report, figure
-from bench.runs import PACING_SIM, start_campaign, wait_completed, wait_logged
+from bench.runs import PACING_SIM, finish, start_campaign, wait_dialed, wait_logged
 from bench.witness import Witnessed, witness
 from campaign.settings import Settings
 from tests.factories import BASE_SPEC, us_numbers
@@ -72,7 +72,8 @@ def _ours(
     stack.sim.configure(faults=faults)
     phones = numbers.take(math.ceil(cps * seconds) + 1)
     campaign_id = start_campaign(stack, phones, cps=cps, max_live=max_live)
-    wait_completed(stack, campaign_id, timeout_s=len(phones) / min(cps, max_live) * 3 + 60)
+    wait_dialed(stack, len(phones), timeout_s=len(phones) / min(cps, max_live) * 3 + 30)
+    finish(stack, campaign_id, timeout_s=30)
     stack.sim.wait_quiet(timeout_s=30)
     return witness(stack.sim.calls(), stack.sim.stats(), cps, max_live)
 
@@ -104,12 +105,7 @@ def _naive(
         "notifyurl": f"http://127.0.0.1:{free_port()}/notify/naive",
     }
     naive.enqueue(stack.settings, phones, fields)
-    deadline = time.monotonic() + seconds * 3 + 60
-    while len(stack.sim.stats()["calls_per_number"]) < len(phones):
-        stack.check_alive()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"baseline dialed too few numbers; logs in {stack.log_dir}")
-        time.sleep(0.2)
+    wait_dialed(stack, len(phones), timeout_s=seconds * 3 + 60)
     time.sleep(naive.RETRY_COUNTDOWN_S * 2 + 1)  # let countdown retries of the last calls land
     stack.sim.wait_quiet(timeout_s=30)
     return witness(stack.sim.calls(), stack.sim.stats(), cps, sys.maxsize)

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.env import Stack
+from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow, ContactRow
+from campaign.services import lifecycle
 from tests import factories
 
 # The simulated world of the pacing runs: every call answered by a person within 1-2 simulated
@@ -66,18 +68,40 @@ def open_contacts(stack: Stack, campaign_id: int) -> int:
     return int(count or 0)
 
 
-def wait_completed(stack: Stack, campaign_id: int, timeout_s: float) -> None:
-    """Wait until the campaign is `completed`, checking that no process of the stack died."""
+def wait_completed(stack: Stack, campaign_id: int, timeout_s: float) -> bool:
+    """Wait until the campaign is `completed` (True) or `timeout_s` passed (False), checking that
+    no process of the stack died."""
     deadline = time.monotonic() + timeout_s
     while campaign_state(stack, campaign_id) != "completed":
         stack.check_alive()
         if time.monotonic() > deadline:
-            left = open_contacts(stack, campaign_id)
-            raise TimeoutError(
-                f"campaign {campaign_id} not completed after {timeout_s:.0f}s "
-                f"({left} contacts open); logs in {stack.log_dir}"
-            )
+            return False
         time.sleep(0.2)
+    return True
+
+
+def finish(stack: Stack, campaign_id: int, timeout_s: float) -> int:
+    """Let the campaign complete within `timeout_s`, else cancel it so it dials nothing more
+    into the next run; returns how many contacts were still open (0: it completed)."""
+    if wait_completed(stack, campaign_id, timeout_s):
+        return 0
+    left = open_contacts(stack, campaign_id)
+    with transaction(stack.runtime.sessions) as session:
+        lifecycle.cancel(session, campaign_id, now=utcnow())
+    print(f"campaign {campaign_id}: cancelled with {left} contacts open after {timeout_s:.0f} s")
+    return left
+
+
+def wait_dialed(stack: Stack, numbers: int, timeout_s: float) -> bool:
+    """Wait until the simulator has seen a call to `numbers` distinct numbers (False: timed out)."""
+    deadline = time.monotonic() + timeout_s
+    while len(stack.sim.stats()["calls_per_number"]) < numbers:
+        stack.check_alive()
+        if time.monotonic() > deadline:
+            print(f"only some of {numbers} numbers were dialed within {timeout_s:.0f} s")
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def wait_logged(stack: Stack, names: list[str], text: str, timeout_s: float = 60) -> None:

@@ -22,7 +22,7 @@ from bench import spy
 from bench.env import Stack, database_name, running_stack
 from bench.figures import Figure, Report, figure
 from bench.procstats import CpuProfile, RssSampler, postgres_backends, redis_servers, rss_mib
-from bench.runs import start_campaign, wait_completed, wait_logged
+from bench.runs import finish, start_campaign, wait_logged
 from campaign.db.tables import AttemptRow
 from campaign.domain.pacing import MAX_CPS
 from campaign.settings import Settings
@@ -48,12 +48,14 @@ class ThroughputSizes:
     concurrency: int = 16
     dispatchers: int = 2
     spy_seconds: float = 10.0
+    max_seconds: float = 150.0  # a run still going then is cancelled and measured as it stands
 
 
 FULL = ThroughputSizes()
-QUICK = ThroughputSizes(contacts=4_000, runs=2, spy_seconds=5.0)
+QUICK = ThroughputSizes(contacts=4_000, runs=2, spy_seconds=5.0, max_seconds=40.0)
 TINY = ThroughputSizes(
-    contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0
+    contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0,
+    max_seconds=60.0,
 )
 SPIED = {"a worker": "worker1", "the API": "api", "a dispatcher": "dispatcher1",
          "the simulator": "simulator"}
@@ -75,6 +77,8 @@ def _attempt_times(stack: Stack, campaign_id: int) -> list[tuple[datetime | None
 
 def _measure(rows: list[tuple[datetime | None, ...]]) -> _Run:
     ended = sorted(end for *_, end in rows if end is not None)
+    if len(ended) < 10:
+        raise RuntimeError(f"only {len(ended)} attempts ended: nothing to measure")
     lo, hi = ended[len(ended) // 10], ended[(len(ended) * 9) // 10]
     span = (hi - lo).total_seconds()
     per_s = (len(ended) * 8 // 10) / span if span > 0 else 0.0
@@ -101,7 +105,7 @@ def _one_run(
         label: spy.Spy(stack.procs[name].pid, sizes.spy_seconds, stack.log_dir / f"{name}.spy")
         for label, name in spied.items()
     }
-    wait_completed(stack, campaign_id, timeout_s=sizes.contacts / 20 + 60)
+    finish(stack, campaign_id, timeout_s=sizes.max_seconds)
     profiles = {label: s.summary() for label, s in spies.items()}
     return _measure(_attempt_times(stack, campaign_id)), profiles
 
