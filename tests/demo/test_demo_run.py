@@ -9,15 +9,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import psycopg
+import pytest
 from rich.console import Console
 
 from campaign.demo.run import run_demo
 from campaign.demo.supervisor import LOCK_NAME
+from campaign.errors import ServiceUnavailable
 from campaign.settings import load_settings
 from tests.demo.checks import assert_report_matches_database
 from tests.demo.conftest import ROWS, DemoInputs
@@ -41,6 +44,24 @@ def _campaign_processes() -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def _wait_for_calls(demo: subprocess.Popen[bytes], lock: Path, database_url: str) -> list[int]:
+    """Wait until the demo's five processes run and calls are flowing; their pids."""
+    children: list[int] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and demo.poll() is None:
+        record = json.loads(lock.read_text() or "{}") if lock.exists() else {}
+        children = [c["pid"] for c in record.get("children", [])]
+        with psycopg.connect(database_url) as conn:
+            try:
+                (attempts,) = conn.execute("SELECT count(*) FROM attempts").fetchone() or (0,)
+            except psycopg.errors.UndefinedTable:  # not migrated yet
+                attempts = 0
+        if len(children) == 5 and attempts > 20:
+            break
+        time.sleep(0.2)
+    return children
 
 
 def test_demo_on_external_servers_reports_what_the_database_holds(
@@ -84,25 +105,21 @@ def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
         "--contacts-file", str(demo_inputs.contacts),
         "--time-scale", "0.005",
     ]  # fmt: skip
-    with (tmp_path.parent / "first-run.log").open("wb") as log:
+    log_path = tmp_path.parent / "first-run.log"
+    with log_path.open("wb") as log:
         first = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
-    lock = tmp_path / LOCK_NAME
-    children: list[int] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and first.poll() is None:
-        record = json.loads(lock.read_text() or "{}") if lock.exists() else {}
-        children = [c["pid"] for c in record.get("children", [])]
-        with psycopg.connect(demo_database) as conn:
-            running = conn.execute("SELECT count(*) FROM attempts").fetchone()
-        if len(children) == 5 and running and running[0] > 20:
-            break
-        time.sleep(0.2)
-    assert len(children) == 5, (tmp_path.parent / "first-run.log").read_text()
+    try:
+        children = _wait_for_calls(first, tmp_path / LOCK_NAME, demo_database)
+        assert len(children) == 5, log_path.read_text()
 
-    os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the demo's group
+        os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the demo's group
 
-    assert first.wait(60) == 130
-    assert not lock.exists()
+        assert first.wait(60) == 130, log_path.read_text()
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+    assert not (tmp_path / LOCK_NAME).exists()
     assert not any(psutil.pid_exists(pid) for pid in children)
     with psycopg.connect(demo_database) as conn:
         states = conn.execute("SELECT state FROM campaigns").fetchall()
@@ -112,3 +129,37 @@ def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
     report, _ = run_demo(demo_inputs.options(tmp_path), settings, Console(file=io.StringIO()))
     assert report.ended in ("completed", "settled")
     assert_report_matches_database(report, demo_database)
+
+
+def test_a_process_that_dies_mid_run_is_named_and_everything_else_stops(
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+) -> None:
+    lock = tmp_path / LOCK_NAME
+    victims: list[int] = []
+
+    def kill_worker2() -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            record = json.loads(lock.read_text() or "{}") if lock.exists() else {}
+            pids = {c["name"]: c["pid"] for c in record.get("children", [])}
+            if "dispatcher" in pids:
+                time.sleep(2)  # let calls flow
+                victims.append(pids["worker2"])
+                os.kill(pids["worker2"], signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_worker2)
+    killer.start()
+    settings = load_settings(database_url=demo_database, redis_url=demo_redis)
+    with pytest.raises(ServiceUnavailable, match=r"worker2 \(pid \d+\) exited with code -9"):
+        run_demo(demo_inputs.options(tmp_path), settings, Console(file=io.StringIO()))
+    killer.join()
+
+    assert victims
+    assert not lock.exists()
+    assert _campaign_processes() == []
+    with psycopg.connect(demo_database) as conn:
+        assert conn.execute("SELECT state, paused_reason FROM campaigns").fetchall() == [
+            ("paused", "demo ended (worker2 died)")
+        ]
