@@ -17,6 +17,7 @@ import httpx
 
 from campaign.simulator.config import SimConfig
 from campaign.simulator.records import NotificationRecord
+from campaign.simulator.transport import LeanTransport
 
 USER_AGENT = "savg-simulator"
 
@@ -31,8 +32,9 @@ class Notifier:
     """Owns the HTTP client and the in-flight delivery tasks."""
 
     def __init__(self, max_connections: int) -> None:
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(limits=limits, headers={"User-Agent": USER_AGENT})
+        self._client = httpx.AsyncClient(
+            transport=LeanTransport(max_connections), headers={"User-Agent": USER_AGENT}
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     def post(

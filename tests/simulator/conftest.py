@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from campaign.simulator.control import SimControl
-from tests.simulator.harness import BASE_CONFIG, Receiver, Sim, start_simulator
+from tests.simulator.harness import BASE_CONFIG, Receiver, Sim, start_simulator, stop_process
 from tests.support.http_server import HttpServer
 
 
@@ -18,12 +18,7 @@ def sim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except Exception:
-            proc.kill()
-            raise
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ CLIENT_ID = "sim-test-app"
 SECRET = "s" * 32 + "-simulator-test-client-secret-01"
 WEBHOOK_SECRET = "simulator-webhook-secret"
 BOT = "st-e38782ff-0d89-52e9-5678769a49fd"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Every test starts from this: fast, deterministic, the seed's payload shapes.
 BASE_CONFIG: dict[str, Any] = {
@@ -48,24 +49,42 @@ def start_simulator(
         SAVG_CLIENT_ID=CLIENT_ID, SAVG_CLIENT_SECRET=SECRET, SAVG_WEBHOOK_SECRET=WEBHOOK_SECRET
     )
     full_env.update(env or {})
-    command = [sys.executable, "-m", "campaign.simulator", "--host", "127.0.0.1", "--port", "0"]
+    command = ["-m", "campaign.simulator", "--host", "127.0.0.1", "--port", "0", *args]
+    return start_process(log, command, ANNOUNCE, full_env)
+
+
+def start_process(
+    log: Path, command: list[str], announce: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run `python COMMAND…` and wait for its `announce` line; return it and the URL announced."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*command, *args],
+            [sys.executable, *command],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=full_env,
+            env=env,
+            cwd=REPO_ROOT,  # so `python -m tests…` and `-m campaign…` import from this checkout
         )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for line in log.read_text(errors="replace").splitlines():
-            if line.startswith(ANNOUNCE):
-                return proc, line.removeprefix(ANNOUNCE).strip()
+            if line.startswith(announce):
+                return proc, line.removeprefix(announce).strip()
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"simulator did not start:\n{log.read_text(errors='replace')}")
+    raise RuntimeError(f"{command} did not start:\n{log.read_text(errors='replace')}")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a process this test session started, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass

@@ -12,7 +12,7 @@ from campaign.simulator.config import Outcome, SimConfig, load_config
 from campaign.simulator.control import SimControl
 from campaign.simulator.numbers import number_key
 from campaign.simulator.payloads import format_time
-from tests.simulator.harness import start_simulator
+from tests.simulator.harness import start_simulator, stop_process
 
 
 def test_defaults_are_a_realistic_mix_that_sums_to_one() -> None:
@@ -90,6 +90,5 @@ def test_process_entry_takes_a_config_file_and_flags(tmp_path: Path) -> None:
         with SimControl(url) as control:
             config = control.config()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
     assert (config.dialect, config.time_scale, config.seed) == ("newer", 0.002, 42)
