@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from campaign.cli.status_view import render_status, watch_status
@@ -27,7 +28,7 @@ from campaign.db.engine import make_engine, make_session_factory, transaction
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
-from campaign.errors import InvalidInput, SpecInvalid
+from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
 from campaign.settings import Settings, get_settings
 
@@ -65,8 +66,12 @@ def _session() -> Iterator[Session]:
 
 
 def _run(work: Callable[[Session], T]) -> T:
-    with _session() as session:
-        return work(session)
+    try:
+        with _session() as session:
+            return work(session)
+    except OperationalError as exc:  # server down, refused, or gone mid-command
+        first_line = str(exc.orig or exc).strip().splitlines()[0]
+        raise CampaignError(f"PostgreSQL (DATABASE_URL): {first_line}") from exc
 
 
 def _emit(as_json: bool, data: Any, text: str) -> None:

@@ -10,9 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.api.app import create_app
+from campaign.db.engine import transaction
+from campaign.db.tables import CampaignRow
 from campaign.runtime import Runtime
+from campaign.services import lifecycle
 from campaign.settings import Settings
 from tests.support.asgi import serve
 
@@ -56,3 +61,20 @@ def server(settings: Settings) -> Iterator[str]:
     with serve(create_app(settings, runtime)) as url:
         yield url
     runtime.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cancel_leftover_campaigns(session_factory: sessionmaker[Session]) -> Iterator[None]:
+    """Campaigns this module committed (CLI and API tests) are cancelled at its end, so a
+    dispatcher tick in another test never dials their contacts."""
+    with transaction(session_factory) as session:
+        first = (session.scalar(select(func.max(CampaignRow.id))) or 0) + 1
+    yield
+    with transaction(session_factory) as session:
+        ids = session.scalars(
+            select(CampaignRow.id).where(
+                CampaignRow.id >= first, CampaignRow.state.not_in(("cancelled", "completed"))
+            )
+        ).all()
+        for campaign_id in ids:
+            lifecycle.cancel(session, campaign_id, now=NOW)

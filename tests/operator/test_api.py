@@ -113,14 +113,15 @@ def test_unknown_campaign_is_404_problem(api: httpx.Client) -> None:
 
 
 def test_dnc_routes(api: httpx.Client) -> None:
-    added = api.post("/api/v1/dnc", json={"numbers": ["2015550161"], "region": "US"})
-    assert added.json() == {"added": ["+12015550161"]}
+    added = api.post("/api/v1/dnc", json={"numbers": ["2025550161"], "region": "US"})
+    assert added.json() == {"added": ["+12025550161"]}
     listed = api.get("/api/v1/dnc", params={"limit": 500}).json()["items"]
-    assert "+12015550161" in {e["phone"] for e in listed}
-    files = {"file": ("dnc.csv", b"phone,expires_at\n+12015550162,7d\nbad,\n", "text/csv")}
+    assert "+12025550161" in {e["phone"] for e in listed}
+    files = {"file": ("dnc.csv", b"phone,expires_at\n+12025550162,7d\nbad,\n", "text/csv")}
     imported = api.post("/api/v1/dnc/import", files=files).json()
     assert (imported["added"], imported["rejected"][0]["line"]) == (1, 3)
-    assert api.delete("/api/v1/dnc/+12015550161").json() == {"removed": 1}
+    assert api.delete("/api/v1/dnc/+12025550161").json() == {"removed": 1}
+    api.delete("/api/v1/dnc/+12025550162")
     assert api.post("/api/v1/dnc", json={"numbers": ["12"]}).status_code == 422
 
 

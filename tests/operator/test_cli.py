@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from campaign.cli import operator
 from campaign.settings import get_settings
 from tests.operator.conftest import spec_doc
+from tests.support.services import free_port
 
 
 @pytest.fixture
@@ -114,17 +115,18 @@ def test_edit_changes_pacing(cli: typer.Typer, spec_file: Path, tmp_path: Path) 
 
 def test_dnc_commands(cli: typer.Typer, tmp_path: Path) -> None:
     added = run_json(
-        cli, "dnc", "add", "2015550171", "+12015550172", "--region", "US", "--expires", "30d"
+        cli, "dnc", "add", "2025550171", "+12025550172", "--region", "US", "--expires", "30d"
     )
-    assert added == {"added": ["+12015550171", "+12015550172"]}
+    assert added == {"added": ["+12025550171", "+12025550172"]}
     listed = run_json(cli, "dnc", "list")["items"]
-    assert {"+12015550171", "+12015550172"} <= {e["phone"] for e in listed}
+    assert {"+12025550171", "+12025550172"} <= {e["phone"] for e in listed}
     imported = tmp_path / "dnc.csv"
-    imported.write_text("phone,note\n+12015550173,x\nbad,\n")
+    imported.write_text("phone,note\n+12025550173,x\nbad,\n")
     report = run_json(cli, "dnc", "import", str(imported))
     assert report["added"] == 1
     assert report["rejected"][0]["line"] == 3
-    assert run_json(cli, "dnc", "remove", "+12015550171", "+12015550173") == {"removed": 2}
+    assert run_json(cli, "dnc", "remove", "+12025550171", "+12025550173") == {"removed": 2}
+    run(cli, "dnc", "remove", "+12025550172")
 
 
 def test_policy_check_takes_a_whole_spec_or_just_a_policy(
@@ -187,3 +189,12 @@ def test_commands_need_database_url(env: dict[str, str]) -> None:
     result = _campaign(without, "status", "1")
     assert result.returncode == 1
     assert "DATABASE_URL is not set" in result.stderr
+
+
+def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
+    result = _campaign(
+        {**env, "DATABASE_URL": f"postgresql://u@127.0.0.1:{free_port()}/x"}, "status", "1"
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: PostgreSQL (DATABASE_URL): ")
