@@ -382,6 +382,11 @@ def import_contacts(
         _check_batch, header=header, region=region, fallback_zone=spec.window.fallback_timezone
     )
     _store_behind(store, _checked(_batches(rows), check, workers))
+    # Cancelled meanwhile? The share lock waits for a cancel in flight and keeps the next one
+    # waiting until this commits, so cancel always sees (and closes) these contacts.
+    session.refresh(campaign, with_for_update={"read": True})
+    if campaign.state == CampaignState.CANCELLED.value:
+        raise Conflict(f"campaign {campaign_id} was cancelled during the upload; nothing stored")
     return report
 
 
