@@ -56,7 +56,7 @@ class IngestSizes:
 
 
 FULL = IngestSizes()
-QUICK = IngestSizes(files=(("100k", 100_000), ("400k", 400_000)), runs=1)
+QUICK = IngestSizes(files=(("50k", 50_000), ("200k", 200_000)), runs=1)
 TINY = IngestSizes(files=(("1k", 1_000), ("5k", 5_000)), runs=1)
 
 

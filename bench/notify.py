@@ -60,7 +60,7 @@ class NotifySizes:
     runs: int = 3
     concurrency: int = 64
     workers: int = 4
-    worker_concurrency: int = 16
+    worker_concurrency: int = 8
 
 
 FULL = NotifySizes()

@@ -42,12 +42,12 @@ class PacingSizes:
     fault_seconds: float = 10.0
     cap_contacts: int = 1000
     workers: int = 4
-    concurrency: int = 16
+    concurrency: int = 8
     dispatchers: int = 2
 
 
 FULL = PacingSizes()
-QUICK = PacingSizes(seconds=6.0, fault_seconds=5.0, cap_contacts=300)
+QUICK = PacingSizes(seconds=5.0, runs=2, fault_seconds=5.0, cap_contacts=300)
 TINY = PacingSizes(rates=(5, 50), seconds=1.5, runs=1, fault_seconds=1.5, cap_contacts=40,
                    workers=2, concurrency=4, dispatchers=1)
 

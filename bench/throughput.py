@@ -45,14 +45,14 @@ class ThroughputSizes:
     contacts: int = 12_000
     runs: int = 3
     workers: int = 4
-    concurrency: int = 16
+    concurrency: int = 8
     dispatchers: int = 2
     spy_seconds: float = 10.0
     max_seconds: float = 150.0  # a run still going then is cancelled and measured as it stands
 
 
 FULL = ThroughputSizes()
-QUICK = ThroughputSizes(contacts=4_000, runs=2, spy_seconds=5.0, max_seconds=40.0)
+QUICK = ThroughputSizes(contacts=3_000, runs=2, spy_seconds=5.0, max_seconds=30.0)
 TINY = ThroughputSizes(
     contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0,
     max_seconds=60.0,
