@@ -190,7 +190,10 @@ class Signature(_Model):
 
 
 class Notify(_Model):
-    """How notifications are posted. Real SAVG fires and forgets: no retry by default."""
+    """How notifications are posted. Real SAVG fires and forgets: no retry by default.
+
+    `max_connections` (per receiving host) is read once at start-up; the rest apply at once.
+    """
 
     timeout_s: float = Field(default=5.0, gt=0)
     retries: int = Field(default=0, ge=0, le=10)

@@ -76,10 +76,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close every idle connection and the TLS fallback."""
-        for conns in self._idle.values():
-            for conn in conns:
-                conn.close()
+        idle = [conn for conns in self._idle.values() for conn in conns]
         self._idle.clear()
+        for conn in idle:
+            conn.close()
+        await asyncio.gather(*(c.writer.wait_closed() for c in idle), return_exceptions=True)
         await self._tls.aclose()
 
     def _reuse(self, origin: Origin) -> _Connection | None:
