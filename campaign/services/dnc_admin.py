@@ -21,7 +21,7 @@ from campaign.db.tables import DncRow
 from campaign.domain.contacts import normalise_phone
 from campaign.domain.durations import parse_duration
 from campaign.errors import InvalidInput
-from campaign.services.uploads import CsvRows, RowProblem, read_header
+from campaign.services.csv_files import CsvRows, RowProblem, read_header
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import ContactRow, DncRow
-from campaign.errors import Conflict, UploadRefused
+from campaign.errors import Conflict, InvalidInput, UploadRefused
 from campaign.services import campaigns, lifecycle, uploads
 from tests.operator.conftest import NOW, csv_bytes
 
@@ -167,3 +167,8 @@ def test_big_file_through_worker_processes_keeps_order_and_counts(
     assert report.rows == rows
     assert [p.line for p in report.rejected] == [i + 2 for i in range(0, rows, 1000)]
     assert report.accepted + report.duplicates == rows - 12
+
+
+def test_unknown_region_is_refused_before_reading(db: Session, campaign_id: int) -> None:
+    with pytest.raises(InvalidInput, match='region "XX"'):
+        _upload(db, campaign_id, csv_bytes("phone\n2015550123\n"), default_region="xx")
