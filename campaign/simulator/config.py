@@ -15,138 +15,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from campaign.simulator.numbers import number_key
-
-
-class Outcome(StrEnum):
-    """What really happened on the simulated line: the truth the records report."""
-
-    HUMAN = "human"
-    MACHINE = "machine"
-    NO_SPEECH = "no_speech"
-    UNDECIDED = "undecided"
-    BUSY = "busy"
-    REJECTED = "rejected"
-    NO_ANSWER = "no_answer"
-    UNAVAILABLE = "unavailable"
-    FAILED_OTHER = "failed_other"
-
-    @property
-    def answered(self) -> bool:
-        """Whether the far end picks up (an `answered` then `completed` pair follows)."""
-        return self in _ANSWERED
+from campaign.simulator.outcomes import (
+    FrozenModel,
+    Outcome,
+    Scripts,
+    Span,
+    default_amd_results,
+    default_mix,
+    default_sip_reasons,
+)
 
 
-_ANSWERED = frozenset({Outcome.HUMAN, Outcome.MACHINE, Outcome.NO_SPEECH, Outcome.UNDECIDED})
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Span(_Model):
-    """A uniform distribution in simulated seconds."""
-
-    min: float = Field(ge=0)
-    max: float = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Span:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        return self
-
-
-class ScriptStep(_Model):
-    """One scripted call: the outcome, and optionally exact times and wire values."""
-
-    outcome: Outcome
-    ring_s: float | None = Field(default=None, ge=0)
-    talk_s: float | None = Field(default=None, ge=0)
-    reason: str | None = None  # SIP status line of a failed call, e.g. "603 Decline"
-    amd: str | None = None  # AMD result of an answered call, e.g. "amd_tone_detected"
-
-
-def _as_step(value: object) -> object:
-    return {"outcome": value} if isinstance(value, str) else value
-
-
-class Scripts(_Model):
-    """Deterministic outcomes: a number's sequence beats a suffix rule, which beats the mix.
-
-    `by_number`: the Nth call to that number plays the Nth step; the last step repeats.
-    `by_suffix`: numbers whose digits end with the key always play that step (longest key wins).
-    Keys are normalised to digits, so `tel:+1 555 0100` and `15550100` name the same number.
-    """
-
-    by_number: dict[str, list[ScriptStep]] = Field(default_factory=dict)
-    by_suffix: dict[str, ScriptStep] = Field(default_factory=dict)
-
-    @field_validator("by_number", mode="before")
-    @classmethod
-    def _number_steps(cls, value: object) -> object:
-        if not isinstance(value, Mapping):
-            return value
-        out: dict[str, list[object]] = {}
-        for key, steps in value.items():
-            seq = steps if isinstance(steps, list) else [steps]
-            if not seq:
-                raise ValueError(f"by_number[{key!r}]: give at least one step")
-            out[number_key(str(key))] = [_as_step(s) for s in seq]
-        return out
-
-    @field_validator("by_suffix", mode="before")
-    @classmethod
-    def _suffix_steps(cls, value: object) -> object:
-        if not isinstance(value, Mapping):
-            return value
-        return {number_key(str(key)): _as_step(step) for key, step in value.items()}
-
-
-def _default_mix() -> dict[Outcome, float]:
-    return {
-        Outcome.HUMAN: 0.45,
-        Outcome.MACHINE: 0.15,
-        Outcome.NO_SPEECH: 0.04,
-        Outcome.UNDECIDED: 0.03,
-        Outcome.BUSY: 0.10,
-        Outcome.REJECTED: 0.05,
-        Outcome.NO_ANSWER: 0.10,
-        Outcome.UNAVAILABLE: 0.04,
-        Outcome.FAILED_OTHER: 0.04,
-    }
-
-
-def _default_sip_reasons() -> dict[Outcome, list[str]]:
-    return {
-        Outcome.BUSY: ["486 Busy Here"],
-        Outcome.REJECTED: ["480 Temporarily Unavailable", "603 Decline"],
-        Outcome.NO_ANSWER: ["487 Request Terminated"],
-        Outcome.UNAVAILABLE: ["503 Service Unavailable"],
-        Outcome.FAILED_OTHER: ["404 Not Found"],
-    }
-
-
-def _default_amd_results() -> dict[Outcome, list[str]]:
-    return {
-        Outcome.HUMAN: ["amd_human_detected"],
-        Outcome.MACHINE: [
-            "amd_machine_detected",
-            "amd_machine_stopped_speaking",
-            "amd_tone_detected",
-        ],
-        Outcome.NO_SPEECH: ["amd_no_speech_detected"],
-        Outcome.UNDECIDED: ["amd_decision_timeout", "amd_error"],
-    }
-
-
-class Rate(_Model):
+class Rate(FrozenModel):
     """A fault that fires with probability `rate` per opportunity."""
 
     rate: float = Field(default=0.0, ge=0, le=1)
@@ -171,7 +56,7 @@ class ConnectionReset(Rate):
     placed_ratio: float = Field(default=0.5, ge=0, le=1)
 
 
-class Faults(_Model):
+class Faults(FrozenModel):
     """Fault injection; every rate is 0 by default."""
 
     duplicate: DelayedRate = DelayedRate(delay_ms=5.0)  # per notification: sent twice
@@ -182,14 +67,14 @@ class Faults(_Model):
     connection_reset: ConnectionReset = ConnectionReset()  # per request
 
 
-class Signature(_Model):
+class Signature(FrozenModel):
     """`SAVG-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` on every notification."""
 
     enabled: bool = False
     secret: str | None = None  # None: SAVG_WEBHOOK_SECRET from the environment
 
 
-class Notify(_Model):
+class Notify(FrozenModel):
     """How notifications are posted. Real SAVG fires and forgets: no retry by default.
 
     `max_connections` (per receiving host) is read once at start-up; the rest apply at once.
@@ -201,14 +86,14 @@ class Notify(_Model):
     max_connections: int = Field(default=200, ge=1)
 
 
-class Limit(_Model):
+class Limit(FrozenModel):
     """Dial-outs in any 1-second window and calls live at once; None means unlimited."""
 
     cps: int | None = Field(default=None, ge=1)
     max_concurrent: int | None = Field(default=None, ge=1)
 
 
-class Limits(_Model):
+class Limits(FrozenModel):
     """The carrier's own capacity, checked before a call is placed (a refusal places nothing)."""
 
     account: Limit = Limit()
@@ -223,7 +108,7 @@ class Limits(_Model):
         return self.trunks.get(trunk, self.trunk)
 
 
-class Auth(_Model):
+class Auth(FrozenModel):
     """JWT checks on the `auth` header. None credentials come from SAVG_CLIENT_ID/SECRET."""
 
     enabled: bool = True
@@ -235,14 +120,14 @@ class Auth(_Model):
     leeway_s: float = Field(default=0.0, ge=0)
 
 
-class SimConfig(_Model):
+class SimConfig(FrozenModel):
     """Everything the simulator does; see the module docstring for units."""
 
     time_scale: float = Field(default=1.0, gt=0)
     seed: int | None = None
     dialect: Literal["seed", "newer", "mixed"] = "mixed"
     conversation_id: Literal["call_id", "sid", "fresh"] = "fresh"
-    mix: dict[Outcome, float] = Field(default_factory=_default_mix)
+    mix: dict[Outcome, float] = Field(default_factory=default_mix)
     scripts: Scripts = Scripts()
     ring_s: Span = Span(min=2, max=20)
     talk_s: Span = Span(min=5, max=60)
@@ -250,8 +135,8 @@ class SimConfig(_Model):
     amd_decision_s: Span = Span(min=1, max=4)  # answer to a human/machine AMD verdict
     default_ring_timeout_ms: int = Field(default=60_000, gt=0)  # when timeoutInMs is absent
     bot_hangup_rate: float = Field(default=0.3, ge=0, le=1)  # human calls ended by the bot
-    sip_reasons: dict[Outcome, list[str]] = Field(default_factory=_default_sip_reasons)
-    amd_results: dict[Outcome, list[str]] = Field(default_factory=_default_amd_results)
+    sip_reasons: dict[Outcome, list[str]] = Field(default_factory=default_sip_reasons)
+    amd_results: dict[Outcome, list[str]] = Field(default_factory=default_amd_results)
     limits: Limits = Limits()
     faults: Faults = Faults()
     signature: Signature = Signature()

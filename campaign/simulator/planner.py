@@ -19,7 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from campaign.simulator.config import Outcome, Scripts, ScriptStep, SimConfig, Span
+from campaign.simulator.config import SimConfig
+from campaign.simulator.outcomes import Outcome, Scripts, ScriptStep, Span
 from campaign.simulator.request import DialRequest
 
 EndedBy = Literal["caller", "bot", "gateway"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -13,12 +14,19 @@ from tests.support.http_server import HttpServer
 
 
 @pytest.fixture(scope="session")
-def sim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sim_process(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     proc, url = start_simulator(tmp_path_factory.mktemp("simulator") / "simulator.log")
     try:
-        yield url
+        yield proc, url
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def sim_url(sim_process: tuple[subprocess.Popen[bytes], str]) -> str:
+    return sim_process[1]
 
 
 @pytest.fixture(scope="session")

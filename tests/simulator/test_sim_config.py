@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from campaign.simulator.config import Outcome, SimConfig, load_config
+from campaign.simulator.config import SimConfig, load_config
 from campaign.simulator.control import SimControl
 from campaign.simulator.numbers import number_key
+from campaign.simulator.outcomes import Outcome
 from campaign.simulator.payloads import format_time
 from tests.simulator.harness import start_simulator, stop_process
 
