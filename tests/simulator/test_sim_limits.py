@@ -30,7 +30,10 @@ def test_account_cps_limit_refuses_the_excess_with_503_and_retry_after(sim: Sim)
 
 def test_cps_limit_frees_up_after_one_second(sim: Sim) -> None:
     sim.configure(limits={"account": {"cps": 2}})
-    assert [sim.dial().status_code for _ in range(3)] == [200, 200, 503]
+    started = time.monotonic()
+    codes = [sim.dial().status_code for _ in range(3)]
+    if time.monotonic() - started < 0.9:
+        assert codes == [200, 200, 503]
     time.sleep(1.05)
     assert sim.dial().status_code == 200
 
