@@ -41,6 +41,8 @@ from campaign.services.specs import load_spec
 BATCH_ROWS = 5000
 DNC_REASON = "on the do-not-call list"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass
@@ -93,6 +95,10 @@ def _copy_text(value: str) -> str:
     return value.translate(_COPY_ESCAPES)
 
 
+def _metadata_text(metadata: dict[str, str]) -> str:
+    return _copy_text(_JSON(metadata)) if metadata else "{}"
+
+
 def _check_batch(
     batch: Sequence[tuple[int, list[str]]],
     *,
@@ -103,27 +109,25 @@ def _check_batch(
     """Validate rows into ready-to-COPY text; module level so worker processes can run it."""
     good: list[_Good] = []
     bad: list[RowProblem] = []
+    width = max(index for index, _ in header) + 1
     for line, cells in batch:
-        if any("\x00" in cell for cell in cells):
+        if "\x00" in "".join(cells):
             bad.append(RowProblem(line, "", "contains a NUL character (is the file UTF-16?)"))
             continue
-        row = {name: cells[i] for i, name in header if i < len(cells)}
+        if len(cells) >= width:
+            row = {name: cells[i] for i, name in header}
+        else:
+            row = {name: cells[i] for i, name in header if i < len(cells)}
         result = validate_row(row, default_region=region, fallback_zone=fallback_zone)
         if isinstance(result, Rejection):
             bad.append(RowProblem(line, result.value, result.reason))
             continue
         ext = result.external_id
-        metadata = json.dumps(result.metadata, ensure_ascii=False, separators=(",", ":"))
-        text = "\t".join(
-            (
-                str(line),
-                result.phone,
-                r"\N" if ext is None else _copy_text(ext),
-                "{" + ",".join(result.zones) + "}",
-                _copy_text(metadata),
-            )
+        text = (
+            f"{line}\t{result.phone}\t{_NULL if ext is None else _copy_text(ext)}"
+            f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}\n"
         )
-        good.append(_Good(line, row.get("phone", "").strip(), text + "\n"))
+        good.append(_Good(line, row.get("phone", "").strip(), text))
     return _Checked(good, bad)
 
 
