@@ -117,6 +117,7 @@ class Stack:
         }
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+        """A process with the stack's environment (plus `env`), logging to the stack's log dir."""
         proc = Proc(name, argv, {**self.env, **(env or {})}, self.log_dir)
         self.procs[name] = proc
         return proc
@@ -130,6 +131,7 @@ class Stack:
         wait_http(f"{self.api_url}/healthz", api)
 
     def start_workers(self, count: int, concurrency: int) -> None:
+        """`count` Celery worker processes (`worker1`…) of `concurrency` threads each."""
         for i in range(1, count + 1):
             name = f"worker{i}"
             self.start(

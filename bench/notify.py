@@ -55,6 +55,8 @@ _ACCEPTED = text(
 
 @dataclass(frozen=True)
 class NotifySizes:
+    """Intake POSTs per run, seconds of paced posting per run, senders and workers."""
+
     intake_posts: int = 6000
     latency_seconds: float = 15.0
     runs: int = 3
@@ -173,6 +175,7 @@ class _DecisionPoller:
         self._thread.join()
 
     def wait_all(self, timeout_s: float) -> None:
+        """Wait until every sent notification's decision was seen."""
         deadline = time.monotonic() + timeout_s
         while len(self.seen) < len(self.sent):
             if time.monotonic() > deadline:

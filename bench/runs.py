@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from bench.env import Stack
 from campaign.clock import utcnow
@@ -86,8 +88,15 @@ def finish(stack: Stack, campaign_id: int, timeout_s: float) -> int:
     if wait_completed(stack, campaign_id, timeout_s):
         return 0
     left = open_contacts(stack, campaign_id)
-    with transaction(stack.runtime.sessions) as session:
-        lifecycle.cancel(session, campaign_id, now=utcnow())
+    for tries in range(1, 6):
+        try:
+            with transaction(stack.runtime.sessions) as session:
+                lifecycle.cancel(session, campaign_id, now=utcnow())
+            break
+        except DBAPIError as exc:  # the engine's cancel can deadlock with a dispatcher's claim
+            if tries == 5 or not isinstance(exc.orig, DeadlockDetected):
+                raise
+            print(f"campaign {campaign_id}: cancel deadlocked ({tries}), trying again")
     print(f"campaign {campaign_id}: cancelled with {left} contacts open after {timeout_s:.0f} s")
     return left
 

@@ -23,6 +23,7 @@ _OURS = ("campaign/", "workers/", "schedules/")
 
 
 def available() -> bool:
+    """py-spy is installed beside this interpreter (it is optional)."""
     return PY_SPY.exists()
 
 

@@ -42,6 +42,8 @@ STAGES = (
 
 @dataclass(frozen=True)
 class ThroughputSizes:
+    """Contacts per run, runs, the stack's shape, py-spy seconds and each run's time budget."""
+
     contacts: int = 12_000
     runs: int = 3
     workers: int = 4

@@ -50,15 +50,20 @@ def windows_over(starts: Sequence[float], limit: float) -> tuple[int, int]:
     return over, most
 
 
-def duplicates(calls: Sequence[dict[str, Any]]) -> int:
-    """Calls beyond the first to one number: every run dials each number once, so each is a
-    duplicate dial (a re-sent POST, a redelivered task)."""
-    per_number = Counter(c["number"] for c in calls)
-    return sum(n - 1 for n in per_number.values())
+def duplicates(calls: Sequence[dict[str, Any]], key: str) -> int:
+    """Calls beyond the first with the same `key`: `notifyurl` for our engine (its token names
+    one attempt, so a repeat is the same attempt POSTed twice), `number` for the baseline (one
+    task per contact, so a repeat is its task re-sent or redelivered)."""
+    per_key = Counter(c[key] for c in calls)
+    return sum(n - 1 for n in per_key.values())
 
 
 def witness(
-    calls: Sequence[dict[str, Any]], stats: dict[str, Any], cps: float, max_live: int
+    calls: Sequence[dict[str, Any]],
+    stats: dict[str, Any],
+    cps: float,
+    max_live: int,
+    duplicate_key: str = "notifyurl",
 ) -> Witnessed:
     """Reduce a run's `/_sim/calls` and `/_sim/stats` to its pacing figures."""
     starts = sorted(float(c["placed_at"]) for c in calls)
@@ -71,5 +76,5 @@ def witness(
         over_limit_windows=over,
         max_in_1s=most,
         peak_live=int(stats["peak_concurrent"]),
-        duplicates=duplicates(calls),
+        duplicates=duplicates(calls, duplicate_key),
     )
