@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from campaign.cli import advice, operator, processes
+from campaign.cli import advice, demo, operator, processes
 from campaign.errors import CampaignError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 processes.register(app)
 operator.register(app)
 advice.register(app)
+demo.register(app)
 
 
 def main() -> None:
