@@ -17,32 +17,28 @@ column) raises `UploadRefused`; the caller's transaction then rolls back, so not
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import phonenumbers
 from psycopg import Connection
 from sqlalchemy.orm import Session
 
-from campaign.domain.contacts import Rejection, validate_row
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
 from campaign.services.campaigns import get_campaign_row
+from campaign.services.contact_rows import CheckedBatch, check_rows
 from campaign.services.csv_files import CsvRows, RowProblem, read_header
 from campaign.services.specs import load_spec
 
 BATCH_ROWS = 5000
 DNC_REASON = "on the do-not-call list"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NULL = "\\N"
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass
@@ -75,62 +71,6 @@ class UploadReport:
         writer.writerows((p.line, p.value, p.reason) for p in self.rejected)
 
 
-class _Good(NamedTuple):
-    """A valid row: its line, the phone as written, and its COPY text line."""
-
-    line: int
-    value: str
-    copy: str
-
-
-@dataclass(frozen=True)
-class _Checked:
-    """One validated batch, rows in file order."""
-
-    good: list[_Good]
-    bad: list[RowProblem]
-
-
-def _copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPES)
-
-
-def _metadata_text(metadata: dict[str, str]) -> str:
-    return _copy_text(_JSON(metadata)) if metadata else "{}"
-
-
-def _check_batch(
-    batch: Sequence[tuple[int, list[str]]],
-    *,
-    header: Sequence[tuple[int, str]],
-    region: str | None,
-    fallback_zone: str,
-) -> _Checked:
-    """Validate rows into ready-to-COPY text; module level so worker processes can run it."""
-    good: list[_Good] = []
-    bad: list[RowProblem] = []
-    width = max(index for index, _ in header) + 1
-    for line, cells in batch:
-        if "\x00" in "".join(cells):
-            bad.append(RowProblem(line, "", "contains a NUL character (is the file UTF-16?)"))
-            continue
-        if len(cells) >= width:
-            row = {name: cells[i] for i, name in header}
-        else:
-            row = {name: cells[i] for i, name in header if i < len(cells)}
-        result = validate_row(row, default_region=region, fallback_zone=fallback_zone)
-        if isinstance(result, Rejection):
-            bad.append(RowProblem(line, result.value, result.reason))
-            continue
-        ext = result.external_id
-        text = (
-            f"{line}\t{result.phone}\t{_NULL if ext is None else _copy_text(ext)}"
-            f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}\n"
-        )
-        good.append(_Good(line, row.get("phone", "").strip(), text))
-    return _Checked(good, bad)
-
-
 def _batches(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
     batch: list[tuple[int, list[str]]] = []
     for row in rows:
@@ -144,9 +84,9 @@ def _batches(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, 
 
 def _checked(
     batches: Iterator[list[tuple[int, list[str]]]],
-    check: Callable[[list[tuple[int, list[str]]]], _Checked],
+    check: Callable[[list[tuple[int, list[str]]]], CheckedBatch],
     workers: int,
-) -> Iterator[_Checked]:
+) -> Iterator[CheckedBatch]:
     """Validated batches in file order; a pool of `workers` processes once a file is big.
 
     At most 2 × workers batches are in flight, so a huge file never piles up in memory. The pool
@@ -161,7 +101,7 @@ def _checked(
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[Future[_Checked]] = deque([pool.submit(check, first)])
+        pending: deque[Future[CheckedBatch]] = deque([pool.submit(check, first)])
         for batch in batches:
             pending.append(pool.submit(check, batch))
             if len(pending) >= 2 * workers:
@@ -233,7 +173,7 @@ class _Store:
             "marker": _prepare_stage(self.conn),
         }
 
-    def add(self, checked: _Checked) -> None:
+    def add(self, checked: CheckedBatch) -> None:
         report = self.report
         report.rows += len(checked.good) + len(checked.bad)
         report.rejected.extend(checked.bad)
@@ -291,7 +231,7 @@ def import_contacts(
     report = UploadReport()
     store = _Store(session, campaign_id, now, report)
     check = partial(
-        _check_batch, header=header, region=region, fallback_zone=spec.window.fallback_timezone
+        check_rows, header=header, region=region, fallback_zone=spec.window.fallback_timezone
     )
     _store_behind(store, _checked(_batches(rows), check, workers))
     # Cancelled meanwhile? The share lock waits for a cancel in flight and keeps the next one
@@ -302,7 +242,7 @@ def import_contacts(
     return report
 
 
-def _store_behind(store: _Store, batches: Iterator[_Checked]) -> None:
+def _store_behind(store: _Store, batches: Iterator[CheckedBatch]) -> None:
     """Write batches in a second thread while this one reads and validates the next ones.
 
     PostgreSQL does its share of the work in its own process, and psycopg releases the GIL while

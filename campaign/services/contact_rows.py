@@ -1,0 +1,75 @@
+"""One batch of contact rows validated into PostgreSQL COPY text, in a worker process or not.
+
+Kept apart from `uploads` so a validation worker imports only the domain (phonenumbers), not
+SQLAlchemy and psycopg: a spawned worker starts in about a tenth of the time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from campaign.domain.contacts import Rejection, validate_row
+from campaign.services.csv_files import RowProblem
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class GoodRow(NamedTuple):
+    """A valid row: its line, the phone as written, and its COPY text line."""
+
+    line: int
+    value: str
+    copy: str
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """One validated batch, rows in file order."""
+
+    good: list[GoodRow]
+    bad: list[RowProblem]
+
+
+def _copy_text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
+
+
+def _metadata_text(metadata: dict[str, str]) -> str:
+    return _copy_text(_JSON(metadata)) if metadata else "{}"
+
+
+def check_rows(
+    batch: Sequence[tuple[int, list[str]]],
+    *,
+    header: Sequence[tuple[int, str]],
+    region: str | None,
+    fallback_zone: str,
+) -> CheckedBatch:
+    """Validate rows into ready-to-COPY text; module level so worker processes can run it."""
+    good: list[GoodRow] = []
+    bad: list[RowProblem] = []
+    width = max(index for index, _ in header) + 1
+    for line, cells in batch:
+        if "\x00" in "".join(cells):
+            bad.append(RowProblem(line, "", "contains a NUL character (is the file UTF-16?)"))
+            continue
+        if len(cells) >= width:
+            row = {name: cells[i] for i, name in header}
+        else:
+            row = {name: cells[i] for i, name in header if i < len(cells)}
+        result = validate_row(row, default_region=region, fallback_zone=fallback_zone)
+        if isinstance(result, Rejection):
+            bad.append(RowProblem(line, result.value, result.reason))
+            continue
+        ext = result.external_id
+        text = (
+            f"{line}\t{result.phone}\t{_NULL if ext is None else _copy_text(ext)}"
+            f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}\n"
+        )
+        good.append(GoodRow(line, row.get("phone", "").strip(), text))
+    return CheckedBatch(good, bad)
