@@ -155,7 +155,7 @@ WHERE s.line_no = ANY(%(lines)s)
 
 
 class _Store:
-    """Moves deduplicated batches into `contacts` and tallies the outcome in the report."""
+    """Moves validated batches into `contacts` and tallies the outcome in the report."""
 
     def __init__(self, session: Session, campaign_id: int, now: datetime, report: UploadReport):
         raw = session.connection().connection.driver_connection
