@@ -7,8 +7,10 @@ the session's database with other tests' campaigns.
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +103,13 @@ def demo_database(servers: tuple[str, str]) -> Iterator[str]:
 def demo_redis(servers: tuple[str, str]) -> str:
     """A Redis db number from 8-15 (the demo's queue prefix is unique per run as well)."""
     return services.with_redis_db(servers[1], 8 + secrets.randbelow(8))
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder outside pytest's basetemp: embedded PostgreSQL runs as its own system user,
+    and pytest re-restricts /tmp/pytest-of-<user> to 0700 whenever a session starts."""
+    path = Path(tempfile.mkdtemp(prefix="campaign-demo-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

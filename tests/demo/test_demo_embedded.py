@@ -25,14 +25,14 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_demo_on_embedded_servers_reports_what_their_database_holds(
-    demo_inputs: DemoInputs, tmp_path: Path
+    demo_inputs: DemoInputs, data_dir: Path
 ) -> None:
     settings = load_settings(database_url=None, redis_url=None)
-    options = demo_inputs.options(tmp_path, keep_servers=True)
+    options = demo_inputs.options(data_dir, keep_servers=True)
 
     report, used = run_demo(options, settings, Console(file=io.StringIO()))
 
-    servers = start_embedded(tmp_path)  # finds the kept servers, starts nothing new
+    servers = start_embedded(data_dir)  # finds the kept servers, starts nothing new
     try:
         assert report.servers == "embedded PostgreSQL + Redis"
         assert (used.database_url, used.redis_url) == (servers.database_url, servers.redis_url)

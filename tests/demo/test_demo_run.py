@@ -65,13 +65,13 @@ def _wait_for_calls(demo: subprocess.Popen[bytes], lock: Path, database_url: str
 
 
 def test_demo_on_external_servers_reports_what_the_database_holds(
-    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, data_dir: Path
 ) -> None:
     settings = load_settings(database_url=demo_database, redis_url=demo_redis)
     output = io.StringIO()
 
     report, used = run_demo(
-        demo_inputs.options(tmp_path), settings, Console(file=output, width=120)
+        demo_inputs.options(data_dir), settings, Console(file=output, width=120)
     )
 
     assert report.ended in ("completed", "settled"), output.getvalue()
@@ -90,26 +90,26 @@ def test_demo_on_external_servers_reports_what_the_database_holds(
             "SELECT state FROM campaigns WHERE id = %s", (report.campaign_id,)
         ).fetchone() or ("?",)
     assert state in ("completed", "paused")  # never left running once the demo is gone
-    assert not (tmp_path / LOCK_NAME).exists()
+    assert not (data_dir / LOCK_NAME).exists()
     assert _campaign_processes() == []
 
 
 def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
-    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, data_dir: Path
 ) -> None:
     env = {**os.environ, "DATABASE_URL": demo_database, "REDIS_URL": demo_redis}
     argv = [
         sys.executable, "-c", CLI, "demo",
-        "--data-dir", str(tmp_path),
+        "--data-dir", str(data_dir),
         "--spec", str(demo_inputs.spec),
         "--contacts-file", str(demo_inputs.contacts),
         "--time-scale", "0.005",
     ]  # fmt: skip
-    log_path = tmp_path.parent / "first-run.log"
+    log_path = data_dir / "first-run.log"
     with log_path.open("wb") as log:
         first = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
-        children = _wait_for_calls(first, tmp_path / LOCK_NAME, demo_database)
+        children = _wait_for_calls(first, data_dir / LOCK_NAME, demo_database)
         assert len(children) == 5, log_path.read_text()
 
         os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the demo's group
@@ -119,22 +119,22 @@ def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(10)
-    assert not (tmp_path / LOCK_NAME).exists()
+    assert not (data_dir / LOCK_NAME).exists()
     assert not any(psutil.pid_exists(pid) for pid in children)
     with psycopg.connect(demo_database) as conn:
         states = conn.execute("SELECT state FROM campaigns").fetchall()
     assert states == [("paused",)]
 
     settings = load_settings(database_url=demo_database, redis_url=demo_redis)
-    report, _ = run_demo(demo_inputs.options(tmp_path), settings, Console(file=io.StringIO()))
+    report, _ = run_demo(demo_inputs.options(data_dir), settings, Console(file=io.StringIO()))
     assert report.ended in ("completed", "settled")
     assert_report_matches_database(report, demo_database)
 
 
 def test_a_process_that_dies_mid_run_is_named_and_everything_else_stops(
-    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, tmp_path: Path
+    demo_inputs: DemoInputs, demo_database: str, demo_redis: str, data_dir: Path
 ) -> None:
-    lock = tmp_path / LOCK_NAME
+    lock = data_dir / LOCK_NAME
     victims: list[int] = []
 
     def kill_worker2() -> None:
@@ -153,7 +153,7 @@ def test_a_process_that_dies_mid_run_is_named_and_everything_else_stops(
     killer.start()
     settings = load_settings(database_url=demo_database, redis_url=demo_redis)
     with pytest.raises(ServiceUnavailable, match=r"worker2 \(pid \d+\) exited with code -9"):
-        run_demo(demo_inputs.options(tmp_path), settings, Console(file=io.StringIO()))
+        run_demo(demo_inputs.options(data_dir), settings, Console(file=io.StringIO()))
     killer.join()
 
     assert victims

@@ -30,10 +30,10 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_starting_twice_reuses_the_running_servers_and_stop_ends_them(tmp_path: Path) -> None:
-    first = start_embedded(tmp_path)
+def test_starting_twice_reuses_the_running_servers_and_stop_ends_them(data_dir: Path) -> None:
+    first = start_embedded(data_dir)
     try:
-        again = start_embedded(tmp_path)
+        again = start_embedded(data_dir)
         assert again.pids == first.pids
         assert (again.database_url, again.redis_url) == (first.database_url, first.redis_url)
         with psycopg.connect(first.database_url) as conn:
@@ -45,13 +45,13 @@ def test_starting_twice_reuses_the_running_servers_and_stop_ends_them(tmp_path: 
     first.stop()  # a second stop is harmless
 
 
-def test_a_redis_killed_by_sigkill_is_replaced_on_the_next_start(tmp_path: Path) -> None:
-    crashed = start_redis(tmp_path)
+def test_a_redis_killed_by_sigkill_is_replaced_on_the_next_start(data_dir: Path) -> None:
+    crashed = start_redis(data_dir)
     os.kill(crashed.pid, signal.SIGKILL)
     while not _gone(crashed.pid):
         time.sleep(0.01)
-    assert (tmp_path / "redis.pid").exists()  # left behind, as after any crash
-    fresh = start_redis(tmp_path)
+    assert (data_dir / "redis.pid").exists()  # left behind, as after any crash
+    fresh = start_redis(data_dir)
     try:
         assert fresh.pid != crashed.pid
         assert redis.Redis.from_url(fresh.url).ping()
@@ -60,9 +60,9 @@ def test_a_redis_killed_by_sigkill_is_replaced_on_the_next_start(tmp_path: Path)
 
 
 def test_a_postgres_folder_whose_first_initdb_never_finished_is_made_again(
-    tmp_path: Path,
+    data_dir: Path,
 ) -> None:
-    pgdata = tmp_path / "pg"
+    pgdata = data_dir / "pg"
     pgdata.mkdir()
     (pgdata / "PG_VERSION").write_text("18\n")  # what an interrupted initdb leaves behind
     server = start_postgres(pgdata)
