@@ -6,6 +6,7 @@ process, so the tests see it exactly as the engine and the benchmarks do, over r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -85,6 +86,13 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def same_bodies(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """The same JSON bodies, in any order."""
+    return sorted(json.dumps(x, sort_keys=True) for x in a) == sorted(
+        json.dumps(x, sort_keys=True) for x in b
+    )
 
 
 @dataclass

@@ -26,11 +26,12 @@ def test_duplicate_fault_posts_every_notification_twice(sim: Sim) -> None:
 
 
 def test_reorder_fault_posts_completed_before_answered(sim: Sim) -> None:
-    sim.configure(mix={"human": 1}, faults={"reorder": {"rate": 1, "delay_ms": 30}})
+    sim.configure(mix={"human": 1}, faults={"reorder": {"rate": 1, "delay_ms": 200}})
     assert sim.dial().status_code == 200
     sim.settle()
-    assert [p["status"] for p in sim.receiver.bodies()] == ["completed", "answered"]
     call = sim.only_call()
+    assert [n["status"] for n in call["notifications"]] == ["completed", "answered"]
+    assert [p["status"] for p in sim.receiver.bodies()] == ["completed", "answered"]
     assert call["faults"] == ["reorder"]
     assert call["answered_at"] < call["ended_at"]  # the call itself happened in order
 
