@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -29,7 +32,7 @@ def _unavailable(what: str, exc: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def servers() -> Iterator[tuple[str, str]]:
     """(admin PostgreSQL URL, Redis URL): the machine's servers, or embedded ones from wheels
     when CAMPAIGN_TEST_EMBEDDED is set (`.ci/run` sets it on a machine without servers)."""
     if not os.environ.get("CAMPAIGN_TEST_EMBEDDED"):
@@ -37,11 +40,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         return
     from campaign.embedded import start_embedded
 
-    embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+    # Not under pytest's basetemp: concurrent pytest sessions prune each other's old basetemps.
+    data_dir = Path(tempfile.mkdtemp(prefix="campaign-embedded-"))
+    embedded = start_embedded(data_dir)
     try:
         yield embedded.postgres.admin_url(), embedded.redis_url
     finally:
         embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
