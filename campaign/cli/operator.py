@@ -39,8 +39,8 @@ SpecFile = Annotated[Path, typer.Option("-f", "--file", help="spec file (YAML or
 Region = Annotated[
     str | None, typer.Option("--region", help="region for numbers without +, e.g. US")
 ]
-# One core for this process, one for PostgreSQL; worker processes only pay off beyond that.
-_DEFAULT_WORKERS = max(0, (os.cpu_count() or 1) - 2)
+# Validation workers run niced, so PostgreSQL and the writer (the serial part) keep priority.
+_DEFAULT_WORKERS = os.cpu_count() or 1
 _BLOCKS: dict[str, Callable[[Any, str], Any]] = {
     "retry": RetryPolicy.from_dict,
     "window": CallingWindow.from_dict,
@@ -134,7 +134,7 @@ def upload(
         Path | None, typer.Option("--rejects-csv", help="write rejected rows to this CSV")
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="extra validation processes (default: cores beyond two)")
+        int, typer.Option(help="validation processes for files over 5,000 rows (0: none)")
     ] = _DEFAULT_WORKERS,
     as_json: JsonFlag = False,
 ) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -100,7 +101,11 @@ def _checked(
         yield from map(check, batches)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Niced: PostgreSQL and the writer are the serial part; validation fills the idle cycles.
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=os.nice, initargs=(10,)
+    )
+    with pool:
         pending: deque[Future[CheckedBatch]] = deque([pool.submit(check, first)])
         for batch in batches:
             pending.append(pool.submit(check, batch))
