@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import schemathesis
+import pytest
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
 
 from tests.operator.conftest import OPERATOR, spec_doc
+
+# A dev dependency (schemathesis>=4.32,<5); skipped, not failed, where it is not installed yet.
+schemathesis = pytest.importorskip("schemathesis")
+not_a_server_error = pytest.importorskip("schemathesis.checks").not_a_server_error
 
 
 def _campaign_with_contacts(client: httpx.Client) -> int:
