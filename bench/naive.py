@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from celery import Celery, Task
 
 from campaign.errors import GatewayError
@@ -76,6 +77,14 @@ def dial(self: Task, phone: str, fields: dict[str, str]) -> str:
         return _client().dial(request).sid
     except GatewayError as exc:
         raise self.retry(exc=exc, countdown=RETRY_COUNTDOWN_S + random.random()) from exc
+
+
+def purge(client: redis.Redis, settings: Settings) -> None:
+    """Drop every message left in the baseline's queue (with kombu's per-priority lists).
+    Run it once the baseline's workers are stopped."""
+    keys = list(client.scan_iter(match=f"{queue_name(settings)}*"))
+    if keys:
+        client.delete(*keys)
 
 
 def enqueue(settings: Settings, phones: Sequence[str], fields: dict[str, str]) -> None:

@@ -4,6 +4,9 @@ The API process (uvicorn, as `campaign api` runs it) and 4 workers run against a
 `accepted`, each awaiting one final notification (a third busy, so the decision is a redial; the
 rest completed by a person, so the contact is done). Intake: concurrent senders POST one final per
 attempt as fast as the receiver answers; every 200 means the body is committed in the inbox.
+The API's CPU per stored notification gives the rate one API process could take with a core of
+its own (a process runs Python on one core at a time).
+
 Latency: an open-loop sender POSTs at a steady 100/s while a poller watches PostgreSQL for each
 attempt's decision (`ended_at`, written in the consumer's transaction with the contact's next due
 time); latency is from just before the POST to the poll that first sees the decision, so it
@@ -19,11 +22,13 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 import psycopg
 from sqlalchemy import text
 
 from bench.env import Stack, running_stack
 from bench.figures import Report, figure
+from bench.procstats import CpuProfile
 from bench.runs import start_campaign, wait_logged
 from campaign.db.engine import transaction
 from campaign.domain import tokens
@@ -216,6 +221,7 @@ def run(settings: Settings, sizes: NotifySizes, report: Report) -> None:
     intake: list[float] = []
     p50: list[float] = []
     p99: list[float] = []
+    api_ms: list[float] = []
     with running_stack(settings, {}) as stack:
         stack.start_api()
         stack.start_workers(sizes.workers, sizes.worker_concurrency)
@@ -223,9 +229,14 @@ def run(settings: Settings, sizes: NotifySizes, report: Report) -> None:
         attempts = _Attempts(stack)
         # Warm-up, not measured: connection pools, spec caches, the first Celery deliveries.
         asyncio.run(_intake(stack.api_url, attempts.make(WARM_UP_POSTS), sizes.concurrency))
+        api = psutil.Process(stack.procs["api"].pid)
         for _ in range(sizes.runs):
             posts = attempts.make(sizes.intake_posts)
+            cpu = CpuProfile({"api": lambda: [api]})
+            cpu.start()
             intake.append(asyncio.run(_intake(stack.api_url, posts, sizes.concurrency)))
+            cpu.stop()
+            api_ms.append(1000 * cpu.used["api"] / len(posts))
             latencies = _latencies_ms(
                 stack, attempts.make(round(LATENCY_RATE_PER_S * sizes.latency_seconds))
             )
@@ -235,6 +246,9 @@ def run(settings: Settings, sizes: NotifySizes, report: Report) -> None:
         [
             figure("notify_per_s", intake, "notifications/s", at_least=INTAKE_TARGET_PER_S,
                    digits=1),
+            figure("notify_api_cpu_ms", api_ms, "CPU-ms/notification", digits=2),
+            figure("notify_ceiling_per_s_per_api_process", [1000 / ms for ms in api_ms],
+                   "notifications/s", at_least=INTAKE_TARGET_PER_S, digits=1),
             figure("notify_p50_ms", p50, "ms", digits=1),
             figure("notify_p99_ms", p99, "ms", at_most=P99_TARGET_MS, digits=1),
         ]

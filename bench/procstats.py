@@ -8,7 +8,6 @@ bench database, Redis) and so what a second machine could take over.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -65,13 +64,11 @@ def redis_servers() -> list[psutil.Process]:
 
 @dataclass
 class CpuProfile:
-    """CPU seconds per group between `start()` and `stop()`, and the wall time between them."""
+    """CPU seconds per group between `start()` and `stop()`."""
 
     groups: Mapping[str, Callable[[], list[psutil.Process]]]
-    wall_s: float = 0.0
     used: dict[str, float] = field(default_factory=dict)
     _start: dict[str, dict[int, float]] = field(default_factory=dict)
-    _t0: float = 0.0
 
     def _snapshot(self) -> dict[str, dict[int, float]]:
         return {
@@ -79,26 +76,14 @@ class CpuProfile:
         }
 
     def start(self) -> None:
-        self._t0 = time.monotonic()
         self._start = self._snapshot()
 
     def stop(self) -> None:
         """Record CPU used by each group since start (processes born since count from zero)."""
-        self.wall_s = time.monotonic() - self._t0
         end = self._snapshot()
         for name, pids in end.items():
             before = self._start.get(name, {})
             self.used[name] = sum(max(0.0, s - before.get(pid, 0.0)) for pid, s in pids.items())
-
-    def text(self, cores: int) -> str:
-        """A table of CPU seconds and share of the machine's capacity, biggest first."""
-        capacity = self.wall_s * cores
-        lines = [f"wall {self.wall_s:.1f} s x {cores} cores = {capacity:.1f} CPU-s available"]
-        for name, secs in sorted(self.used.items(), key=lambda kv: -kv[1]):
-            lines.append(f"{name:<24} {secs:8.1f} CPU-s  {100 * secs / capacity:5.1f} %")
-        total = sum(self.used.values())
-        lines.append(f"{'total':<24} {total:8.1f} CPU-s  {100 * total / capacity:5.1f} %")
-        return "\n".join(lines)
 
 
 class RssSampler:

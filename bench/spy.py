@@ -1,10 +1,12 @@
 """Where a process spends its CPU, from py-spy samples: by library, and by the engine step above it.
 
-py-spy samples a running process from outside (no code change, little overhead) and, without
-`--idle`, only threads that are on the CPU, so waiting on the network or the database does not
-count. Each sample is charged twice: to the library of its innermost frame (is it SQLAlchemy,
-psycopg, Celery, our own code?) and to the innermost frame of the engine's own code (`campaign/`,
-`workers/`, `schedules/`), which says which step of ours the library work is done for.
+py-spy samples a running process from outside (no code change, little overhead); with `--gil`
+only the thread holding the GIL is recorded, so a sample is Python really running (waiting on the
+network or the database releases the GIL and does not count), and samples per second of
+recording say how busy the process's one Python core was. Each sample is charged twice: to the
+library of its innermost frame (is it SQLAlchemy, psycopg, Celery, our own code?) and to the
+innermost frame of the engine's own code (`campaign/`, `workers/`, `schedules/`), which says
+which step of ours the library work is done for.
 py-spy is optional: without it the section says so and the figures are unaffected.
 """
 
@@ -34,7 +36,7 @@ class Spy:
         self._out = out
         self._proc = subprocess.Popen(
             [str(PY_SPY), "record", "-p", str(pid), "-d", str(max(1, round(seconds))),
-             "-r", str(RATE_HZ), "-f", "raw", "-o", str(out), "--nonblocking"],
+             "-r", str(RATE_HZ), "-f", "raw", "-o", str(out), "--nonblocking", "--gil"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -74,7 +76,7 @@ def summarize(raw: str, top: int = 10) -> str:
         by_step[step] += count
     if not total:
         return "no samples (the process was idle)"
-    lines = [f"{total} on-CPU samples at {RATE_HZ} Hz", "by library (innermost frame):"]
+    lines = [f"{total} samples holding the GIL at {RATE_HZ} Hz", "by library (innermost frame):"]
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in by_library.most_common(top)]
     lines.append("by engine step (innermost frame of campaign/, workers/, schedules/):")
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in by_step.most_common(top)]
