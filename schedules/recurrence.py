@@ -121,7 +121,7 @@ def start_due_runs(session: Session, now: datetime) -> list[str]:
         select(CampaignRow)
         .where(CampaignRow.next_run_at <= now, CampaignRow.state.in_(_RECURRING_STATES))
         .order_by(CampaignRow.next_run_at)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)  # see get_campaign_row
     ).all()
     done: list[str] = []
     for campaign in campaigns:

@@ -101,8 +101,15 @@ def create_campaign(session: Session, document: object) -> CampaignView:
 
 
 def get_campaign_row(session: Session, campaign_id: int, *, lock: bool = False) -> CampaignRow:
-    """The row, optionally locked (`FOR UPDATE`) so lifecycle verbs serialise per campaign."""
-    row = session.get(CampaignRow, campaign_id, with_for_update=lock or None)
+    """The row, optionally locked so lifecycle verbs serialise per campaign.
+
+    The lock is `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting an attempt or contact takes
+    `FOR KEY SHARE` on its campaign (the foreign key), and a dispatcher holding contact locks
+    while it inserts attempts must not wait on a verb that is itself waiting on those contacts.
+    """
+    row = session.get(
+        CampaignRow, campaign_id, with_for_update={"key_share": True} if lock else None
+    )
     if row is None:
         raise NotFound(f"campaign {campaign_id} does not exist")
     return row
