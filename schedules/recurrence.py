@@ -1,9 +1,6 @@
 """Recurring campaigns: a new run at each cron occurrence, read in the schedule's own time zone.
 
-`next_run` is pure and works on local wall-clock time, so "0 10 * * MON" in America/Chicago is
-10:00 there every Monday whatever the UTC offset. Across DST: a wall time that does not exist
-(spring forward) runs at the same distance past the jump (02:30 on a 02:00→03:00 day runs at
-03:30); a wall time that happens twice (fall back) runs once, at its first occurrence.
+When is `campaign.domain.recurrence.next_run` (pure, exact across DST).
 
 `start_due_runs` is called by every dispatcher tick (any number of replicas: campaigns are
 claimed with `SKIP LOCKED`, and `next_run_at` moves on in the same transaction). A run whose
@@ -13,14 +10,13 @@ recorded as a `skipped` run with a note instead of being stacked on top.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from croniter import croniter
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, RunRow
+from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
@@ -39,24 +35,6 @@ _RECURRING_STATES = (
     CampaignState.COMPLETED.value,
 )
 _OPEN_CONTACTS = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
-
-
-def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a naive local wall time: fold=0, so a repeated time is its first
-    occurrence and a skipped one lands past the jump by as much as it was before it."""
-    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-
-
-def next_run(cron: str, zone: str, after: datetime) -> datetime:
-    """The first occurrence of `cron` in `zone` strictly after `after` (aware), in UTC."""
-    tz = ZoneInfo(zone)
-    wall = after.astimezone(tz).replace(tzinfo=None)
-    # Start a little early: a fall-back hour can put a not-yet-past instant at an earlier wall time.
-    times = croniter(cron, wall - timedelta(hours=3), ret_type=datetime)
-    while True:
-        at = _instant(times.get_next(datetime), tz)
-        if at > after:
-            return at
 
 
 def _rearm(session: Session, campaign_id: int, now: datetime) -> int:

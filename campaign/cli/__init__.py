@@ -1,14 +1,21 @@
 """The `campaign` command: one entry point for operators and for every process of the system.
 
-Commands live in small modules by audience (operator verbs, process runners, the demo); this
-module only assembles them. Errors from the engine become one line on stderr and a non-zero exit.
+Commands live in small modules by audience (operator verbs, process runners, advice, the demo);
+this module only assembles them and turns every failure into one line on stderr and a non-zero
+exit, the contract scripts rely on: engine errors exit 1, usage errors 2, unreachable or
+unmigrated servers 3.
 """
 
 from __future__ import annotations
 
 import sys
 
+import redis
 import typer
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+
+# Typer vendors click; its usage errors are not the `click` package's classes.
+from typer._click.exceptions import ClickException
 
 from campaign.cli import advice, demo, operator, processes
 from campaign.errors import CampaignError
@@ -26,10 +33,32 @@ advice.register(app)
 demo.register(app)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main() -> None:
-    """Console-script entry: run the CLI; engine errors print one line and exit 1."""
+    """Console-script entry: run the CLI with one-line errors."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="campaign")
+    except ClickException as exc:
+        message = exc.format_message()
+        if message:  # empty for `campaign` alone: the help it printed says it all
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            sys.stderr.write(f"error: {where}{message}\n")
+        sys.exit(2)
     except CampaignError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(1)
+    except ProgrammingError as exc:
+        sys.stderr.write(f"error: database: {_first_line(exc)} (run `campaign db upgrade`?)\n")
+        sys.exit(3)
+    except DBAPIError as exc:
+        sys.stderr.write(f"error: database unreachable or failing: {_first_line(exc)}\n")
+        sys.exit(3)
+    except redis.RedisError as exc:
+        sys.stderr.write(f"error: redis unreachable or failing: {_first_line(exc)}\n")
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -294,20 +294,25 @@ def _record_refusal(
             now=now,
             rng=deps.rng,
         )
-        streak = deps.limiter.gateway_streak(row.campaign_id, failed=True)
-        if credentials or streak >= deps.settings.gateway_failures_before_pause:
-            why = (
-                "gateway refused our credentials"
-                if credentials
-                else f"gateway failed {streak} dial-outs in a row"
-            )
-            pause_for_gateway(session, row.campaign_id, f"{why}: {exc}")
+        campaign_id = row.campaign_id
         after_commit(session, lambda: deps.limiter.release(str(attempt_id), keys.caps))
+    streak = deps.limiter.gateway_streak(campaign_id, failed=True)
+    if credentials or streak >= deps.settings.gateway_failures_before_pause:
+        why = (
+            "gateway refused our credentials"
+            if credentials
+            else f"gateway failed {streak} dial-outs in a row"
+        )
+        # Its own transaction, holding only the campaign row: never contact-then-campaign locks.
+        with transaction(deps.sessions) as session:
+            pause_for_gateway(session, campaign_id, f"{why}: {exc}")
 
 
 def pause_for_gateway(session: Session, campaign_id: int, reason: str) -> None:
     """Pause a running campaign on its own, with a reason `status` shows."""
-    campaign = session.get_one(CampaignRow, campaign_id, with_for_update=True)
+    # FOR NO KEY UPDATE, as the lifecycle verbs lock campaigns: attempt inserts (FK key-share
+    # locks) are not blocked by it.
+    campaign = session.get_one(CampaignRow, campaign_id, with_for_update={"key_share": True})
     state = CampaignState(campaign.state)
     if state is CampaignState.RUNNING:
         campaign.state = campaign_transition(state, CampaignEvent.PAUSE).state

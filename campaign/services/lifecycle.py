@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
@@ -131,7 +132,6 @@ def start(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResu
     Repeating `start` is a no-op; a completed one-shot campaign stays completed (its run is
     over); a paused one must be resumed, a cancelled one cannot start (IllegalTransition).
     """
-    from schedules.recurrence import next_run  # schedules sits above services; imported lazily
 
     row = get_campaign_row(session, campaign_id, lock=True)
     state = CampaignState(row.state)

@@ -30,12 +30,15 @@ def ring_margin(spec: CampaignSpec) -> timedelta:
     return timedelta(milliseconds=spec.gateway.timeout_in_ms)
 
 
-def histories(session: Session, contact_ids: Sequence[int]) -> dict[int, list[PastAttempt]]:
-    """Every dial to each contact (all runs), oldest first, as the retry policy reads it."""
+def histories(
+    session: Session, contact_ids: Sequence[int], *, run_id: int | None = None
+) -> dict[int, list[PastAttempt]]:
+    """Every dial to each contact, oldest first, as the retry policy reads it: across all runs,
+    or only `run_id`'s (a recurring campaign's attempt caps start afresh each run)."""
     out: dict[int, list[PastAttempt]] = {cid: [] for cid in contact_ids}
     if not contact_ids:
         return out
-    rows = session.execute(
+    query = (
         select(
             AttemptRow.contact_id,
             AttemptRow.sending_at,
@@ -46,7 +49,9 @@ def histories(session: Session, contact_ids: Sequence[int]) -> dict[int, list[Pa
         .where(AttemptRow.contact_id.in_(contact_ids), AttemptRow.state.not_in(_NOT_DIALED))
         .order_by(AttemptRow.id)
     )
-    for contact_id, sending_at, claimed_at, outcome, counted in rows:
+    if run_id is not None:
+        query = query.where(AttemptRow.run_id == run_id)
+    for contact_id, sending_at, claimed_at, outcome, counted in session.execute(query):
         at = sending_at or claimed_at
         if at is not None:
             outcome_class = OutcomeClass(outcome) if outcome else None
@@ -76,11 +81,14 @@ def settle_contact(
         attempt.decision = decision
         return decision
     session.flush()
-    history = histories(session, [contact.id])[contact.id]
     zones = spec.window.zones_for(contact.zones)
-    result = spec.retry.decide(outcome, history, now, zones[0], rng)
+    # Attempt caps count this run's dials; frequency caps (min_gap, per_day) hold across runs.
+    this_run = histories(session, [contact.id], run_id=attempt.run_id)[contact.id]
+    result = spec.retry.decide(outcome, this_run, now, zones[0], rng)
     if isinstance(result, Redial):
-        opens = spec.window.next_open(result.at, zones, ring_margin(spec))
+        every_run = histories(session, [contact.id])[contact.id]
+        at = spec.retry.earliest_allowed(every_run, result.at, zones[0])
+        opens = spec.window.next_open(at, zones, ring_margin(spec))
         if opens is None:
             contact.state = contact_transition(contact_state, ContactEvent.EXHAUST).state.value
             contact.closed_reason = f"{outcome.value}: the calling window never opens again"
@@ -89,7 +97,7 @@ def settle_contact(
         else:
             contact.state = contact_transition(contact_state, ContactEvent.REDIAL).state.value
             contact.next_due_at = opens
-            contact.waiting_reason = "retry" if opens == result.at else "window"
+            contact.waiting_reason = "retry" if opens == at else "window"
             decision = result.reason
     else:
         event = ContactEvent.EXHAUST if result.exhausted else ContactEvent.FINISH

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.recurrence import next_run
 from campaign.services import campaigns, lifecycle, uploads
-from schedules.recurrence import next_run, start_due_runs
+from schedules.recurrence import start_due_runs
 from tests.operator.conftest import csv_bytes, spec_doc
 
 CHICAGO = "America/Chicago"
