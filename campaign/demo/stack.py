@@ -54,14 +54,9 @@ class StackUrls:
     simulator: str
 
 
-def stack_env(
-    settings: Settings, config: StackConfig, api_port: int, sim_port: int
-) -> dict[str, str]:
-    """The environment every process of the stack reads.
-
-    DEADLINE_MARGIN_S is short because simulated calls last seconds; the simulator plays ring and
-    talk times at `time_scale` and takes its outcome mix and scripts from `sim_config_file`.
-    """
+def process_env(settings: Settings, api_port: int, sim_port: int) -> dict[str, str]:
+    """The operator-contract environment of a one-host stack: `settings`' servers, secrets and
+    queue prefix, the API as the notification receiver and the simulator as the gateway."""
     return {
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
@@ -71,6 +66,19 @@ def stack_env(
         "SAVG_CLIENT_SECRET": settings.savg_client_secret,
         "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
         "NOTIFY_SECRET": settings.notify_secret,
+    }
+
+
+def stack_env(
+    settings: Settings, config: StackConfig, api_port: int, sim_port: int
+) -> dict[str, str]:
+    """The environment every process of the demo's stack reads.
+
+    DEADLINE_MARGIN_S is short because simulated calls last seconds; the simulator plays ring and
+    talk times at `time_scale` and takes its outcome mix and scripts from `sim_config_file`.
+    """
+    return {
+        **process_env(settings, api_port, sim_port),
         "DEADLINE_MARGIN_S": "10",
         "ENVIRONMENT": "development",
         "METRICS_PORT": "0",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign.demo.stack import process_env
 from campaign.runtime import Runtime
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
@@ -58,14 +59,7 @@ class Stack:
 def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str]:
     """The environment every process of the stack reads (the operator contract's names)."""
     return {
-        "DATABASE_URL": settings.database_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "QUEUE_PREFIX": settings.queue_prefix,
-        "SAVG_BASE_URL": f"http://127.0.0.1:{sim_port}",
-        "SAVG_CLIENT_ID": settings.savg_client_id,
-        "SAVG_CLIENT_SECRET": settings.savg_client_secret,
-        "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
-        "NOTIFY_SECRET": settings.notify_secret,
+        **process_env(settings, api_port, sim_port),
         "DEADLINE_MARGIN_S": "1",
         "SWEEP_QUEUED_STALE_S": "3",
         "SWEEP_DIALING_STALE_S": "5",
