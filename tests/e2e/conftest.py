@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from campaign.db.migrate import upgrade
 from campaign.demo.stack import process_env
 from campaign.runtime import Runtime
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
+from tests.support import services
 from tests.support.procs import CAMPAIGN, Proc, wait_http
 from tests.support.services import free_port
 
@@ -70,8 +73,16 @@ def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str
 
 
 @pytest.fixture(scope="module")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start the system once per test module; stop every process it started, by pid."""
+def stack(
+    settings: Settings, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Start the system once per test module, on a database of its own (its dispatchers claim
+    every running campaign they see); stop every process it started, by pid."""
+    database = services.create_database(servers[0])
+    upgrade(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    settings = settings.model_copy(
+        update={"database_url": database, "queue_prefix": f"e2e{secrets.token_hex(4)}"}
+    )
     sim_port, api_port = free_port(), free_port()
     log_dir = tmp_path_factory.mktemp("stack")
     runtime = Runtime(settings, pool_size=4)
@@ -99,3 +110,4 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             proc.stop()
         s.sim.close()
         runtime.close()
+        services.drop_database(servers[0], database)

@@ -17,12 +17,13 @@ from sqlalchemy import select
 
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.db.tables import AttemptRow
+from campaign.db.tables import AttemptRow, CampaignRow
 from campaign.heartbeat import alive
 from campaign.runtime import Runtime
+from campaign.services.dispatching import claim_due_contacts
+from campaign.services.specs import load_spec
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
-from schedules.dispatcher import tick
 from tests import factories
 from tests.e2e.conftest import Stack, stack_env
 from tests.support.procs import CAMPAIGN, Proc, wait_for, wait_http
@@ -63,11 +64,24 @@ class Ops(Stack):
         return alive(self.runtime.redis, self.settings.queue_prefix, "dispatcher")
 
     def dispatch(self, phones: list[str], now: datetime | None = None, **spec: object) -> int:
-        """A running campaign with these contacts, claimed by one in-process tick; its id."""
+        """A running campaign with these contacts, all claimed and sent to the workers; its id.
+
+        Claims only this campaign (not a whole tick): the session database may hold other tests'
+        running campaigns, whose calls must not land on this test's simulator.
+        """
         with transaction(self.runtime.sessions) as session:
             campaign_id = factories.make_campaign(session, factories.spec(**spec))
             factories.add_contacts(session, campaign_id, phones)
-        tick(self.runtime, now or utcnow())
+        with transaction(self.runtime.sessions) as session:
+            claimed = claim_due_contacts(
+                session,
+                campaign_id=campaign_id,
+                run_id=None,
+                spec=load_spec(session.get_one(CampaignRow, campaign_id).spec),
+                now=now or utcnow(),
+                limit=len(phones),
+            )
+        self.runtime.enqueue_dials(claimed.attempt_ids)
         return campaign_id
 
     def attempts(self, campaign_id: int) -> list[AttemptRow]:
