@@ -44,13 +44,13 @@ STAGES = (
 class ThroughputSizes:
     """Contacts per run, runs, the stack's shape, py-spy seconds and each run's time budget."""
 
-    contacts: int = 12_000
+    contacts: int = 6_000
     runs: int = 3
     workers: int = 4
     concurrency: int = 8
     dispatchers: int = 2
     spy_seconds: float = 10.0
-    max_seconds: float = 150.0  # a run still going then is cancelled and measured as it stands
+    max_seconds: float = 60.0  # a run still going then is cancelled and measured as it stands
 
 
 FULL = ThroughputSizes()
