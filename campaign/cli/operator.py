@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -53,6 +53,17 @@ def _settings() -> Settings:
     if settings.database_url is None:
         raise InvalidInput("DATABASE_URL is not set: point it at the campaign PostgreSQL")
     return settings
+
+
+@contextmanager
+def _open_input(file: Path) -> Iterator[IO[bytes]]:
+    """The file opened for reading; an unreadable one is an error naming it, not a traceback."""
+    try:
+        stream = file.open("rb")
+    except OSError as exc:
+        raise InvalidInput(f"{file}: {exc.strerror or exc}") from exc
+    with stream:
+        yield stream
 
 
 @contextmanager
@@ -139,11 +150,7 @@ def upload(
     as_json: JsonFlag = False,
 ) -> None:
     """Import contacts; prints accepted, duplicates, suppressed and every rejected row."""
-    try:
-        stream = file.open("rb")
-    except OSError as exc:
-        raise InvalidInput(f"{file}: {exc.strerror or exc}") from exc
-    with stream:
+    with _open_input(file) as stream:
         report = _run(
             lambda s: uploads.import_contacts(
                 s,
@@ -236,11 +243,7 @@ def dnc_import(
     as_json: JsonFlag = False,
 ) -> None:
     """Import do-not-call numbers from a CSV; bad rows are reported, the rest listed."""
-    try:
-        stream = file.open("rb")
-    except OSError as exc:
-        raise InvalidInput(f"{file}: {exc.strerror or exc}") from exc
-    with stream:
+    with _open_input(file) as stream:
         report = _run(
             lambda s: dnc_admin.import_numbers(
                 s, stream, now=utcnow(), default_region=region, name=str(file)
