@@ -193,6 +193,11 @@ def _figures(
         figure("duplicate_dials_reset_2pct", [ours_reset.duplicates], "calls", at_most=0),
         figure("naive_duplicate_dials_reset_2pct", [base_reset.duplicates], "calls", at_most=0),
     ]
+    out += [
+        figure(f"over_limit_windows_{cps}", [w.over_limit_windows for w in runs], "windows",
+               at_most=0)
+        for cps, runs in ours.items()
+    ]
     top = max(ours)
     out.append(
         figure(f"max_calls_in_1s_{top}", [w.max_in_1s for w in ours[top]], "calls", at_most=top)
