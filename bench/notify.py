@@ -71,7 +71,7 @@ class NotifySizes:
 
 
 FULL = NotifySizes()
-QUICK = NotifySizes(intake_posts=3000, latency_seconds=6.0, runs=2)
+QUICK = NotifySizes(intake_posts=1000, latency_seconds=5.0, runs=2)
 TINY = NotifySizes(intake_posts=200, latency_seconds=1.0, runs=1, workers=1, worker_concurrency=4)
 
 

@@ -50,7 +50,7 @@ class PacingSizes:
 
 
 FULL = PacingSizes()
-QUICK = PacingSizes(seconds=4.0, runs=2, fault_seconds=4.0, cap_contacts=300)
+QUICK = PacingSizes(seconds=4.0, runs=1, fault_seconds=3.0, cap_contacts=150)
 TINY = PacingSizes(rates=(5, 50), seconds=1.5, runs=1, fault_seconds=1.5, cap_contacts=40,
                    workers=2, concurrency=4, dispatchers=1)
 

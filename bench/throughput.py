@@ -54,7 +54,7 @@ class ThroughputSizes:
 
 
 FULL = ThroughputSizes()
-QUICK = ThroughputSizes(contacts=3_000, runs=2, spy_seconds=5.0, max_seconds=30.0)
+QUICK = ThroughputSizes(contacts=1_500, runs=2, spy_seconds=5.0, max_seconds=25.0)
 TINY = ThroughputSizes(
     contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0,
     max_seconds=60.0,
