@@ -23,7 +23,10 @@ _local = threading.local()
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """This process's runtime, from the environment."""
-    return Runtime(get_settings(), pool_size=20)
+    # 8 + 8 overflow = 16 connections, the default thread count: a dial holds at most one at a
+    # time, and 4 workers × 40 (the old 20 + 20) exceeded PostgreSQL's default 100 connections,
+    # after which the API answered 500 to notifications. Threads beyond 16 wait for a connection.
+    return Runtime(get_settings(), pool_size=8)
 
 
 def dial_deps() -> DialDeps:
