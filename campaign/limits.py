@@ -242,21 +242,6 @@ class Limiter:
         self._restored(keys=[*rate_keys, self._sentinel], args=[hold_s * 1000])
         return sum(int(r) for r in results)
 
-    def gateway_streak(self, campaign_id: int, *, failed: bool) -> int:
-        """Count consecutive gateway failures of a campaign; a success resets it to 0.
-
-        Kept in Redis (not the source of truth): losing it only delays an automatic pause.
-        """
-        key = f"{self._prefix}:gwfail:{campaign_id}"
-        if not failed:
-            self._redis.delete(key)
-            return 0
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 3600)
-        count, _ = pipe.execute()
-        return int(count)
-
 
 @dataclass(frozen=True)
 class PacingKeys:

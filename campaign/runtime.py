@@ -15,8 +15,10 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
+from campaign.services.leases import Leases
 from campaign.settings import Settings
 
 DIAL_TASK = "campaign.dial"
@@ -50,6 +52,20 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
     )
     return app
+
+
+def make_breaker(client: redis.Redis, settings: Settings) -> GatewayBreaker:
+    """The gateway breakers under the settings' thresholds. A probe holds its turn for as long as
+    its POST can take (connect + read timeouts and the client's in-place retries)."""
+    probe_ttl_s = settings.savg_connect_timeout_s + settings.savg_read_timeout_s + 10.0
+    return GatewayBreaker(
+        client,
+        settings.queue_prefix,
+        threshold=settings.gateway_breaker_failures,
+        cooldown_s=settings.gateway_breaker_cooldown_s,
+        max_cooldown_s=settings.gateway_breaker_max_cooldown_s,
+        probe_ttl_s=probe_ttl_s,
+    )
 
 
 def _direct(queue: str) -> dict[str, str]:
@@ -88,6 +104,18 @@ class Runtime:
     @cached_property
     def limiter(self) -> Limiter:
         return Limiter(self.redis, self.settings.queue_prefix)
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.limiter, self.settings)
+
+    @cached_property
+    def breaker(self) -> GatewayBreaker:
+        return make_breaker(self.redis, self.settings)
+
+    def read_breaker(self, trunk: str | None) -> Breaker:
+        """The breaker of the gateway a campaign on `trunk` dials (a read, no change)."""
+        return self.breaker.read(gateway_id(self.settings.savg_base_url, trunk))
 
     @property
     def celery(self) -> Celery:

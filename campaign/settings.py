@@ -37,8 +37,14 @@ class Settings(BaseSettings):
     savg_webhook_secret: str | None = None
     api_keys: str = ""
     notify_max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    # Consecutive dial-outs the gateway refused (429/5xx/connect) before a campaign pauses itself.
+    # Consecutive requests the gateway refused as wrong (4xx) before a campaign pauses itself.
     gateway_failures_before_pause: int = Field(default=20, ge=1)
+    # The gateway breaker (campaign/breaker.py): consecutive failures that show a gateway sick
+    # (5xx, timeouts, connection errors) open it; its first cool-down doubles after each failed
+    # probe up to the maximum.
+    gateway_breaker_failures: int = Field(default=5, ge=1)
+    gateway_breaker_cooldown_s: float = Field(default=5.0, gt=0)
+    gateway_breaker_max_cooldown_s: float = Field(default=300.0, gt=0)
     # Account-wide limits per trunk (every campaign dialing through one trunk shares them).
     trunk_cps: float | None = Field(default=None, gt=0)
     trunk_max_live_calls: int | None = Field(default=None, ge=1)

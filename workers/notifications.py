@@ -23,8 +23,7 @@ def consume_notification(notification_id: int) -> str:
         result = apply_notification(
             session,
             notification_id,
-            limiter=rt.limiter,
-            settings=rt.settings,
+            leases=rt.leases,
             now=utcnow(),
             rng=_rng,
         )

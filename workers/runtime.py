@@ -38,6 +38,7 @@ def dial_deps() -> DialDeps:
             settings=rt.settings,
             sessions=rt.sessions,
             limiter=rt.limiter,
+            breaker=rt.breaker,
             gateway=SavgClient.from_settings(rt.settings),
             clock=utcnow,
             rng=random.Random(),

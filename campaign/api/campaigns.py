@@ -163,7 +163,7 @@ def list_contacts(
 def status(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Status:
     """What `campaign status --json` prints."""
     with transaction(runtime.sessions) as session:
-        report = reporting.campaign_status(session, campaign_id, utcnow())
+        report = reporting.campaign_status(session, campaign_id, utcnow(), runtime.read_breaker)
     return schemas.Status(**report.to_dict())
 
 

@@ -131,6 +131,10 @@ class Status(BaseModel):
     eta_seconds: float | None
     runs: list[Run]
     total_contacts: int
+    gateway: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
+    )
 
 
 class DncAdd(BaseModel):

@@ -29,6 +29,7 @@ from campaign.domain.calling_window import CallingWindow
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
+from campaign.runtime import Runtime
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
 from campaign.settings import Settings, get_settings
 
@@ -193,15 +194,21 @@ def status(
 ) -> None:
     """Counts by contact state and outcome, live calls, calls/s, ETA, waiting reasons, runs."""
 
-    def read() -> reporting.CampaignStatus:
-        return _run(lambda s: reporting.campaign_status(s, campaign_id, utcnow()))
+    runtime = Runtime(_settings())
+    breakers = runtime.read_breaker if runtime.settings.redis_url else None
 
-    if watch:
-        watch_status(read, interval=interval, as_json=as_json)
-    elif as_json:
-        typer.echo(json.dumps(read().to_dict()))
-    else:
-        render_status(read())
+    def read() -> reporting.CampaignStatus:
+        return _run(lambda s: reporting.campaign_status(s, campaign_id, utcnow(), breakers))
+
+    try:
+        if watch:
+            watch_status(read, interval=interval, as_json=as_json)
+        elif as_json:
+            typer.echo(json.dumps(read().to_dict()))
+        else:
+            render_status(read())
+    finally:
+        runtime.close()
 
 
 def export(

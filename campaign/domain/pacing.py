@@ -162,12 +162,36 @@ def attempt_deadline(
     delivery and clock skew. Erring late only delays a redial; erring early frees a live-call slot
     and may redial a person who is still on the line, so every term is the worst case.
     """
+    if max_call_duration < timedelta(0):
+        raise ValueError("max_call_duration must not be negative")
+    silent = silent_deadline(
+        dialed_at, ring_timeout=ring_timeout, amd_timers_ms=amd_timers_ms, margin=margin
+    )
+    return silent + max_call_duration
+
+
+def silent_deadline(
+    dialed_at: datetime,
+    *,
+    ring_timeout: timedelta,
+    amd_timers_ms: Mapping[str, int],
+    margin: timedelta,
+) -> datetime:
+    """By when a placed call has said something: an attempt that heard nothing by then settles.
+
+    A call the gateway placed is answered or rings out (jambonz cancels it with 487 at its ring
+    timeout) within `ring_timeout`, and either way a notification is posted; AMD can hold the
+    `answered` post for its longest timer, and `margin` covers delivery and clock skew. So an
+    attempt with no notification at all by this instant was either never placed (its POST got a
+    5xx or timed out) or lost every notification; holding its live-call slot until the full
+    `attempt_deadline` (30 minutes more by default) would only starve the campaign.
+    """
     if dialed_at.tzinfo is None:
         raise ValueError("dialed_at must be timezone-aware")
-    if min(ring_timeout, max_call_duration, margin) < timedelta(0):
-        raise ValueError("ring_timeout, max_call_duration and margin must not be negative")
+    if min(ring_timeout, margin) < timedelta(0):
+        raise ValueError("ring_timeout and margin must not be negative")
     amd_ms = max({**SAVG_DEFAULT_AMD_TIMERS_MS, **amd_timers_ms}.values())
-    return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + max_call_duration + margin
+    return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + margin
 
 
 def dispatch_budget(

@@ -10,7 +10,9 @@ Semantics an operator relies on:
   `rejected` and closes after the second. With a `delays` list and no `max`, the list is the
   schedule: `max` defaults to `len(delays) + 1`. A longer `max` repeats the last delay. A class
   that is not counted defaults to `max: 10`, since nothing else would ever stop it.
-- `counted` defaults to true except for `unavailable` and `gateway_error`.
+- `counted` defaults to true except for `unavailable` and `gateway_error`. A `gateway_error` is a
+  dial-out the gateway refused or never took: no call, so it can never be counted (`counted: true`
+  on it is refused) and no frequency cap sees it (`PastAttempt.placed`).
 - `per_day` counts dials in the contact's local calendar day (days of 23 or 25 hours included),
   `per_week` dials in the rolling 168 hours before the candidate time, `min_gap` the time since the
   latest dial. A dial exactly `min_gap` or exactly 7 days later is allowed.
@@ -78,11 +80,17 @@ DEFAULT_RULES: Mapping[OutcomeClass, OutcomeRule] = MappingProxyType(
 
 @dataclass(frozen=True)
 class PastAttempt:
-    """One earlier dial to the contact; `outcome` is None while it has no final class yet."""
+    """One earlier dial to the contact; `outcome` is None while it has no final class yet.
+
+    `placed` is False for a dial-out the gateway refused or never took (it ended as
+    `gateway_error` with no call): it is not a call, so no frequency cap sees it, and it is never
+    `counted`; only its class's own `max` does, so a number the gateway always refuses still ends.
+    """
 
     at: datetime
     outcome: OutcomeClass | None
     counted: bool
+    placed: bool = True
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,7 @@ class RetryPolicy:
                 exhausted=True,
             )
         delay = rule.backoff.delay(ended - 1, rng)
-        at, held_by = self._earliest(sorted(a.at for a in history), now + delay, zone)
+        at, held_by = self._earliest(_calls(history), now + delay, zone)
         of = "" if rule.max is None else f" of {rule.max - 1}"
         reason = f"{outcome}: retry {ended}{of} in {format_duration(delay)}"
         if held_by is not None:
@@ -212,10 +220,11 @@ class RetryPolicy:
     ) -> datetime:
         """The earliest instant ≥ `at` (in UTC) at which `min_gap`, `per_day` and `per_week` hold.
 
-        Every past dial counts, whatever its outcome. The dispatcher calls this as a gate before
-        each dial, so it is linear in the history and allocates little.
+        Every past call counts, whatever its outcome; refused dial-outs (not `placed`) are not
+        calls. The dispatcher calls this as a gate before each dial, so it is linear in the
+        history and allocates little.
         """
-        return self._earliest(sorted(a.at for a in history), at, zone)[0]
+        return self._earliest(_calls(history), at, zone)[0]
 
     def _earliest(
         self, dials: list[datetime], at: datetime, zone: ZoneInfo
@@ -243,6 +252,10 @@ class RetryPolicy:
             if len(recent) >= self.per_week:
                 return "per_week", (recent[-self.per_week] + WEEK).astimezone(UTC)
         return None
+
+
+def _calls(history: Sequence[PastAttempt]) -> list[datetime]:
+    return sorted(a.at for a in history if a.placed)
 
 
 def _check_keys(
@@ -292,6 +305,8 @@ def _rule(outcome: OutcomeClass, data: object, path: str, errors: list[str]) -> 
     raw_counted = data.get("counted")
     if raw_counted is not None and not isinstance(raw_counted, bool):
         errors.append(f"{path}.counted: must be true or false")
+    elif raw_counted is True and outcome is OutcomeClass.GATEWAY_ERROR:
+        errors.append(f"{path}.counted: a refused dial-out is not a call and is never counted")
     counted = outcome not in UNCOUNTED_BY_DEFAULT if raw_counted is None else raw_counted is True
     backoff = Backoff.from_spec(data, path, errors)
     max_ = _count(data.get("max"), f"{path}.max", errors, None)

@@ -3,7 +3,10 @@
 No transaction is held across the HTTP call (style rule 5): each step commits on its own, so a
 worker that dies anywhere leaves a state the sweeper or a re-delivered task can read:
 `dialing` (nothing sent: may be retaken), `sending` without a sid (may have been placed: never
-re-sent; the notification or the deadline settles it), `accepted` (placed).
+re-sent; a notification or the silent deadline settles it), `accepted` (placed).
+
+`sending` is the last thing committed before the POST: the pacing slot is taken, slept out and
+confirmed first, so a worker killed while it waits leaves `dialing`, which the sweeper retakes.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import metrics
+from campaign.breaker import GATEWAY_UNAVAILABLE, Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain import tokens
 from campaign.domain.outcomes import OutcomeClass
-from campaign.domain.pacing import attempt_deadline
+from campaign.domain.pacing import attempt_deadline, silent_deadline
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
     AttemptEvent,
@@ -40,10 +44,10 @@ from campaign.domain.states import (
 )
 from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, GatewayError
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
-from campaign.limits import Limiter, PacingKeys
+from campaign.limits import Limiter
 from campaign.services.dnc import blocked_numbers
-from campaign.services.leases import keys_for
-from campaign.services.redial import histories, ring_margin, settle_contact
+from campaign.services.leases import Leases, keys_for
+from campaign.services.redial import close_attempt, histories, ring_margin
 from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
@@ -55,6 +59,7 @@ class DialResult(StrEnum):
 
     skipped = "skipped"  # not ours (duplicate delivery, stale claim, attempt gone)
     released = "released"  # a gate closed before sending: no attempt consumed
+    held = "held"  # the gateway's breaker is open: back to pending until its next probe
     sent = "sent"
     unknown = "unknown"  # the POST went out, no answer read: never re-sent
     refused = "refused"  # the gateway refused; nothing placed
@@ -67,10 +72,15 @@ class DialDeps:
     settings: Settings
     sessions: sessionmaker[Session]
     limiter: Limiter
+    breaker: GatewayBreaker
     gateway: SavgClient
     clock: Callable[[], datetime]
     rng: random.Random
     sleep: Callable[[float], None]
+
+    @property
+    def leases(self) -> Leases:
+        return Leases(self.limiter, self.settings)
 
 
 def claim(sessions: sessionmaker[Session], attempt_id: int, now: datetime) -> str | None:
@@ -86,20 +96,31 @@ def claim(sessions: sessionmaker[Session], attempt_id: int, now: datetime) -> st
     return token if claimed is not None else None
 
 
-def deadline_for(spec: CampaignSpec, sent_at: datetime, margin_s: float) -> datetime:
-    """When this attempt is declared `lost` if no final notification came."""
-    return attempt_deadline(
+def deadlines_for(
+    spec: CampaignSpec, sent_at: datetime, margin_s: float
+) -> tuple[datetime, datetime]:
+    """(silent, full) deadlines of an attempt sent at `sent_at` (see `domain.pacing`)."""
+    margin = timedelta(seconds=margin_s)
+    ring = ring_margin(spec)
+    silent = silent_deadline(
+        sent_at, ring_timeout=ring, amd_timers_ms=spec.gateway.timers, margin=margin
+    )
+    full = attempt_deadline(
         sent_at,
-        ring_timeout=ring_margin(spec),
+        ring_timeout=ring,
         max_call_duration=spec.pacing.max_call_duration,
         amd_timers_ms=spec.gateway.timers,
-        margin=timedelta(seconds=margin_s),
+        margin=margin,
     )
+    return silent, full
+
+
+Gate = tuple[ContactEvent, datetime | None, str]
 
 
 def _closed_gate(
     session: Session, campaign: CampaignRow, contact: ContactRow, spec: CampaignSpec, now: datetime
-) -> tuple[ContactEvent, datetime | None, str] | None:
+) -> Gate | None:
     """The first closed gate as (contact event, next due time, reason); None if all are open."""
     state = CampaignState(campaign.state)
     if state is CampaignState.CANCELLED:
@@ -122,12 +143,7 @@ def _closed_gate(
     return None
 
 
-def _release(
-    session: Session,
-    attempt: AttemptRow,
-    contact: ContactRow,
-    gate: tuple[ContactEvent, datetime | None, str],
-) -> None:
+def _release(session: Session, attempt: AttemptRow, contact: ContactRow, gate: Gate) -> None:
     event, due, reason = gate
     attempt.state = attempt_transition(AttemptState(attempt.state), AttemptEvent.RELEASE).state
     attempt.decision = f"not dialed: {reason}"
@@ -149,11 +165,13 @@ class Ready:
     spec: CampaignSpec
     attempt: AttemptRow
     contact: ContactRow
+    gateway: str
+    probe: bool
 
 
 def check_gates(deps: DialDeps, attempt_id: int, claim_token: str) -> Ready | DialResult:
     """Re-read the attempt and release it if any gate closed (campaign state, do-not-call, window,
-    frequency caps); `skipped` when the attempt is not ours to dial."""
+    frequency caps, the gateway's breaker); `skipped` when the attempt is not ours to dial."""
     now = deps.clock()
     with transaction(deps.sessions) as session:
         attempt = session.get(AttemptRow, attempt_id, with_for_update=True)
@@ -166,18 +184,29 @@ def check_gates(deps: DialDeps, attempt_id: int, claim_token: str) -> Ready | Di
         contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
         campaign = session.get_one(CampaignRow, attempt.campaign_id)
         spec = load_spec(campaign.spec)
+        gateway = gateway_id(deps.settings.savg_base_url, spec.gateway.trunk)
         gate = _closed_gate(session, campaign, contact, spec, now)
+        held = gate is None
         if gate is None:
-            return Ready(spec, attempt, contact)
+            # Last, so a contact another gate releases never takes the breaker's one probe.
+            permit = deps.breaker.permit(gateway, str(attempt_id))
+            if permit.hold is None:
+                return Ready(spec, attempt, contact, gateway, permit.probe)
+            gate = ContactEvent.RELEASE, permit.hold.until or now, GATEWAY_UNAVAILABLE
         _release(session, attempt, contact, gate)
         keys = keys_for(deps.limiter, deps.settings, campaign.id, spec)
         after_commit(session, lambda: deps.limiter.release(str(attempt_id), keys.caps))
-    return DialResult.released
+    return DialResult.held if held else DialResult.released
 
 
 def _mark_sending(
-    deps: DialDeps, attempt_id: int, claim_token: str, sent_at: datetime, deadline: datetime
+    deps: DialDeps,
+    attempt_id: int,
+    claim_token: str,
+    sent_at: datetime,
+    deadlines: tuple[datetime, datetime],
 ) -> bool:
+    silent, full = deadlines
     with transaction(deps.sessions) as session:
         marked = session.execute(
             update(AttemptRow)
@@ -187,9 +216,10 @@ def _mark_sending(
                 AttemptRow.claim_token == claim_token,
             )
             .values(
-                state=AttemptState.SENDING.value,
+                state=attempt_transition(AttemptState.DIALING, AttemptEvent.SEND).state.value,
                 sending_at=sent_at,
-                deadline_at=deadline,
+                silent_deadline_at=silent,
+                deadline_at=full,
                 dial_tries=AttemptRow.dial_tries + 1,
             )
             .returning(AttemptRow.id)
@@ -226,28 +256,32 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
         return checked
     spec, attempt, contact = checked.spec, checked.attempt, checked.contact
     keys = keys_for(deps.limiter, deps.settings, attempt.campaign_id, spec)
-    now = deps.clock()
-    deadline = deadline_for(spec, now, deps.settings.deadline_margin_s)
+    # The lease lasts until the full deadline of a call sent at the latest slot we accept.
+    latest = deps.clock() + timedelta(seconds=deps.settings.pacing_max_wait_s)
+    lease_until = deadlines_for(spec, latest, deps.settings.deadline_margin_s)[1]
     wait_s = deps.limiter.acquire(
-        str(attempt_id), keys.rates, keys.caps, deadline, deps.settings.pacing_max_wait_s
+        str(attempt_id), keys.rates, keys.caps, lease_until, deps.settings.pacing_max_wait_s
     )
     slot_at = time.monotonic() + wait_s
-    if not _mark_sending(deps, attempt_id, claim_token, now + timedelta(seconds=wait_s), deadline):
-        deps.limiter.release(str(attempt_id), keys.caps)
-        return DialResult.skipped
-    request = build_request(deps, spec, attempt, contact)
-    # Sleep out the rest of our reserved slot after the commit, so the commit's own latency does
-    # not shift the POST: slots are spaced exactly one period apart however many workers dial.
+    request = build_request(deps, spec, attempt, contact)  # CPU work before the slot, not after
     deps.sleep(max(0.0, slot_at - time.monotonic()))
     while (wait_s := deps.limiter.confirm_send(str(attempt_id), keys.rates)) > 0:
         deps.sleep(wait_s)  # woke up late and bunched with the next slot: hold this one back
+    # Nothing above survives a crash but a spent slot and a lease the retaken dial reuses; from
+    # here a call may exist, so `sending` is committed first and the POST follows at once.
+    sent_at = deps.clock()
+    deadlines = deadlines_for(spec, sent_at, deps.settings.deadline_margin_s)
+    if not _mark_sending(deps, attempt_id, claim_token, sent_at, deadlines):
+        deps.limiter.release(str(attempt_id), keys.caps)
+        return DialResult.skipped
     try:
         accepted = deps.gateway.dial(request)
     except DialOutcomeUnknown as exc:
+        deps.breaker.failure(checked.gateway, str(attempt_id))
         _record_unknown(deps, attempt_id, exc)
         return DialResult.unknown
     except (DialNotPlaced, DialRejected) as exc:
-        _record_refusal(deps, attempt_id, spec, keys, exc)
+        _record_refusal(deps, attempt_id, checked, exc)
         return DialResult.refused
     with transaction(deps.sessions) as session:
         row = session.get_one(AttemptRow, attempt_id, with_for_update=True)
@@ -256,7 +290,7 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
         row.accepted_at = deps.clock()
         row.dial_latency_ms = accepted.latency_ms
     metrics.DIALOUT_LATENCY.observe(accepted.latency_ms / 1000)
-    deps.limiter.gateway_streak(attempt.campaign_id, failed=False)
+    deps.breaker.success(checked.gateway, attempt.campaign_id)
     return DialResult.sent
 
 
@@ -264,45 +298,48 @@ def _record_unknown(deps: DialDeps, attempt_id: int, exc: GatewayError) -> None:
     with transaction(deps.sessions) as session:
         row = session.get_one(AttemptRow, attempt_id)
         row.error = f"outcome unknown: {exc}"[:500]
+        row.sip_code = exc.status_code
     log.warning(
         "attempt %s: dial-out outcome unknown (%s); waiting for a notification", attempt_id, exc
     )
 
 
-def _record_refusal(
-    deps: DialDeps, attempt_id: int, spec: CampaignSpec, keys: PacingKeys, exc: GatewayError
-) -> None:
-    """Nothing was placed: close the attempt as `gateway_error`, let the policy redial, and pause a
-    campaign whose gateway keeps refusing (or refuses our credentials)."""
-    now = deps.clock()
-    credentials = isinstance(exc, DialRejected) and exc.status_code in (401, 403)
+def _record_refusal(deps: DialDeps, attempt_id: int, ready: Ready, exc: GatewayError) -> None:
+    """Nothing was placed: close the attempt as `gateway_error` and let the policy redial.
+
+    A sick gateway (DialNotPlaced: connection failures, 429/503 past the in-place retries) counts
+    toward its breaker, and once that is open the refusal is not charged to the contact; a 4xx is
+    a wrong request: refused credentials pause the campaign at once, a long streak of other
+    refusals pauses it too.
+    """
+    campaign_id = ready.attempt.campaign_id
+    why: str | None = None
+    held_by: Breaker | None = None
+    if isinstance(exc, DialNotPlaced):
+        breaker = deps.breaker.failure(ready.gateway, str(attempt_id))
+        held_by = breaker if breaker.open else None
+    elif exc.status_code in (401, 403):
+        why = "gateway refused our credentials"
+    else:
+        streak = deps.breaker.rejected(campaign_id)
+        if streak >= deps.settings.gateway_failures_before_pause:
+            why = f"gateway refused {streak} dial-outs in a row"
     with transaction(deps.sessions) as session:
         row = session.get_one(AttemptRow, attempt_id, with_for_update=True)
-        contact = session.get_one(ContactRow, row.contact_id, with_for_update=True)
-        row.state = attempt_transition(AttemptState(row.state), AttemptEvent.ERROR).state
-        row.outcome = OutcomeClass.GATEWAY_ERROR.value
-        row.counted = spec.retry.counts(OutcomeClass.GATEWAY_ERROR)
-        row.ended_at = now
         row.sip_code = exc.status_code
         row.error = str(exc)[:500]
-        settle_contact(
+        close_attempt(
             session,
-            attempt=row,
-            contact=contact,
-            spec=spec,
+            row,
+            event=AttemptEvent.ERROR,
             outcome=OutcomeClass.GATEWAY_ERROR,
-            now=now,
+            spec=ready.spec,
+            now=deps.clock(),
             rng=deps.rng,
+            leases=deps.leases,
+            held_by=held_by,
         )
-        campaign_id = row.campaign_id
-        after_commit(session, lambda: deps.limiter.release(str(attempt_id), keys.caps))
-    streak = deps.limiter.gateway_streak(campaign_id, failed=True)
-    if credentials or streak >= deps.settings.gateway_failures_before_pause:
-        why = (
-            "gateway refused our credentials"
-            if credentials
-            else f"gateway failed {streak} dial-outs in a row"
-        )
+    if why is not None:
         # Its own transaction, holding only the campaign row: never contact-then-campaign locks.
         with transaction(deps.sessions) as session:
             pause_for_gateway(session, campaign_id, f"{why}: {exc}")

@@ -17,15 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
+from campaign.db.tables import AttemptRow, CampaignRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import ATTEMPT_FINAL, AttemptEvent, AttemptState, attempt_transition
 from campaign.errors import NotFound, NotificationInvalid
-from campaign.limits import Limiter
-from campaign.services.leases import release_after_commit
-from campaign.services.redial import settle_contact
+from campaign.services.leases import Leases
+from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
-from campaign.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -88,8 +86,7 @@ def apply_notification(
     session: Session,
     notification_id: int,
     *,
-    limiter: Limiter,
-    settings: Settings,
+    leases: Leases,
     now: datetime,
     rng: random.Random,
 ) -> str:
@@ -103,7 +100,7 @@ def apply_notification(
     if row.processed_at is not None:
         return row.result or "already processed"
     attempt = session.get_one(AttemptRow, row.attempt_id, with_for_update=True)
-    result = _apply(session, row, attempt, limiter=limiter, settings=settings, now=now, rng=rng)
+    result = _apply(session, row, attempt, leases=leases, now=now, rng=rng)
     row.processed_at = now
     row.result = result
     return result
@@ -114,8 +111,7 @@ def _apply(
     row: NotificationRow,
     attempt: AttemptRow,
     *,
-    limiter: Limiter,
-    settings: Settings,
+    leases: Leases,
     now: datetime,
     rng: random.Random,
 ) -> str:
@@ -135,26 +131,18 @@ def _apply(
             if before not in ATTEMPT_FINAL or event is not AttemptEvent.ANSWER
             else "regression"
         )
-    attempt.state = transition.state
     _record_call_facts(attempt, n, now)
-    if transition.state is AttemptState.ANSWERED:
+    if transition.state not in ATTEMPT_FINAL:  # `answered`: the call goes on
+        attempt.state = transition.state.value
         attempt.answered_at = now
         return "applied"
-    campaign = session.get_one(CampaignRow, attempt.campaign_id)
-    spec = load_spec(campaign.spec)
+    spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
     outcome = classify(n, amd_enabled=spec.gateway.amd_enabled)
     if outcome is None:  # pragma: no cover - finals always classify
         return "applied"
-    attempt.outcome = outcome.value
-    attempt.counted = spec.retry.counts(outcome)
-    attempt.ended_at = now
     if n.status.value == "completed" and attempt.answered_at is None:
         attempt.answered_at = now  # `completed` overtook `answered`: it was answered all the same
-    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
-    settle_contact(
-        session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
-    )
-    release_after_commit(
-        session, limiter, settings, attempt_id=attempt.id, campaign_id=campaign.id, spec=spec
+    close_attempt(
+        session, attempt, event=event, outcome=outcome, spec=spec, now=now, rng=rng, leases=leases
     )
     return "applied"

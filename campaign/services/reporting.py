@@ -7,17 +7,19 @@ server-side cursor so a campaign of millions of attempts is never loaded whole.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from redis import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.db.tables import AttemptRow, ContactRow, RunRow
+from campaign.breaker import GATEWAY_UNAVAILABLE, Breaker
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
 
@@ -84,6 +86,7 @@ class CampaignStatus:
     next_run_at: datetime | None
     eta_seconds: float | None
     runs: list[RunSummary]
+    gateway: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def total_contacts(self) -> int:
@@ -166,9 +169,43 @@ def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
     return _counts(session, reason, *pending)
 
 
-def campaign_status(session: Session, campaign_id: int, now: datetime) -> CampaignStatus:
+BreakerLookup = Callable[[str | None], Breaker]
+"""The breaker of the gateway a campaign dials, by trunk (read from Redis by the caller)."""
+
+
+def _gateway(
+    campaign: CampaignRow, waiting: dict[str, int], breakers: BreakerLookup | None
+) -> dict[str, str | None]:
+    """The gateway breaker's state for `status`; while it is open, contacts that are due (or held
+    by it) wait for it, and `waiting` says until when."""
+    if breakers is None:
+        return {}
+    trunk = (campaign.spec.get("gateway") or {}).get("trunk")
+    try:
+        breaker = breakers(trunk)
+    except RedisError:
+        return {"state": "unknown (Redis unreachable)"}
+    if breaker.open:
+        held = waiting.pop("due", 0) + waiting.pop(GATEWAY_UNAVAILABLE, 0)
+        if held:
+            waiting[breaker.reason()] = held
+    return {
+        "id": breaker.gateway,
+        "state": breaker.state.value,
+        "since": _iso(breaker.since),
+        "next_probe_at": _iso(breaker.until),
+    }
+
+
+def campaign_status(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    breakers: BreakerLookup | None = None,
+) -> CampaignStatus:
     """Counts by contact state and outcome class, attempts, live calls, recent calls/s, an ETA at
-    that rate, why contacts wait, and the history of runs."""
+    that rate, why contacts wait, the gateway breaker (when `breakers` can read it), and the
+    history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -181,6 +218,8 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
     cps = round((recent or 0) / RATE_WINDOW.total_seconds(), 3)
     contacts = _counts(session, ContactRow.state, ContactRow.campaign_id == campaign_id)
     still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
+    waiting = _waiting(session, campaign_id, campaign.state)
+    gateway = _gateway(campaign, waiting, breakers)
     return CampaignStatus(
         id=campaign.id,
         name=campaign.name,
@@ -190,11 +229,12 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
         attempts=attempts or 0,
         live_calls=live or 0,
         calls_per_second=cps,
-        waiting=_waiting(session, campaign_id, campaign.state),
+        waiting=waiting,
         paused_reason=campaign.paused_reason,
         next_run_at=campaign.next_run_at,
         eta_seconds=round(still_open / cps, 1) if cps > 0 and still_open else None,
         runs=_runs(session, campaign_id),
+        gateway=gateway,
     )
 
 

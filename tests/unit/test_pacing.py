@@ -11,6 +11,7 @@ from campaign.domain.pacing import (
     attempt_deadline,
     dispatch_budget,
     emission_interval_ms,
+    silent_deadline,
 )
 from campaign.errors import SpecInvalid
 
@@ -168,3 +169,16 @@ def test_budget_keeps_live_plus_queued_within_the_cap(
     assert budget >= 0
     assert budget == 0 or live + queued + budget <= cap
     assert budget == 0 or queued + budget <= cps * horizon + 1
+
+
+def test_silent_deadline_is_the_full_deadline_without_talk_time() -> None:
+    common = {
+        "ring_timeout": timedelta(seconds=60),
+        "amd_timers_ms": {"toneTimeoutMs": 45000},
+        "margin": timedelta(seconds=30),
+    }
+    silent = silent_deadline(DIALED, **common)  # type: ignore[arg-type]
+    full = attempt_deadline(DIALED, max_call_duration=timedelta(minutes=30), **common)  # type: ignore[arg-type]
+
+    assert silent == DIALED + timedelta(seconds=60 + 45 + 30)
+    assert full - silent == timedelta(minutes=30)
