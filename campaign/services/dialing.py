@@ -5,8 +5,8 @@ worker that dies anywhere leaves a state the sweeper or a re-delivered task can 
 `dialing` (nothing sent: may be retaken), `sending` without a sid (may have been placed: never
 re-sent; a notification or the silent deadline settles it), `accepted` (placed).
 
-`sending` is the last thing committed before the POST: the pacing slot is taken, slept out and
-confirmed first, so a worker killed while it waits leaves `dialing`, which the sweeper retakes.
+`sending` is committed only once the pacing slot has been slept out, so a worker killed while it
+waits leaves `dialing`, which the sweeper retakes; the send check and the POST follow at once.
 """
 
 from __future__ import annotations
@@ -265,15 +265,18 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
     slot_at = time.monotonic() + wait_s
     request = build_request(deps, spec, attempt, contact)  # CPU work before the slot, not after
     deps.sleep(max(0.0, slot_at - time.monotonic()))
-    while (wait_s := deps.limiter.confirm_send(str(attempt_id), keys.rates)) > 0:
-        deps.sleep(wait_s)  # woke up late and bunched with the next slot: hold this one back
-    # Nothing above survives a crash but a spent slot and a lease the retaken dial reuses; from
-    # here a call may exist, so `sending` is committed first and the POST follows at once.
+    # A crash up to here leaves `dialing` (a spent slot, and a lease the retaken dial reuses).
+    # `sending` is committed at the slot, before the send check rather than after it: a commit's
+    # latency on a loaded host (tens of ms) between the check and the POST would bunch calls at
+    # the gateway past the pacing slack. A crash in the milliseconds from here to the POST
+    # leaves `sending` with nothing sent, which the silent deadline settles as not placed.
     sent_at = deps.clock()
     deadlines = deadlines_for(spec, sent_at, deps.settings.deadline_margin_s)
     if not _mark_sending(deps, attempt_id, claim_token, sent_at, deadlines):
         deps.limiter.release(str(attempt_id), keys.caps)
         return DialResult.skipped
+    while (wait_s := deps.limiter.confirm_send(str(attempt_id), keys.rates)) > 0:
+        deps.sleep(wait_s)  # woke up late and bunched with the next slot: hold this one back
     try:
         accepted = deps.gateway.dial(request)
     except DialOutcomeUnknown as exc:
