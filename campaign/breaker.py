@@ -25,6 +25,8 @@ from typing import cast
 
 import redis
 
+from campaign.domain.reasons import Waiting
+
 _PERMIT = """
 local key, member, probe_ms = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -67,10 +69,6 @@ return {s[1], s[2] or '0', s[3] or '0'}
 """
 
 
-GATEWAY_UNAVAILABLE = "gateway unavailable"
-"""The waiting reason of contacts the breaker holds; `status` adds since when and until when."""
-
-
 class BreakerState(StrEnum):
     """Where a gateway's breaker stands; `hold` is what a dial hears while it is open."""
 
@@ -94,7 +92,8 @@ class Breaker:
 
     def reason(self) -> str:
         """What `status` shows for the contacts this breaker holds: since when, until when."""
-        return f"{GATEWAY_UNAVAILABLE} since {_iso(self.since)}, next probe at {_iso(self.until)}"
+        held = Waiting.GATEWAY_UNAVAILABLE.value
+        return f"{held} since {_iso(self.since)}, next probe at {_iso(self.until)}"
 
 
 @dataclass(frozen=True)

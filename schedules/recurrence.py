@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, RunRow
+from campaign.domain.reasons import Waiting
 from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
@@ -56,7 +57,7 @@ def _rearm(session: Session, campaign_id: int, now: datetime) -> int:
 def _still_going(session: Session, campaign: CampaignRow) -> str | None:
     """Why the current run is not over yet, or None."""
     if campaign.state == CampaignState.PAUSED.value:
-        return "campaign paused"
+        return Waiting.CAMPAIGN_PAUSED.value
     run = session.get(RunRow, campaign.current_run_id) if campaign.current_run_id else None
     if run is None or run.state != RunState.RUNNING.value:
         return None

@@ -26,6 +26,7 @@ from campaign.breaker import gateway_id
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow, RunRow
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.reasons import Closed
 from campaign.domain.states import (
     ATTEMPT_LIVE,
     AttemptEvent,
@@ -236,7 +237,10 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
                         )
                     ),
                 )
-                .values(state=ContactState.CANCELLED.value, closed_reason="campaign cancelled")
+                .values(
+                    state=ContactState.CANCELLED.value,
+                    closed_reason=Closed.CAMPAIGN_CANCELLED.value,
+                )
                 .returning(ContactRow.id)
             ).all()
         )

@@ -171,6 +171,11 @@ class RetryPolicy:
             "outcomes": outcomes,
         }
 
+    @property
+    def frequency_capped(self) -> bool:
+        """Whether any cap reads the contact's past calls (callers skip loading them if not)."""
+        return bool(self.per_day or self.per_week or self.min_gap)
+
     def counts(self, outcome: OutcomeClass) -> bool:
         """Whether an attempt ending in `outcome` counts against `max_attempts`."""
         rule = self.outcomes.get(outcome)

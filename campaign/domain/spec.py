@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -110,6 +111,11 @@ class CampaignSpec:
     retry: RetryPolicy
     schedule: Schedule | None = None
     default_region: str | None = None
+
+    @property
+    def ring_margin(self) -> timedelta:
+        """A call is only started if the window stays open for its whole ring time."""
+        return timedelta(milliseconds=self.gateway.timeout_in_ms)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec with defaults filled in; `parse_spec(spec.to_dict()) == spec`."""

@@ -24,30 +24,28 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import metrics
-from campaign.breaker import GATEWAY_UNAVAILABLE, Breaker, GatewayBreaker, gateway_id
+from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
-from campaign.domain import tokens
+from campaign.domain import gates, tokens
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.pacing import attempt_deadline, silent_deadline
+from campaign.domain.reasons import Waiting
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
     AttemptEvent,
     AttemptState,
     CampaignEvent,
     CampaignState,
-    ContactEvent,
-    ContactState,
     attempt_transition,
     campaign_transition,
-    contact_transition,
 )
 from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, GatewayError
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
 from campaign.limits import Limiter
-from campaign.services.dnc import blocked_numbers
+from campaign.services import gating
 from campaign.services.leases import Leases, keys_for
-from campaign.services.redial import close_attempt, histories, ring_margin
+from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
@@ -101,7 +99,7 @@ def deadlines_for(
 ) -> tuple[datetime, datetime]:
     """(silent, full) deadlines of an attempt sent at `sent_at` (see `domain.pacing`)."""
     margin = timedelta(seconds=margin_s)
-    ring = ring_margin(spec)
+    ring = spec.ring_margin
     silent = silent_deadline(
         sent_at, ring_timeout=ring, amd_timers_ms=spec.gateway.timers, margin=margin
     )
@@ -115,47 +113,15 @@ def deadlines_for(
     return silent, full
 
 
-Gate = tuple[ContactEvent, datetime | None, str]
-
-
-def _closed_gate(
-    session: Session, campaign: CampaignRow, contact: ContactRow, spec: CampaignSpec, now: datetime
-) -> Gate | None:
-    """The first closed gate as (contact event, next due time, reason); None if all are open."""
-    state = CampaignState(campaign.state)
-    if state is CampaignState.CANCELLED:
-        return ContactEvent.CANCEL, None, "campaign cancelled"
-    if state is not CampaignState.RUNNING:
-        return ContactEvent.RELEASE, now, f"campaign {state.value}"
-    if blocked_numbers(session, [contact.phone], now):
-        return ContactEvent.SUPPRESS, None, "on the do-not-call list"
-    zones = spec.window.zones_for(contact.zones)
-    margin = ring_margin(spec)
-    if not spec.window.is_open(now, zones, margin):
-        return ContactEvent.RELEASE, spec.window.next_open(now, zones, margin), "window"
-    retry = spec.retry
-    if retry.per_day or retry.per_week or retry.min_gap:
-        earliest = retry.earliest_allowed(
-            histories(session, [contact.id])[contact.id], now, zones[0]
-        )
-        if earliest > now:
-            return ContactEvent.RELEASE, spec.window.next_open(earliest, zones, margin), "frequency"
-    return None
-
-
-def _release(session: Session, attempt: AttemptRow, contact: ContactRow, gate: Gate) -> None:
-    event, due, reason = gate
+def _release(
+    session: Session, attempt: AttemptRow, contact: ContactRow, verdict: gates.Defer | gates.Close
+) -> None:
+    """A gate closed between the claim and the POST: the attempt was never made."""
     attempt.state = attempt_transition(AttemptState(attempt.state), AttemptEvent.RELEASE).state
-    attempt.decision = f"not dialed: {reason}"
-    if event is ContactEvent.RELEASE and due is None:
-        event, reason = ContactEvent.EXHAUST, "the calling window never opens again"
-    contact.state = contact_transition(ContactState(contact.state), event).state
-    if contact.state == ContactState.PENDING:
-        contact.next_due_at = due
-        contact.waiting_reason = reason
-        contact.attempts -= 1  # the attempt was never made
-    else:
-        contact.closed_reason = reason
+    attempt.decision = f"not dialed: {verdict.reason.value}"
+    gating.hold(contact, verdict)
+    if isinstance(verdict, gates.Defer):
+        contact.attempts -= 1  # so its next attempt takes this one's number
 
 
 @dataclass(frozen=True)
@@ -170,8 +136,8 @@ class Ready:
 
 
 def check_gates(deps: DialDeps, attempt_id: int, claim_token: str) -> Ready | DialResult:
-    """Re-read the attempt and release it if any gate closed (campaign state, do-not-call, window,
-    frequency caps, the gateway's breaker); `skipped` when the attempt is not ours to dial."""
+    """Re-read the attempt and release it if any gate closed since the claim (`domain.gates`),
+    or the gateway's breaker holds; `skipped` when the attempt is not ours to dial."""
     now = deps.clock()
     with transaction(deps.sessions) as session:
         attempt = session.get(AttemptRow, attempt_id, with_for_update=True)
@@ -185,15 +151,16 @@ def check_gates(deps: DialDeps, attempt_id: int, claim_token: str) -> Ready | Di
         campaign = session.get_one(CampaignRow, attempt.campaign_id)
         spec = load_spec(campaign.spec)
         gateway = gateway_id(deps.settings.savg_base_url, spec.gateway.trunk)
-        gate = _closed_gate(session, campaign, contact, spec, now)
-        held = gate is None
-        if gate is None:
+        state = CampaignState(campaign.state)
+        verdict = gating.check(session, spec, state, [contact], now)[contact.id]
+        held = isinstance(verdict, gates.Open)
+        if isinstance(verdict, gates.Open):
             # Last, so a contact another gate releases never takes the breaker's one probe.
             permit = deps.breaker.permit(gateway, str(attempt_id))
             if permit.hold is None:
                 return Ready(spec, attempt, contact, gateway, permit.probe)
-            gate = ContactEvent.RELEASE, permit.hold.until or now, GATEWAY_UNAVAILABLE
-        _release(session, attempt, contact, gate)
+            verdict = gates.Defer(permit.hold.until or now, Waiting.GATEWAY_UNAVAILABLE)
+        _release(session, attempt, contact, verdict)
         keys = keys_for(deps.limiter, deps.settings, campaign.id, spec)
         after_commit(session, lambda: deps.limiter.release(str(attempt_id), keys.caps))
     return DialResult.held if held else DialResult.released

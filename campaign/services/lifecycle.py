@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.reasons import Closed
 from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
@@ -28,10 +29,8 @@ from campaign.domain.states import (
 )
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.specs import load_spec
-from campaign.services.uploads import DNC_REASON
 
 OPERATOR_PAUSE = "paused by operator"
-CANCELLED_REASON = "campaign cancelled"
 
 
 class RunState(StrEnum):
@@ -76,7 +75,7 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
             ContactRow.state == ContactState.PENDING.value,
             blocked.exists(),
         )
-        .values(state=target.value, closed_reason=DNC_REASON, next_due_at=None)
+        .values(state=target.value, closed_reason=Closed.DO_NOT_CALL.value, next_due_at=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -195,7 +194,9 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
         session.execute(
             update(ContactRow)
             .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
-            .values(state=target.value, closed_reason=CANCELLED_REASON, next_due_at=None)
+            .values(
+                state=target.value, closed_reason=Closed.CAMPAIGN_CANCELLED.value, next_due_at=None
+            )
             .execution_options(synchronize_session=False)
         )
     finish_run(session, row.current_run_id, RunState.CANCELLED, now)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import metrics
-from campaign.breaker import GATEWAY_UNAVAILABLE, Breaker
+from campaign.breaker import Breaker
 from campaign.db.engine import after_commit
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.retry_policy import PastAttempt, Redial
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
@@ -32,11 +33,6 @@ from campaign.services.leases import Leases
 
 # Attempts that never reached the gateway are not in the policy's history at all.
 _NOT_DIALED = (AttemptState.QUEUED.value, AttemptState.DIALING.value, AttemptState.RELEASED.value)
-
-
-def ring_margin(spec: CampaignSpec) -> timedelta:
-    """A call is only started if the window stays open for its whole ring time."""
-    return timedelta(milliseconds=spec.gateway.timeout_in_ms)
 
 
 def histories(
@@ -103,7 +99,7 @@ def close_attempt(
     if held_by is not None:
         attempt.counted = False
         attempt.decision = f"not charged: {held_by.reason()}"
-        _wait(contact, held_by.until or now, GATEWAY_UNAVAILABLE)
+        _wait(contact, held_by.until or now, Waiting.GATEWAY_UNAVAILABLE)
         return attempt.decision
     attempt.outcome = outcome.value
     # A refused dial-out is not a call: it never counts (the spec cannot make it).
@@ -113,12 +109,12 @@ def close_attempt(
     )
 
 
-def _wait(contact: ContactRow, until: datetime, reason: str) -> None:
+def _wait(contact: ContactRow, until: datetime, reason: Waiting) -> None:
     state = ContactState(contact.state)
     if state is ContactState.IN_FLIGHT:
         contact.state = contact_transition(state, ContactEvent.REDIAL).state.value
         contact.next_due_at = until
-        contact.waiting_reason = reason
+        contact.waiting_reason = reason.value
 
 
 def settle_contact(
@@ -150,16 +146,16 @@ def settle_contact(
     if isinstance(result, Redial):
         every_run = histories(session, [contact.id])[contact.id]
         at = spec.retry.earliest_allowed(every_run, result.at, zones[0])
-        opens = spec.window.next_open(at, zones, ring_margin(spec))
+        opens = spec.window.next_open(at, zones, spec.ring_margin)
         if opens is None:
             contact.state = contact_transition(contact_state, ContactEvent.EXHAUST).state.value
-            contact.closed_reason = f"{outcome.value}: the calling window never opens again"
+            contact.closed_reason = f"{outcome.value}: {Closed.WINDOW_NEVER_OPENS.value}"
             contact.next_due_at = None
             decision = contact.closed_reason
         else:
             contact.state = contact_transition(contact_state, ContactEvent.REDIAL).state.value
             contact.next_due_at = opens
-            contact.waiting_reason = "retry" if opens == at else "window"
+            contact.waiting_reason = (Waiting.RETRY if opens == at else Waiting.WINDOW).value
             decision = result.reason
     else:
         event = ContactEvent.EXHAUST if result.exhausted else ContactEvent.FINISH

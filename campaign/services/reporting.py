@@ -18,8 +18,9 @@ from redis import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.breaker import GATEWAY_UNAVAILABLE, Breaker
+from campaign.breaker import Breaker
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
+from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
 
@@ -48,8 +49,8 @@ EXPORT_COLUMNS = (
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
 _NOT_STARTED = {
-    CampaignState.DRAFT.value: "not started",
-    CampaignState.SCHEDULED.value: "not started",
+    CampaignState.DRAFT.value: Waiting.NOT_STARTED.value,
+    CampaignState.SCHEDULED.value: Waiting.NOT_STARTED.value,
 }
 
 
@@ -163,8 +164,8 @@ def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
     )
     if state == CampaignState.PAUSED.value:
         count = session.scalar(select(func.count()).select_from(ContactRow).where(*pending)) or 0
-        return {"campaign paused": count} if count else {}
-    label = _NOT_STARTED.get(state, "due")
+        return {Waiting.CAMPAIGN_PAUSED.value: count} if count else {}
+    label = _NOT_STARTED.get(state, Waiting.DUE.value)
     reason = func.coalesce(ContactRow.waiting_reason, label)
     return _counts(session, reason, *pending)
 
@@ -186,7 +187,7 @@ def _gateway(
     except RedisError:
         return {"state": "unknown (Redis unreachable)"}
     if breaker.open:
-        held = waiting.pop("due", 0) + waiting.pop(GATEWAY_UNAVAILABLE, 0)
+        held = waiting.pop(Waiting.DUE, 0) + waiting.pop(Waiting.GATEWAY_UNAVAILABLE, 0)
         if held:
             waiting[breaker.reason()] = held
     return {

@@ -31,6 +31,7 @@ import phonenumbers
 from psycopg import Connection
 from sqlalchemy.orm import Session
 
+from campaign.domain.reasons import Closed
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
 from campaign.services.campaigns import get_campaign_row
@@ -39,7 +40,6 @@ from campaign.services.csv_files import CsvRows, RowProblem, read_header
 from campaign.services.specs import load_spec
 
 BATCH_ROWS = 5000
-DNC_REASON = "on the do-not-call list"
 
 
 @dataclass
@@ -174,7 +174,7 @@ class _Store:
             "suppressed": contact_transition(
                 ContactState.PENDING, ContactEvent.SUPPRESS
             ).state.value,
-            "dnc_reason": DNC_REASON,
+            "dnc_reason": Closed.DO_NOT_CALL.value,
             "marker": _prepare_stage(self.conn),
         }
 
