@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaign.errors import InvalidInput
+from campaign.log import LogFormat
 
 DEV_NOTIFY_SECRET = "dev-notify-secret-change-me"  # noqa: S105 - a marked development default
 DEV_CLIENT_SECRET = "dev-client-secret-change-me"  # noqa: S105 - a marked development default
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     # Where embedded servers keep their data when DATABASE_URL/REDIS_URL are unset.
     data_dir: str = "var"
     environment: str = Field(default="development", description="development | production")
+    # `json`: one JSON object per log line, with the campaign and attempt ids, for log shippers.
+    log_format: LogFormat = "text"
 
     @field_validator("database_url")
     @classmethod

@@ -33,8 +33,11 @@ from campaign.domain.states import (
     AttemptState,
     CampaignEvent,
     CampaignState,
+    ContactEvent,
     ContactState,
+    attempt_transition,
     campaign_transition,
+    contact_transition,
 )
 from campaign.runtime import Runtime
 from campaign.services.leases import keys_for
@@ -44,6 +47,8 @@ from campaign.services.specs import load_spec
 BATCH = 500
 
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
+_REQUEUED = attempt_transition(AttemptState.DIALING, AttemptEvent.REQUEUE).state
+_CANCELLED = contact_transition(ContactState.PENDING, ContactEvent.CANCEL).state
 # Sent and not yet heard from: `answered` has spoken, and keeps its slot until its full deadline.
 _SILENT = (AttemptState.SENDING.value, AttemptState.ACCEPTED.value)
 
@@ -84,7 +89,7 @@ def _resend_stale_queued(runtime: Runtime, now: datetime) -> tuple[int, int]:
                     AttemptRow.state == AttemptState.DIALING.value,
                     AttemptRow.claimed_at < now - dialing_stale,
                 )
-                .values(state=AttemptState.QUEUED.value, claim_token=None, queued_at=now)
+                .values(state=_REQUEUED.value, claim_token=None, queued_at=now)
                 .returning(AttemptRow.id)
             )
         )
@@ -238,7 +243,7 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
                     ),
                 )
                 .values(
-                    state=ContactState.CANCELLED.value,
+                    state=_CANCELLED.value,
                     closed_reason=Closed.CAMPAIGN_CANCELLED.value,
                 )
                 .returning(ContactRow.id)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from campaign import log
 from campaign.api.problems import problem
 from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
@@ -73,7 +74,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
     def store() -> Stored:
-        with transaction(runtime.sessions) as session:
+        with log.bound(attempt_id=attempt_id), transaction(runtime.sessions) as session:
             stored = store_notification(
                 session,
                 attempt_id=attempt_id,

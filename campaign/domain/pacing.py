@@ -23,6 +23,7 @@ DEFAULT_CPS = 10.0
 DEFAULT_MAX_LIVE_CALLS = 50
 DEFAULT_MAX_CALL_DURATION = timedelta(minutes=30)
 DEFAULT_BURST = 1
+JITTER_SLACK_MS = 25.0
 # SAVG's own defaults (savg-api.md §1), which apply to any timer a spec leaves out.
 SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
     "noSpeechTimeoutMs": 5000,
@@ -33,15 +34,18 @@ SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
 _KEYS = ("cps", "max_live_calls", "max_call_duration", "burst")
 
 
-def emission_interval_ms(cps: float) -> int:
-    """GCRA emission interval T: the spacing between two dial-outs at `cps`.
+def emission_interval_ms(cps: float) -> float:
+    """GCRA emission interval T: the spacing between two dial-outs at `cps`, the one formula the
+    limiter enforces.
 
-    Rounded up, so the enforced rate is never above `cps` (3/s gives 334 ms, 2.99/s). The division
-    is exact on the decimal the operator wrote: 0.1/s is 10000 ms, not 10001.
+    Every second of intervals is stretched by JITTER_SLACK_MS, so that jitter between a reserved
+    slot and the moment the request reaches the gateway (scheduling, a busy host) up to that many
+    ms can never squeeze cps+1 calls into one second there. It costs 1000/(1000+25) = 2.4 % of the
+    rate, and makes the enforced rate strictly below `cps` whatever rounding the caller does.
     """
     if isinstance(cps, bool) or not 0 < cps <= MAX_CPS:
         raise ValueError(f"cps must be > 0 and <= {MAX_CPS}, got {cps!r}")
-    return math.ceil(Fraction(1000) / Fraction(str(cps)))
+    return (1000.0 + JITTER_SLACK_MS) / cps
 
 
 def _problems(
@@ -82,12 +86,12 @@ class PacingLimits:
             raise SpecInvalid(problems)
 
     @property
-    def interval_ms(self) -> int:
+    def interval_ms(self) -> float:
         """GCRA emission interval T for `cps`."""
         return emission_interval_ms(self.cps)
 
     @property
-    def tolerance_ms(self) -> int:
+    def tolerance_ms(self) -> float:
         """GCRA delay-variation tolerance: (burst - 1) × T lets `burst` calls go at once."""
         return (self.burst - 1) * self.interval_ms
 

@@ -40,6 +40,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from campaign.clock import utcnow
 from campaign.errors import (
     DialNotPlaced,
     DialOutcomeUnknown,
@@ -88,11 +89,6 @@ _HINTS: Mapping[int, str] = {
 }
 
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
-
-
-def utcnow() -> datetime:
-    """The current time in UTC: the default clock, replaced in tests."""
-    return datetime.now(UTC)
 
 
 def tel_uri(e164: str) -> str:

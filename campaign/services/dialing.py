@@ -23,7 +23,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaign import metrics
+from campaign import log, metrics
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
@@ -49,7 +49,7 @@ from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class DialResult(StrEnum):
@@ -81,6 +81,9 @@ class DialDeps:
         return Leases(self.limiter, self.settings)
 
 
+_CLAIMED = attempt_transition(AttemptState.QUEUED, AttemptEvent.CLAIM).state
+
+
 def claim(sessions: sessionmaker[Session], attempt_id: int, now: datetime) -> str | None:
     """`queued → dialing` with a fresh claim token; None if someone else has it (duplicate)."""
     token = secrets.token_hex(16)
@@ -88,7 +91,7 @@ def claim(sessions: sessionmaker[Session], attempt_id: int, now: datetime) -> st
         claimed = session.execute(
             update(AttemptRow)
             .where(AttemptRow.id == attempt_id, AttemptRow.state == AttemptState.QUEUED.value)
-            .values(state=AttemptState.DIALING.value, claim_token=token, claimed_at=now)
+            .values(state=_CLAIMED.value, claim_token=token, claimed_at=now)
             .returning(AttemptRow.id)
         ).scalar_one_or_none()
     return token if claimed is not None else None
@@ -147,6 +150,7 @@ def check_gates(deps: DialDeps, attempt_id: int, claim_token: str) -> Ready | Di
             or attempt.claim_token != claim_token
         ):
             return DialResult.skipped
+        log.bind(campaign_id=attempt.campaign_id)
         contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
         campaign = session.get_one(CampaignRow, attempt.campaign_id)
         spec = load_spec(campaign.spec)
@@ -269,7 +273,7 @@ def _record_unknown(deps: DialDeps, attempt_id: int, exc: GatewayError) -> None:
         row = session.get_one(AttemptRow, attempt_id)
         row.error = f"outcome unknown: {exc}"[:500]
         row.sip_code = exc.status_code
-    log.warning(
+    logger.warning(
         "attempt %s: dial-out outcome unknown (%s); waiting for a notification", attempt_id, exc
     )
 
@@ -324,4 +328,4 @@ def pause_for_gateway(session: Session, campaign_id: int, reason: str) -> None:
     if state is CampaignState.RUNNING:
         campaign.state = campaign_transition(state, CampaignEvent.PAUSE).state
         campaign.paused_reason = reason[:500]
-        log.error("campaign %s paused: %s", campaign_id, reason)
+        logger.error("campaign %s paused: %s", campaign_id, reason)

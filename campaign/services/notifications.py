@@ -12,11 +12,13 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from campaign import log
 from campaign.db.tables import AttemptRow, CampaignRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import ATTEMPT_FINAL, AttemptEvent, AttemptState, attempt_transition
@@ -82,6 +84,16 @@ def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> N
     attempt.duration_s = n.duration_s if n.duration_s is not None else attempt.duration_s
 
 
+class Applied(StrEnum):
+    """What applying one notification did (a metric label; the inbox row keeps the detail)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # it repeats what the attempt already knows
+    REGRESSION = "regression"  # `answered` after a final: the final stands
+    IGNORED = "ignored"  # unreadable, or a status that carries no state change
+    ALREADY = "already processed"  # a re-delivered task: the row was applied before
+
+
 def apply_notification(
     session: Session,
     notification_id: int,
@@ -89,8 +101,8 @@ def apply_notification(
     leases: Leases,
     now: datetime,
     rng: random.Random,
-) -> str:
-    """Apply one stored notification; returns what it did (`applied`, `duplicate`, `ignored: …`).
+) -> Applied:
+    """Apply one stored notification; the inbox row records what it did and why.
 
     The attempt row is locked, so notifications of one call are applied one at a time in any order.
     """
@@ -98,11 +110,12 @@ def apply_notification(
     if row is None:
         raise NotFound(f"notification {notification_id} not found")
     if row.processed_at is not None:
-        return row.result or "already processed"
+        return Applied.ALREADY
     attempt = session.get_one(AttemptRow, row.attempt_id, with_for_update=True)
-    result = _apply(session, row, attempt, leases=leases, now=now, rng=rng)
+    log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
+    result, why = _apply(session, row, attempt, leases=leases, now=now, rng=rng)
     row.processed_at = now
-    row.result = result
+    row.result = f"{result.value}: {why}"[:200] if why else result.value
     return result
 
 
@@ -114,35 +127,32 @@ def _apply(
     leases: Leases,
     now: datetime,
     rng: random.Random,
-) -> str:
+) -> tuple[Applied, str | None]:
     try:
         n = parse_notification(row.body)
     except NotificationInvalid as exc:
-        return f"ignored: {exc}"[:200]
+        return Applied.IGNORED, str(exc)
     row.status = n.status.value
     event = STATUS_EVENT[n.status]
     if event is None:
-        return f"ignored: status {n.status_raw!r} carries no state change"
+        return Applied.IGNORED, f"status {n.status_raw!r} carries no state change"
     before = AttemptState(attempt.state)
     transition = attempt_transition(before, event)
     if not transition.changed:
-        return (
-            "duplicate"
-            if before not in ATTEMPT_FINAL or event is not AttemptEvent.ANSWER
-            else "regression"
-        )
+        regression = before in ATTEMPT_FINAL and event is AttemptEvent.ANSWER
+        return (Applied.REGRESSION if regression else Applied.DUPLICATE), None
     _record_call_facts(attempt, n, now)
     if transition.state not in ATTEMPT_FINAL:  # `answered`: the call goes on
         attempt.state = transition.state.value
         attempt.answered_at = now
-        return "applied"
+        return Applied.APPLIED, None
     spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
     outcome = classify(n, amd_enabled=spec.gateway.amd_enabled)
     if outcome is None:  # pragma: no cover - finals always classify
-        return "applied"
+        return Applied.APPLIED, None
     if n.status.value == "completed" and attempt.answered_at is None:
         attempt.answered_at = now  # `completed` overtook `answered`: it was answered all the same
     close_attempt(
         session, attempt, event=event, outcome=outcome, spec=spec, now=now, rng=rng, leases=leases
     )
-    return "applied"
+    return Applied.APPLIED, None

@@ -82,24 +82,22 @@ def test_direct_construction_enforces_the_same_invariants() -> None:
         PacingLimits(max_live_calls=0)
 
 
-@pytest.mark.parametrize(
-    ("cps", "interval"), [(10, 100), (1, 1000), (0.1, 10000), (3, 334), (1000, 1), (0.3, 3334)]
-)
-def test_emission_interval_rounds_up_so_the_rate_is_never_exceeded(
-    cps: float, interval: int
+@pytest.mark.parametrize(("cps", "interval"), [(10, 102.5), (1, 1025), (0.1, 10250), (1000, 1.025)])
+def test_emission_interval_is_one_second_and_its_jitter_slack_per_cps(
+    cps: float, interval: float
 ) -> None:
-    assert emission_interval_ms(cps) == interval
+    assert emission_interval_ms(cps) == pytest.approx(interval)
 
 
 @given(st.floats(min_value=0.001, max_value=1000))
 def test_emission_interval_never_allows_more_than_cps(cps: float) -> None:
-    assert 1000 / emission_interval_ms(cps) <= cps
+    assert 1000 / emission_interval_ms(cps) < cps
 
 
 def test_burst_becomes_gcra_tolerance() -> None:
     assert PacingLimits(cps=20).tolerance_ms == 0
     limits = PacingLimits(cps=20, burst=5)
-    assert (limits.interval_ms, limits.tolerance_ms) == (50, 200)
+    assert (limits.interval_ms, limits.tolerance_ms) == (51.25, 205)
 
 
 DIALED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
