@@ -68,17 +68,6 @@ def make_breaker(client: redis.Redis, settings: Settings) -> GatewayBreaker:
     )
 
 
-def _direct(queue: str) -> dict[str, str]:
-    """Publish straight to the queue's Redis list through the anonymous exchange.
-
-    Kombu's Redis transport routes a named exchange through binding sets it caches as declared;
-    if Redis is wiped those sets vanish and messages would go to the dead-letter list. The
-    anonymous exchange needs no binding, so sends keep working after a wipe (and task retries
-    inherit it from the delivery info).
-    """
-    return {"queue": queue, "exchange": "", "routing_key": queue}
-
-
 @dataclass
 class Runtime:
     """Lazily built process resources (an API process never opens a gateway client, say)."""

@@ -50,7 +50,7 @@ def _rearm(session: Session, campaign_id: int, now: datetime) -> int:
             .values(state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None)
             .execution_options(synchronize_session=False)
         )
-        count += int(result.rowcount)  # type: ignore[attr-defined]
+        count += int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
     return count
 
 

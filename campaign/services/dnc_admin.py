@@ -188,7 +188,7 @@ def remove_numbers(
     """Unlist numbers; returns how many were listed. Contacts already suppressed stay so."""
     phones = _normalised(numbers, default_region)
     result = session.execute(delete(DncRow).where(DncRow.phone.in_(phones)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
 
 
 def list_numbers(
