@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+from campaign.domain.blocks import read_block
 from campaign.domain.durations import format_duration, parse_duration
 from campaign.errors import SpecInvalid
 
@@ -103,13 +104,10 @@ class PacingLimits:
         """
         if data is None:
             return cls()
-        if not isinstance(data, Mapping):
-            raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
-        problems = [
-            f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
-            for key in data
-            if key not in _KEYS
-        ]
+        problems: list[str] = []
+        data = read_block(data, path, _KEYS, problems)
+        if data is None:
+            raise SpecInvalid(problems)
         cps = _number(data.get("cps", DEFAULT_CPS), f"{path}.cps", problems)
         live = _integer(
             data.get("max_live_calls", DEFAULT_MAX_LIVE_CALLS), f"{path}.max_live_calls", problems
