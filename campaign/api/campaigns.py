@@ -40,7 +40,7 @@ _files = APIRouter(route_class=UploadRoute)
 CampaignIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="campaign id")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
-SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (design.md), as JSON")]
+SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (docs/operator.md))")]
 
 
 def _page(total: int, limit: int, offset: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ DEFAULT_MAX_LIVE_CALLS = 50
 DEFAULT_MAX_CALL_DURATION = timedelta(minutes=30)
 DEFAULT_BURST = 1
 JITTER_SLACK_MS = 25.0
-# SAVG's own defaults (savg-api.md §1), which apply to any timer a spec leaves out.
+# SAVG's own defaults (docs/gateway.md §1), which apply to any timer a spec leaves out.
 SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
     "noSpeechTimeoutMs": 5000,
     "decisionTimeoutMs": 15000,

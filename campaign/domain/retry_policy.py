@@ -3,7 +3,7 @@
 Semantics an operator relies on:
 - A class not listed under `outcomes` is final: the contact is `done`. Two exceptions,
   `unavailable` and `gateway_error`, are back-pressure from the gateway side, not the contact's
-  doing (savg-api.md §3), so unless listed they get `DEFAULT_RULES`: backoff 1m × 2 up to 30m,
+  doing (docs/gateway.md §3), so unless listed they get `DEFAULT_RULES`: backoff 1m × 2 up to 30m,
   ±20 % jitter, at most 10 such endings, not counted against `max_attempts`. Listing one of them
   as `null` makes it final. `lost` is final unless listed.
 - `max` on a class counts attempts that *ended* in that class: `max: 2` redials after the first

@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GatewaySpec:
-    """What each dial-out request carries besides the contact (savg-api.md §1)."""
+    """What each dial-out request carries besides the contact (docs/gateway.md §1)."""
 
     bot: str
     caller: str

@@ -2,7 +2,7 @@
 
 SAVG's notifications are unauthenticated, so the URL itself is the credential: a token names one
 attempt and carries an HMAC-SHA256 of that id under `NOTIFY_SECRET`. Only we can mint one, so a
-forged or guessed URL is refused before anything is written (savg-api.md §2).
+forged or guessed URL is refused before anything is written (docs/gateway.md §2).
 
 Format: `<attempt id in canonical decimal>.<base64url HMAC truncated to 144 bits, no padding>`.
 Every character is URL-safe, and the encoding is canonical: one id has exactly one valid token, so

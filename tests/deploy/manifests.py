@@ -31,7 +31,7 @@ KUBERNETES_SCRAPE = DEPLOY / "prometheus" / "scrape-kubernetes.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboard.json"
 README = DEPLOY / "README.md"
 
-# The operator contract's environment (shared/design.md) plus the deployment-only names.
+# The operator contract's environment (README, docs/operator.md) plus the deployment-only names.
 CONTRACT_ENV = frozenset(
     {
         "DATABASE_URL",
