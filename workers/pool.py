@@ -5,8 +5,7 @@ scale-up ("Unrecoverable error: AttributeError: 'TaskPool' object has no attribu
 celery/celery#5333; the same code in Celery 5.7). Prefork can autoscale, but dial tasks are
 I/O-bound and were measured fastest on threads (docs/architecture.md, field notes), and prefork
 children each keep their own Prometheus counters, which the worker's /metrics would not show. So
-this pool
-keeps threads and adds the two methods the autoscaler calls.
+this pool keeps threads and adds the two methods the autoscaler calls.
 
 Semantics match Celery's pools: `num_processes` is the current size; `grow(n)` starts n threads;
 `shrink(n)` retires n idle threads (each finishes the job it holds first) or raises ValueError
