@@ -19,7 +19,7 @@ from campaign.api import schemas
 from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem, "description": title}
@@ -147,7 +147,7 @@ def upload_contacts(
     """Import contacts from a CSV; the report lists every rejected row with its reason, and
     `note` says when the new contacts are called if the campaign had completed."""
     with transaction(runtime.sessions) as session:
-        report = reruns.upload_contacts(
+        report = uploads.import_contacts(
             session,
             campaign_id,
             file.file,
@@ -155,6 +155,7 @@ def upload_contacts(
             default_region=region,
             name=file.filename or "upload",
         )
+        reruns.after_upload(session, campaign_id, report, now=utcnow())
     return schemas.UploadReport(**report.to_dict())
 
 

@@ -29,7 +29,7 @@ from campaign.domain.calling_window import CallingWindow
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 from campaign.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -152,14 +152,19 @@ def upload(
     """Import contacts; prints accepted, duplicates, suppressed and every rejected row."""
     with _open_input(file) as stream:
         report = _run(
-            lambda s: reruns.upload_contacts(
+            lambda s: reruns.after_upload(
                 s,
                 campaign_id,
-                stream,
+                uploads.import_contacts(
+                    s,
+                    campaign_id,
+                    stream,
+                    now=utcnow(),
+                    default_region=region,
+                    name=str(file),
+                    workers=workers,
+                ),
                 now=utcnow(),
-                default_region=region,
-                name=str(file),
-                workers=workers,
             )
         )
     if rejects_csv is not None:
@@ -181,7 +186,10 @@ def _verb(name: str, action: Callable[[Session, int], lifecycle.LifecycleResult]
     def command(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
         result = _run(lambda s: action(s, campaign_id))
         verb = "now" if result.changed else "already"
-        _emit(as_json, result.to_dict(), f"campaign {result.id} {verb} {result.state}")
+        text = f"campaign {result.id} {verb} {result.state}"
+        if name == "start" and result.state == "completed":  # a one-shot run that is over
+            text += f" (`campaign rerun {result.id}` opens a new run)"
+        _emit(as_json, result.to_dict(), text)
 
     command.__doc__ = f"{name.capitalize()} a campaign (repeating it changes nothing)."
     return command

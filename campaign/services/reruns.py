@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -41,7 +41,7 @@ from campaign.errors import Conflict, InvalidInput
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.lifecycle import open_run, rearm_contacts, scrub_dnc
 from campaign.services.specs import load_spec
-from campaign.services.uploads import UploadReport, import_contacts
+from campaign.services.uploads import UploadReport
 
 _OVER = (CampaignState.COMPLETED, CampaignState.CANCELLED)
 _BY_DEFAULT = (ContactState.EXHAUSTED, ContactState.CANCELLED)
@@ -167,28 +167,12 @@ def rerun(
     return RerunResult(campaign_id, run, _pending(session, campaign_id), chosen)
 
 
-def upload_contacts(
-    session: Session,
-    campaign_id: int,
-    stream: IO[bytes],
-    *,
-    now: datetime,
-    default_region: str | None = None,
-    name: str = "upload",
-    workers: int = 0,
+def after_upload(
+    session: Session, campaign_id: int, report: UploadReport, *, now: datetime
 ) -> UploadReport:
-    """Import contacts (`uploads.import_contacts`); new contacts of a completed campaign would
-    otherwise never be called, so the report says what happens to them: a one-shot campaign
-    reopens in a new run for them, a recurring one calls them at its next occurrence."""
-    report = import_contacts(
-        session,
-        campaign_id,
-        stream,
-        now=now,
-        default_region=default_region,
-        name=name,
-        workers=workers,
-    )
+    """Run in the upload's transaction, after `uploads.import_contacts`: new contacts of a
+    completed campaign would otherwise never be called, so a one-shot campaign reopens in a new
+    run for them and a recurring one calls them at its next occurrence; `report` says which."""
     campaign = get_campaign_row(session, campaign_id)
     if campaign.state != CampaignState.COMPLETED.value or not report.accepted:
         return report

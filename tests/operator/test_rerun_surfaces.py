@@ -27,14 +27,24 @@ def _complete(sessions: sessionmaker[Session], campaign_id: int) -> None:
         )
 
 
+def _csv(folder: Path, name: str, *phones: str) -> str:
+    path = folder / name
+    path.write_text("phone\n" + "\n".join(phones) + "\n")
+    return str(path)
+
+
+def _started(cli: typer.Typer, spec_file: Path, folder: Path, *phones: str) -> int:
+    """A campaign created, given `phones` and started through the CLI."""
+    cid: int = run_json(cli, "create", "-f", str(spec_file))["id"]
+    run(cli, "upload", str(cid), _csv(folder, "contacts.csv", *phones))
+    run(cli, "start", str(cid))
+    return cid
+
+
 def test_cli_rerun_prints_run_and_reopened_and_refuses_a_repeat(
     cli: typer.Typer, spec_file: Path, tmp_path: Path, database_url: str
 ) -> None:
-    cid = run_json(cli, "create", "-f", str(spec_file))["id"]
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text("phone\n2015550123\n2015550124\n")
-    run(cli, "upload", str(cid), str(contacts))
-    run(cli, "start", str(cid))
+    cid = _started(cli, spec_file, tmp_path, "2015550123", "2015550124")
     run(cli, "cancel", str(cid))
 
     assert run_json(cli, "rerun", str(cid)) == {
@@ -67,25 +77,23 @@ def test_cli_upload_to_a_completed_campaign_says_it_reopened(
     tmp_path: Path,
     session_factory: sessionmaker[Session],
 ) -> None:
-    cid = run_json(cli, "create", "-f", str(spec_file))["id"]
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text("phone\n2015550123\n")
-    run(cli, "upload", str(cid), str(contacts))
-    run(cli, "start", str(cid))
+    cid = _started(cli, spec_file, tmp_path, "2015550123")
     _complete(session_factory, cid)
-    more = tmp_path / "more.csv"
-    more.write_text("phone\n2015550125\n2015550126\n")
+    started = run(cli, "start", str(cid)).stdout.strip()
+    assert started == f"campaign {cid} already completed (`campaign rerun {cid}` opens a new run)"
 
-    report = run_json(cli, "upload", str(cid), str(more))
+    report = run_json(
+        cli, "upload", str(cid), _csv(tmp_path, "more.csv", "2015550125", "2015550126")
+    )
 
     assert (report["accepted"], report["reopened_run"]) == (2, 2)
     assert (
         report["note"] == f"campaign {cid} had completed: run 2 opened to call the 2 new contacts"
     )
-    even_more = tmp_path / "even-more.csv"
-    even_more.write_text("phone\n2015550127\n")
     _complete(session_factory, cid)
-    lines = run(cli, "upload", str(cid), str(even_more)).stdout.splitlines()
+    lines = run(
+        cli, "upload", str(cid), _csv(tmp_path, "last.csv", "2015550127")
+    ).stdout.splitlines()
     assert lines == [
         "accepted 1, duplicates 0, suppressed 0, rejected 0",
         f"campaign {cid} had completed: run 3 opened to call the 1 new contacts",

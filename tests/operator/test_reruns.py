@@ -84,6 +84,12 @@ def _attempt(db: Session, cid: int, phone: str, *, state: str, run: int, ago: ti
     db.flush()
 
 
+def _upload(db: Session, cid: int, *phones: str) -> uploads.UploadReport:
+    """An upload as the CLI and the API do it: import, then `after_upload`."""
+    report = uploads.import_contacts(db, cid, csv_bytes("phone\n" + "\n".join(phones)), now=NOW)
+    return reruns.after_upload(db, cid, report, now=NOW)
+
+
 def test_default_rerun_reopens_every_contact_not_done_or_suppressed(db: Session) -> None:
     cid = _campaign(db)
     _end_run(db, cid)
@@ -263,7 +269,7 @@ def test_upload_to_a_completed_campaign_reopens_it_for_the_new_contacts(db: Sess
     cid = _campaign(db)
     _end_run(db, cid)
 
-    report = reruns.upload_contacts(db, cid, csv_bytes("phone\n2015550200\n2015550201\n"), now=NOW)
+    report = _upload(db, cid, "2015550200", "2015550201")
 
     assert (report.accepted, report.reopened_run) == (2, 2)
     assert report.note == f"campaign {cid} had completed: run 2 opened to call the 2 new contacts"
@@ -276,7 +282,7 @@ def test_upload_to_a_completed_recurring_campaign_waits_for_its_next_run(db: Ses
     cid = _campaign(db, schedule={"cron": "0 10 * * *", "timezone": "America/Chicago"})
     _end_run(db, cid)
 
-    report = reruns.upload_contacts(db, cid, csv_bytes("phone\n2015550200\n"), now=NOW)
+    report = _upload(db, cid, "2015550200")
 
     campaign = db.get_one(CampaignRow, cid)
     assert report.reopened_run is None
@@ -290,5 +296,5 @@ def test_upload_to_a_completed_recurring_campaign_waits_for_its_next_run(db: Ses
 
 def test_upload_to_a_running_campaign_says_nothing_more(db: Session) -> None:
     cid = _campaign(db)
-    report = reruns.upload_contacts(db, cid, csv_bytes("phone\n2015550200\n"), now=NOW)
+    report = _upload(db, cid, "2015550200")
     assert (report.accepted, report.reopened_run, report.note) == (1, None, None)
