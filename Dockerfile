@@ -19,8 +19,10 @@ ENV PATH="$VIRTUAL_ENV/bin:$PATH"
 WORKDIR /src
 # .dockerignore is an allow-list: only pyproject.toml, the README and the three packages arrive.
 COPY . .
-# A non-editable install, so the venv holds the code and /src can be left behind.
-RUN pip install . \
+# The wheel, installed WITHOUT extras (the demo's psutil and embedded servers stay out): the same
+# install tests/install proves every command starts from. The venv holds the code; /src stays.
+RUN pip wheel --no-deps --wheel-dir /tmp/wheels . \
+ && pip install /tmp/wheels/*.whl \
  && pip check
 
 # --- runtime: the venv, tini and nothing that compiles ------------------------------------------

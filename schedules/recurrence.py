@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, RunRow
@@ -21,12 +21,16 @@ from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
-    ContactEvent,
     ContactState,
     campaign_transition,
-    contact_transition,
 )
-from campaign.services.lifecycle import RunState, finish_run, open_run, scrub_dnc
+from campaign.services.lifecycle import (
+    RunState,
+    finish_run,
+    open_run,
+    rearm_contacts,
+    scrub_dnc,
+)
 from campaign.services.specs import load_spec
 
 _RECURRING_STATES = (
@@ -36,22 +40,6 @@ _RECURRING_STATES = (
     CampaignState.COMPLETED.value,
 )
 _OPEN_CONTACTS = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
-
-
-def _rearm(session: Session, campaign_id: int, now: datetime) -> int:
-    """Finished contacts (done, exhausted) become pending and due now; suppressed and cancelled
-    ones stay closed."""
-    count = 0
-    for source in (ContactState.DONE, ContactState.EXHAUSTED):
-        target = contact_transition(source, ContactEvent.REARM).state
-        result = session.execute(
-            update(ContactRow)
-            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
-            .values(state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None)
-            .execution_options(synchronize_session=False)
-        )
-        count += int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
-    return count
 
 
 def _still_going(session: Session, campaign: CampaignRow) -> str | None:
@@ -81,7 +69,7 @@ def _occurrence(session: Session, campaign: CampaignRow, due: datetime, now: dat
     finish_run(session, campaign.current_run_id, RunState.COMPLETED, now)
     state = CampaignState(campaign.state)
     campaign.state = campaign_transition(state, CampaignEvent.START).state.value
-    rearmed = _rearm(session, campaign.id, now)
+    rearmed = rearm_contacts(session, campaign.id, now)
     suppressed = scrub_dnc(session, campaign.id, now)
     run = open_run(session, campaign, now=now, scheduled_for=due)
     return (

@@ -19,7 +19,7 @@ from campaign.api import schemas
 from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem, "description": title}
@@ -122,6 +122,21 @@ def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycl
         return _lifecycle(lifecycle.cancel(session, campaign_id, now=utcnow()))
 
 
+@_json.post("/campaigns/{campaign_id}/rerun", dependencies=[Operator])
+def rerun(
+    campaign_id: CampaignIdPath,
+    runtime: RuntimeDep,
+    body: Annotated[schemas.RerunRequest | None, Body()] = None,
+) -> schemas.Rerun:
+    """Open a new run of a completed or cancelled campaign for the contacts whose last outcome is
+    in `outcomes` (default: every contact not done or suppressed); 409 says why when it cannot."""
+    names = body.outcomes if body is not None else None
+    outcomes = None if names is None else reruns.parse_outcomes(names, "outcomes")
+    with transaction(runtime.sessions) as session:
+        result = reruns.rerun(session, campaign_id, now=utcnow(), outcomes=outcomes)
+    return schemas.Rerun(**result.to_dict())
+
+
 @_files.post("/campaigns/{campaign_id}/contacts", dependencies=[Operator])
 def upload_contacts(
     campaign_id: CampaignIdPath,
@@ -129,7 +144,8 @@ def upload_contacts(
     runtime: RuntimeDep,
     region: Annotated[str | None, Query(max_length=3)] = None,
 ) -> schemas.UploadReport:
-    """Import contacts from a CSV; the report lists every rejected row with its reason."""
+    """Import contacts from a CSV; the report lists every rejected row with its reason, and
+    `note` says when the new contacts are called if the campaign had completed."""
     with transaction(runtime.sessions) as session:
         report = uploads.import_contacts(
             session,
@@ -139,6 +155,7 @@ def upload_contacts(
             default_region=region,
             name=file.filename or "upload",
         )
+        reruns.after_upload(session, campaign_id, report, now=utcnow())
     return schemas.UploadReport(**report.to_dict())
 
 

@@ -101,6 +101,28 @@ class UploadReport(BaseModel):
     suppressed: int
     rejected: list[RowProblem]
     duplicate_rows: list[RowProblem]
+    reopened_run: int | None = Field(
+        description="the run an upload to a completed campaign opened to call its new contacts"
+    )
+    note: str | None = Field(description="when the accepted contacts are called, if not now")
+
+
+class RerunRequest(BaseModel):
+    """Which contacts a rerun reopens: those whose last outcome is in `outcomes` (done ones
+    included, suppressed ones never); omitted or null: every contact not done or suppressed."""
+
+    outcomes: list[str] | None = Field(
+        default=None, max_length=32, description="outcome classes, e.g. busy, no_answer, machine"
+    )
+
+
+class Rerun(BaseModel):
+    """The run a rerun opened and how many contacts it will call."""
+
+    id: int
+    run: int
+    reopened: int
+    outcomes: list[str] | None
 
 
 class Run(BaseModel):

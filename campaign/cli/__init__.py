@@ -9,6 +9,8 @@ unmigrated servers 3.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import redis
 import typer
@@ -17,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 # Typer vendors click; its usage errors are not the `click` package's classes.
 from typer._click.exceptions import ClickException
 
+from campaign import DISTRIBUTION
 from campaign.cli import advice, demo, operator, processes
 from campaign.errors import CampaignError
 
@@ -27,6 +30,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(version(DISTRIBUTION))
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="print the installed version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Outbound call campaigns over the SAVG dial-out API."""
+
+
 processes.register(app)
 operator.register(app)
 advice.register(app)

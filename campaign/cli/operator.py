@@ -1,5 +1,5 @@
-"""Operator verbs: db upgrade, create, edit, upload, start/pause/resume/cancel, status, export,
-dnc add/import/remove/list, policy check.
+"""Operator verbs: db upgrade, create, edit, upload, start/pause/resume/cancel, rerun, status,
+export, dnc add/import/remove/list, policy check.
 
 Each command parses its arguments, opens one transaction, calls one service, and renders the
 result for a person or, with `--json`, for a script. Errors are engine errors (CampaignError):
@@ -30,7 +30,7 @@ from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.runtime import Runtime
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 from campaign.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -153,14 +153,19 @@ def upload(
     """Import contacts; prints accepted, duplicates, suppressed and every rejected row."""
     with _open_input(file) as stream:
         report = _run(
-            lambda s: uploads.import_contacts(
+            lambda s: reruns.after_upload(
                 s,
                 campaign_id,
-                stream,
+                uploads.import_contacts(
+                    s,
+                    campaign_id,
+                    stream,
+                    now=utcnow(),
+                    default_region=region,
+                    name=str(file),
+                    workers=workers,
+                ),
                 now=utcnow(),
-                default_region=region,
-                name=str(file),
-                workers=workers,
             )
         )
     if rejects_csv is not None:
@@ -173,6 +178,8 @@ def upload(
     ]
     if len(report.rejected) > 20:
         lines.append(f"  … {len(report.rejected) - 20} more (--json or --rejects-csv for all)")
+    if report.note:
+        lines.append(report.note)
     _emit(as_json, report.to_dict(), "\n".join(lines))
 
 
@@ -180,10 +187,34 @@ def _verb(name: str, action: Callable[[Session, int], lifecycle.LifecycleResult]
     def command(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
         result = _run(lambda s: action(s, campaign_id))
         verb = "now" if result.changed else "already"
-        _emit(as_json, result.to_dict(), f"campaign {result.id} {verb} {result.state}")
+        text = f"campaign {result.id} {verb} {result.state}"
+        if name == "start" and result.state == "completed":  # a one-shot run that is over
+            text += f" (`campaign rerun {result.id}` opens a new run)"
+        _emit(as_json, result.to_dict(), text)
 
     command.__doc__ = f"{name.capitalize()} a campaign (repeating it changes nothing)."
     return command
+
+
+def rerun(
+    campaign_id: CampaignId,
+    outcomes: Annotated[
+        str | None,
+        typer.Option(
+            "--outcomes",
+            metavar="CLASS,...",
+            help="reopen contacts whose last outcome is one of these (done ones too); "
+            "default: every contact not done or suppressed",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open a new run of a completed or cancelled campaign; prints the run and how many
+    contacts it reopened."""
+    classes = None if outcomes is None else reruns.parse_outcomes(outcomes.split(","))
+    result = _run(lambda s: reruns.rerun(s, campaign_id, now=utcnow(), outcomes=classes))
+    text = f"campaign {result.id}: run {result.run} opened, {result.reopened} contacts reopened"
+    _emit(as_json, result.to_dict(), text)
 
 
 def status(
@@ -318,7 +349,7 @@ def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
     db.command("upgrade")(db_upgrade)
     app.add_typer(db, name="db")
-    for command in (create, edit, upload, status, export):
+    for command in (create, edit, upload, rerun, status, export):
         app.command()(command)
     for name, action in (
         ("start", lambda s, cid: lifecycle.start(s, cid, now=utcnow())),

@@ -9,6 +9,7 @@ Cancelling closes every contact not yet finished. Callers own the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.reasons import Closed
 from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
@@ -79,6 +81,39 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+
+
+def rearm_contacts(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    *,
+    sources: Collection[ContactState] = (ContactState.DONE, ContactState.EXHAUSTED),
+    outcomes: Collection[OutcomeClass] | None = None,
+) -> int:
+    """Closed contacts in `sources` (and, when `outcomes` is given, whose last outcome is one of
+    them) become pending and due now, for a new run; returns how many.
+
+    Nothing else is reset: a run's attempt caps count only its own attempts (`settle_contact`
+    reads the attempt's run) and frequency caps count every run's (the dispatcher reads them
+    all). Suppressed contacts never come back: the contact machine keeps them. Scrub the
+    do-not-call list after this (`scrub_dnc`).
+    """
+    count = 0
+    for source in sources:
+        target = contact_transition(source, ContactEvent.REARM).state
+        query = update(ContactRow).where(
+            ContactRow.campaign_id == campaign_id, ContactRow.state == source.value
+        )
+        if outcomes is not None:
+            query = query.where(ContactRow.last_outcome.in_([o.value for o in outcomes]))
+        result = session.execute(
+            query.values(
+                state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None
+            ).execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+    return count
 
 
 def open_run(

@@ -45,7 +45,9 @@ BATCH_ROWS = 5000
 @dataclass
 class UploadReport:
     """What an upload did. `accepted` rows became pending contacts; `suppressed` ones were stored
-    closed (do-not-call); duplicates and rejected rows were not stored."""
+    closed (do-not-call); duplicates and rejected rows were not stored. `note` says when the
+    accepted ones are called if not in the campaign's current run (`reopened_run`: the run an
+    upload to a completed campaign opened for them)."""
 
     rows: int = 0
     accepted: int = 0
@@ -53,9 +55,12 @@ class UploadReport:
     suppressed: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
     duplicate_rows: list[RowProblem] = field(default_factory=list)
+    reopened_run: int | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The operator contract's upload JSON, plus `rows` and `duplicate_rows`."""
+        """The operator contract's upload JSON, plus `rows`, `duplicate_rows`, `reopened_run`
+        and `note`."""
         return {
             "rows": self.rows,
             "accepted": self.accepted,
@@ -63,6 +68,8 @@ class UploadReport:
             "suppressed": self.suppressed,
             "rejected": [p.to_dict() for p in self.rejected],
             "duplicate_rows": [p.to_dict() for p in self.duplicate_rows],
+            "reopened_run": self.reopened_run,
+            "note": self.note,
         }
 
     def write_rejects_csv(self, out: IO[str]) -> None:

@@ -74,8 +74,19 @@ def test_image_is_built_in_a_builder_stage_and_runs_on_python_slim() -> None:
     builder, runtime = _stages()
     assert builder.name == "builder"
     assert runtime.image == builder.image == "python:3.11-slim"
-    assert any("pip install ." in run for run in builder.arguments("RUN"))
     assert runtime.arguments("COPY") == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_builder_installs_the_wheel_without_extras() -> None:
+    """The image's install is the one tests/install runs every command from."""
+    runs = " && ".join(_stages()[0].arguments("RUN"))
+    commands = [c.strip() for c in re.split(r"&&|;", runs)]
+    assert any(c.startswith("pip wheel --no-deps") for c in commands), commands
+    installs = [c.split()[2:] for c in commands if c.startswith("pip install")]
+    assert any(a.endswith(".whl") for arguments in installs for a in arguments), commands
+    for arguments in installs:  # lock or constraint files may come too, but no source, no extra
+        assert "." not in arguments, arguments
+        assert not any("[" in a for a in arguments), arguments
 
 
 def test_runtime_stage_installs_no_build_tools() -> None:
