@@ -22,10 +22,11 @@ from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
     ContactState,
+    RunEvent,
+    RunState,
     campaign_transition,
 )
 from campaign.services.lifecycle import (
-    RunState,
     finish_run,
     open_run,
     rearm_contacts,
@@ -66,7 +67,7 @@ def _occurrence(session: Session, campaign: CampaignRow, due: datetime, now: dat
             session, campaign, now=now, state=RunState.SKIPPED, scheduled_for=due, note=busy
         )
         return f"campaign {campaign.id}: run {run.number} skipped: {busy}"
-    finish_run(session, campaign.current_run_id, RunState.COMPLETED, now)
+    finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
     state = CampaignState(campaign.state)
     campaign.state = campaign_transition(state, CampaignEvent.START).state.value
     rearmed = rearm_contacts(session, campaign.id, now)

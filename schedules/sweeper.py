@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from campaign.breaker import gateway_id
 from campaign.db.engine import after_commit, transaction
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow, RunRow
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.reasons import Closed
 from campaign.domain.states import (
@@ -35,12 +35,14 @@ from campaign.domain.states import (
     CampaignState,
     ContactEvent,
     ContactState,
+    RunEvent,
     attempt_transition,
     campaign_transition,
     contact_transition,
 )
 from campaign.runtime import Runtime
 from campaign.services.leases import keys_for
+from campaign.services.lifecycle import finish_run
 from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 
@@ -263,10 +265,7 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
             campaign.state = campaign_transition(
                 CampaignState(campaign.state), CampaignEvent.COMPLETE
             ).state
-            if campaign.current_run_id is not None:
-                run = session.get(RunRow, campaign.current_run_id)
-                if run is not None and run.finished_at is None:
-                    run.state, run.finished_at = "completed", now
+            finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
             completed += 1
     return completed, cancelled
 

@@ -1,4 +1,4 @@
-"""The three state machines (attempt, contact, campaign), each one declared table.
+"""The four state machines (attempt, contact, campaign, run), each one declared table.
 
 Every `(state, event)` pair a machine can meet is listed: either it moves to a new state, or it
 maps to the state it came from, an explicit no-op. Anything unlisted raises `IllegalTransition`.
@@ -279,6 +279,34 @@ CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = _table(
 )
 
 
+class RunState(StrEnum):
+    """A run's state: a run is born `running` (or `skipped`, when its occurrence found the last
+    run still going) and ends once."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class RunEvent(StrEnum):
+    """What ends a run: its campaign completed (or the next occurrence began), or was cancelled."""
+
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+
+
+_RS, _RE = RunState, RunEvent
+
+RUN_TABLE: Final[Table[RunState, RunEvent]] = _table(
+    {
+        _RS.RUNNING: {_RE.COMPLETE: _RS.COMPLETED, _RE.CANCEL: _RS.CANCELLED},
+        # An ended run keeps its ending: a late complete after a cancel changes nothing.
+        **{ended: _stay(ended, *RunEvent) for ended in (_RS.COMPLETED, _RS.CANCELLED, _RS.SKIPPED)},
+    }
+)
+
+
 def attempt_transition(state: AttemptState, event: AttemptEvent) -> Transition[AttemptState]:
     """The attempt machine; see the module docstring for what is a move, a no-op, or illegal."""
     return apply(ATTEMPT_TABLE, state, event)
@@ -292,3 +320,8 @@ def contact_transition(state: ContactState, event: ContactEvent) -> Transition[C
 def campaign_transition(state: CampaignState, event: CampaignEvent) -> Transition[CampaignState]:
     """The campaign machine; lifecycle verbs are idempotent, so repeating one is a no-op."""
     return apply(CAMPAIGN_TABLE, state, event)
+
+
+def run_transition(state: RunState, event: RunEvent) -> Transition[RunState]:
+    """The run machine; a run ends once."""
+    return apply(RUN_TABLE, state, event)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -26,22 +25,16 @@ from campaign.domain.states import (
     CampaignState,
     ContactEvent,
     ContactState,
+    RunEvent,
+    RunState,
     campaign_transition,
     contact_transition,
+    run_transition,
 )
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.specs import load_spec
 
 OPERATOR_PAUSE = "paused by operator"
-
-
-class RunState(StrEnum):
-    """A run's state (the `runs.state` column)."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -145,13 +138,16 @@ def open_run(
     return run
 
 
-def finish_run(session: Session, run_id: int | None, state: RunState, now: datetime) -> None:
-    """Close a running run (a run already closed keeps its state)."""
+def finish_run(session: Session, run_id: int | None, event: RunEvent, now: datetime) -> None:
+    """End a running run through the run machine (a run already ended keeps its ending)."""
     if run_id is None:
         return
     run = session.get(RunRow, run_id, with_for_update=True)
-    if run is not None and run.state == RunState.RUNNING.value:
-        run.state = state.value
+    if run is None:
+        return
+    transition = run_transition(RunState(run.state), event)
+    if transition.changed:
+        run.state = transition.state.value
         run.finished_at = now
 
 
@@ -234,6 +230,6 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
             )
             .execution_options(synchronize_session=False)
         )
-    finish_run(session, row.current_run_id, RunState.CANCELLED, now)
+    finish_run(session, row.current_run_id, RunEvent.CANCEL, now)
     session.flush()
     return _result(row, state)

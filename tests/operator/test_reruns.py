@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow, RunRow
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.states import RunEvent
 from campaign.errors import Conflict, InvalidInput
 from campaign.services import campaigns, lifecycle, reruns, uploads
 from campaign.services.dispatching import claim_due_contacts
@@ -49,7 +50,8 @@ def _end_run(db: Session, cid: int, state: str = "completed") -> None:
         contact.state, contact.last_outcome, contact.next_due_at = contact_state, outcome, None
     campaign = db.get_one(CampaignRow, cid)
     campaign.state = state
-    lifecycle.finish_run(db, campaign.current_run_id, lifecycle.RunState(state), NOW)
+    event = RunEvent.CANCEL if state == "cancelled" else RunEvent.COMPLETE
+    lifecycle.finish_run(db, campaign.current_run_id, event, NOW)
     db.flush()
 
 

@@ -23,12 +23,15 @@ from campaign.domain.states import (
     CampaignState,
     ContactEvent,
     ContactState,
+    RunEvent,
+    RunState,
     Table,
     Transition,
     apply,
     attempt_transition,
     campaign_transition,
     contact_transition,
+    run_transition,
 )
 from campaign.errors import IllegalTransition
 
@@ -224,3 +227,11 @@ def test_states_round_trip_through_their_stored_value() -> None:
     for enum in (AttemptState, ContactState, CampaignState):
         for member in enum:
             assert enum(str(member)) is member
+
+
+def test_a_run_ends_once_and_keeps_its_ending() -> None:
+    assert run_transition(RunState.RUNNING, RunEvent.CANCEL) == Transition(RunState.CANCELLED, True)
+    assert run_transition(RunState.CANCELLED, RunEvent.COMPLETE) == Transition(
+        RunState.CANCELLED, False
+    )
+    assert run_transition(RunState.SKIPPED, RunEvent.COMPLETE).changed is False
