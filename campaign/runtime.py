@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
+from campaign.receipts import Receipts
 from campaign.services.leases import Leases
 from campaign.settings import Settings
 
@@ -97,6 +98,10 @@ class Runtime:
     @cached_property
     def leases(self) -> Leases:
         return Leases(self.limiter, self.settings)
+
+    @cached_property
+    def receipts(self) -> Receipts:
+        return Receipts(self.redis, self.settings.queue_prefix)
 
     @cached_property
     def breaker(self) -> GatewayBreaker:

@@ -120,8 +120,9 @@ def _settle_silent(runtime: Runtime, now: datetime, rng: random.Random) -> int:
     """Sent attempts that heard nothing at all by their silent deadline (`domain.pacing`).
 
     Without a `sid` the POST got no usable answer (5xx, read timeout) and no call announced
-    itself: it was not placed, so it goes back to the retry policy as a refused dial-out (not a
-    call, not charged while the gateway's breaker is open). With a `sid` the gateway took it but
+    itself: it was not placed (unless a receipt says the gateway answered with a sid whose commit
+    failed), so it goes back to the retry policy as a refused dial-out (not a call, not charged
+    while the gateway's breaker is open). With a `sid` the gateway took it but
     every notification was lost: `lost`, and its live-call slot is freed now rather than at the
     full deadline. The residual risk: a placed call whose every notification was lost may be
     dialed again by the policy.
@@ -140,7 +141,10 @@ def _settle_silent(runtime: Runtime, now: datetime, rng: random.Random) -> int:
                 .with_for_update(skip_locked=True)
             )
         )
+        receipts = runtime.receipts.find([a.id for a in silent if a.sid is None])
         for attempt in silent:
+            if attempt.id in receipts:  # placed: its sid commit failed, its receipt says so
+                attempt.sid, attempt.call_id = receipts[attempt.id]
             if attempt.sid is None:
                 event, outcome = AttemptEvent.ERROR, OutcomeClass.GATEWAY_ERROR
             else:

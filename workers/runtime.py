@@ -39,6 +39,7 @@ def dial_deps() -> DialDeps:
             sessions=rt.sessions,
             limiter=rt.limiter,
             breaker=rt.breaker,
+            receipts=rt.receipts,
             gateway=SavgClient.from_settings(rt.settings),
             clock=utcnow,
             rng=random.Random(),

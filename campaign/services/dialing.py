@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import update
+from redis import RedisError
+from sqlalchemy import case, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from campaign import log, metrics
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
@@ -41,8 +44,9 @@ from campaign.domain.states import (
     campaign_transition,
 )
 from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, GatewayError
-from campaign.gateway.client import DialRequest, SavgClient, tel_uri
+from campaign.gateway.client import DialAccepted, DialRequest, SavgClient, tel_uri
 from campaign.limits import Limiter
+from campaign.receipts import Receipts
 from campaign.services import gating
 from campaign.services.leases import Leases, keys_for
 from campaign.services.redial import close_attempt
@@ -71,6 +75,7 @@ class DialDeps:
     sessions: sessionmaker[Session]
     limiter: Limiter
     breaker: GatewayBreaker
+    receipts: Receipts
     gateway: SavgClient
     clock: Callable[[], datetime]
     rng: random.Random
@@ -257,15 +262,61 @@ def dial(deps: DialDeps, attempt_id: int, claim_token: str) -> DialResult:
     except (DialNotPlaced, DialRejected) as exc:
         _record_refusal(deps, attempt_id, checked, exc)
         return DialResult.refused
-    with transaction(deps.sessions) as session:
-        row = session.get_one(AttemptRow, attempt_id, with_for_update=True)
-        row.state = attempt_transition(AttemptState(row.state), AttemptEvent.ACCEPT).state
-        row.sid, row.call_id = accepted.sid, accepted.call_id
-        row.accepted_at = deps.clock()
-        row.dial_latency_ms = accepted.latency_ms
+    _record_accept(deps, attempt_id, accepted)
     metrics.DIALOUT_LATENCY.observe(accepted.latency_ms / 1000)
     deps.breaker.success(checked.gateway, attempt.campaign_id)
     return DialResult.sent
+
+
+_ACCEPTED = attempt_transition(AttemptState.SENDING, AttemptEvent.ACCEPT).state
+# How long a worker holding a sid keeps retrying its commit before leaving it to the receipt.
+ACCEPT_RETRY_S = 5.0
+
+
+def _write_accept(deps: DialDeps, attempt_id: int, accepted: DialAccepted) -> None:
+    """One statement: the sid, and `sending → accepted` unless a notification already moved the
+    attempt on (it only moves from `sending`; later states keep theirs)."""
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.id == attempt_id)
+            .values(
+                sid=accepted.sid,
+                call_id=accepted.call_id,
+                accepted_at=deps.clock(),
+                dial_latency_ms=accepted.latency_ms,
+                state=case(
+                    (AttemptRow.state == AttemptState.SENDING.value, _ACCEPTED.value),
+                    else_=AttemptRow.state,
+                ),
+            )
+        )
+
+
+def _record_accept(deps: DialDeps, attempt_id: int, accepted: DialAccepted) -> None:
+    """Record the sid of a placed call; if PostgreSQL refuses, keep a receipt in Redis (the sweeper
+    reads it before calling a silent attempt unplaced) and retry the commit for a while."""
+    try:
+        _write_accept(deps, attempt_id, accepted)
+        return
+    except DBAPIError as exc:
+        logger.error(
+            "attempt %s: sid %s not recorded (%s); keeping a receipt", attempt_id, accepted.sid, exc
+        )
+    try:
+        deps.receipts.keep(attempt_id, accepted.sid, accepted.call_id)
+    except RedisError as exc:  # both stores down: the notifications are the call's only trace
+        logger.error("attempt %s: no receipt for sid %s either: %s", attempt_id, accepted.sid, exc)
+    retrying = Retrying(
+        retry=retry_if_exception_type(DBAPIError),
+        stop=stop_after_delay(ACCEPT_RETRY_S),
+        wait=wait_exponential(multiplier=0.2, max=1.0),
+        reraise=True,
+    )
+    try:
+        retrying(_write_accept, deps, attempt_id, accepted)
+    except DBAPIError:
+        logger.error("attempt %s: sid %s left to its receipt", attempt_id, accepted.sid)
 
 
 def _record_unknown(deps: DialDeps, attempt_id: int, exc: GatewayError) -> None:

@@ -61,6 +61,7 @@ def deps(runtime: RecordingRuntime, sim: SimControl) -> Iterator[DialDeps]:
         sessions=runtime.sessions,
         limiter=runtime.limiter,
         breaker=make_breaker(runtime.redis, settings),
+        receipts=runtime.receipts,
         gateway=client,
         clock=utcnow,
         rng=random.Random(7),
