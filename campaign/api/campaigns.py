@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, File, Path, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from campaign.api import schemas
-from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.api.deps import ApiRoute, Operator, Reader, RuntimeDep, UploadRoute
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
@@ -34,7 +34,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(prefix="/api/v1", dependencies=[Reader], responses=_ERRORS)
-_json = APIRouter(route_class=LimitedRoute)
+_json = APIRouter(route_class=ApiRoute)
 _files = APIRouter(route_class=UploadRoute)
 
 CampaignIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="campaign id")]

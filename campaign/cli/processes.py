@@ -7,15 +7,17 @@ its tick, the API drains).
 
 from __future__ import annotations
 
+import copy
 import logging
 import signal
 import sys
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from campaign.errors import InvalidInput
+from campaign.redact import RedactingFilter
 from campaign.settings import Settings, get_settings
 
 
@@ -33,6 +35,20 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, with notify tokens and URL passwords masked on every handler
+    (the access log writes `POST /notify/<token>`, and the token is a credential)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": RedactingFilter}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
+    return config
 
 
 def _exit_0(*_: object) -> None:
@@ -47,15 +63,21 @@ def api(
     import uvicorn
 
     from campaign.api.app import create_app
+    from campaign.metrics_server import serve_metrics
 
     _logging()
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
+    serve_metrics(settings)
     # uvicorn drains on SIGTERM, then re-raises it to the handler found at start: exiting 0 from
     # there makes a drained API a clean stop (not 143), like the worker and the dispatcher.
     signal.signal(signal.SIGTERM, _exit_0)
     uvicorn.run(
-        create_app(settings), host=host, port=port, timeout_graceful_shutdown=20, log_level="info"
+        create_app(settings),
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=20,
+        log_level="info",
+        log_config=uvicorn_log_config(),
     )
 
 
@@ -78,7 +100,6 @@ def worker(ctx: typer.Context) -> None:
     threads that grow and shrink (workers.pool).
     """
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
     from workers.app import app as celery_app
 
     extra = list(ctx.args)

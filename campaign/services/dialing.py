@@ -202,7 +202,9 @@ def build_request(
 ) -> DialRequest:
     """The dial-out body: the spec's gateway block, the contact's metadata over the spec's."""
     gw = spec.gateway
-    token = tokens.sign(attempt.id, deps.settings.notify_secret)
+    deadline = deadline_for(spec, deps.clock(), deps.settings.deadline_margin_s)
+    secret = deps.settings.notify_secret.get_secret_value()
+    token = tokens.sign(attempt.id, secret, expires_at=deadline + tokens.GRACE)
     return DialRequest(
         bot=gw.bot,
         target=tel_uri(contact.phone),
