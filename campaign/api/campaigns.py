@@ -7,8 +7,6 @@ because the services are. Every route needs at least a `read` key; changes need 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -178,17 +176,8 @@ def export(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> StreamingRespons
         campaigns.get_campaign(session, campaign_id)  # a 404 before the stream starts
 
     def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(reporting.EXPORT_COLUMNS)
         with transaction(runtime.sessions) as session:
-            for number, row in enumerate(reporting.export_rows(session, campaign_id), 1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+            yield from reporting.export_chunks(session, campaign_id)
 
     headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
     return StreamingResponse(chunks(), media_type="text/csv", headers=headers)

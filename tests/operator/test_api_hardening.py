@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 
@@ -14,7 +15,7 @@ from campaign.api.app import create_app
 from campaign.api.deps import ApiRoute
 from campaign.runtime import Runtime
 from campaign.settings import DEFAULT_UPLOAD_MAX_BYTES, Settings, load_settings
-from tests.operator.conftest import OPERATOR
+from tests.operator.conftest import OPERATOR, spec_doc
 from tests.unit.test_settings_production import PRODUCTION
 
 FIVE_MB = 5 * 1024 * 1024
@@ -139,3 +140,11 @@ def test_docs_and_the_openapi_document_are_off_in_production(
 
 def test_docs_are_served_in_development(small_cap: Any) -> None:
     assert Exchange(small_cap, "GET", "/openapi.json", {}).status == 200
+
+
+def test_policy_check_answers_a_quarter_million_digit_duration_briefly(server: str) -> None:
+    doc = spec_doc(pacing={"cps": 1, "max_call_duration": "1" + "0" * 250_000 + "s"})
+    response = httpx.post(f"{server}/api/v1/policy/check", json=doc, headers=OPERATOR, timeout=30)
+    assert response.status_code == 422
+    assert len(response.text) < 1000
+    assert "pacing.max_call_duration" in response.json()["errors"][0]
