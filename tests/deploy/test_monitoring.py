@@ -167,10 +167,9 @@ def _compose_scrape_targets() -> dict[str, int]:
 
 def test_compose_scrape_config_reaches_every_metrics_endpoint() -> None:
     services = compose()["services"]
-    api = services["api"]["command"]
     metrics_port = int(services["worker"]["environment"]["METRICS_PORT"])
     assert _compose_scrape_targets() == {
-        "api": int(api[api.index("--port") + 1]),
+        "api": metrics_port,  # not the api's own port, which serves no /metrics
         "worker": metrics_port,
         "dispatcher": metrics_port,
     }
