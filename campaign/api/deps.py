@@ -70,31 +70,35 @@ def authorize(settings: Settings, key: str | None, needed: Scope) -> None:
         raise HTTPException(403, "this API key may only read; this route needs an operator key")
 
 
-class RequireScope:
-    """The dependency form of :func:`authorize`; `ApiRoute` reads `needed` off it."""
+# The scope each dependency made by `require_scope` checks, for `ApiRoute` to read.
+_SCOPES: dict[Callable[..., None], Scope] = {}
 
-    def __init__(self, needed: Scope) -> None:
-        self.needed: Scope = needed
 
-    def __call__(
-        self,
+def require_scope(needed: Scope) -> Callable[..., None]:
+    """The dependency form of :func:`authorize`. A plain function, not a callable object: older
+    FastAPI cannot resolve a callable object's postponed annotations."""
+
+    def check(
         runtime: RuntimeDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header_key: Annotated[str | None, Depends(_api_key)],
     ) -> None:
         key = bearer.credentials if bearer is not None else header_key
-        authorize(runtime.settings, key, self.needed)
+        authorize(runtime.settings, key, needed)
+
+    _SCOPES[check] = needed
+    return check
 
 
-Reader = Depends(RequireScope("read"))
-Operator = Depends(RequireScope("operator"))
+Reader = Depends(require_scope("read"))
+Operator = Depends(require_scope("operator"))
 
 
 def needed_scope(dependencies: Sequence[params.Depends]) -> Scope:
     """`operator` when a route's own dependencies ask for it, else `read`: every operator API
     route needs a key. Read from the route itself, since FastAPI versions differ in whether a
     route also sees its router's dependencies."""
-    scopes = {d.dependency.needed for d in dependencies if isinstance(d.dependency, RequireScope)}
+    scopes = {_SCOPES.get(d.dependency) for d in dependencies if d.dependency is not None}
     return "operator" if "operator" in scopes else "read"
 
 

@@ -74,8 +74,16 @@ def test_image_is_built_in_a_builder_stage_and_runs_on_python_slim() -> None:
     builder, runtime = _stages()
     assert builder.name == "builder"
     assert runtime.image == builder.image == "python:3.11-slim"
-    assert any("pip install ." in run for run in builder.arguments("RUN"))
+    assert any("pip install --no-deps ." in run for run in builder.arguments("RUN"))
     assert runtime.arguments("COPY") == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_the_image_installs_the_locked_dependencies_with_their_hashes() -> None:
+    builder = _stages()[0]
+    (run,) = [run for run in builder.arguments("RUN") if "pip install" in run]
+    locked = "pip install --require-hashes -r requirements/runtime.lock"
+    assert run.index(locked) < run.index("pip install --no-deps ."), "locked first, then ours"
+    assert "!requirements/runtime.lock" in (ROOT / ".dockerignore").read_text()
 
 
 def test_runtime_stage_installs_no_build_tools() -> None:
