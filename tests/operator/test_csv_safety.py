@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from campaign.errors import UploadRefused
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+from campaign.services import dnc_admin, reporting, uploads
 from campaign.services.csv_files import (
     MAX_LINE_BYTES,
     MAX_VALUE_CHARS,
     REPORT_ROWS,
     neutralised,
 )
-from tests.operator.conftest import NOW, csv_bytes
+from tests.operator.conftest import NOW, csv_bytes, running_campaign
 from tests.operator.test_reporting_dnc import _attempt
 
 FORMULAS = [
@@ -44,11 +44,9 @@ def test_phone_numbers_and_ordinary_values_are_written_as_they_are(value: object
 
 @pytest.fixture
 def running(db: Session, spec: dict[str, Any]) -> int:
-    cid = campaigns.create_campaign(db, spec).id
-    data = csv_bytes('phone,external_id\n2015550123,"=HYPERLINK(""http://x"",""y"")"\n')
-    uploads.import_contacts(db, cid, data, now=NOW)
-    lifecycle.start(db, cid, now=NOW)
-    return cid
+    return running_campaign(
+        db, spec, 'phone,external_id\n2015550123,"=HYPERLINK(""http://x"",""y"")"\n'
+    )
 
 
 def test_the_export_neutralises_formulas_and_keeps_phone_numbers_readable(

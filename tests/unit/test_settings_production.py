@@ -170,6 +170,14 @@ CAMPAIGN = [sys.executable, "-m", "campaign"]
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`argv` with only `env` (and PATH), from `cwd` (no `.env` file to read there)."""
+    env = {"PATH": os.environ.get("PATH", ""), **env}
+    return subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -186,29 +194,17 @@ def test_every_process_refuses_development_secrets_in_production(
     argv: list[str], tmp_path: Path
 ) -> None:
     env = {
-        "PATH": os.environ.get("PATH", ""),
         "ENVIRONMENT": "production",
         "DATABASE_URL": "postgresql://u@127.0.0.1:1/x",
         "REDIS_URL": "redis://127.0.0.1:1/0",
     }
-    done = subprocess.run(
-        argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
+    done = _run(argv, env, tmp_path)
     assert done.returncode != 0
     assert "NOTIFY_SECRET: a development or placeholder value" in done.stderr + done.stdout
 
 
 def test_the_simulator_refuses_to_run_in_production(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), **PRODUCTION}
-    done = subprocess.run(
-        [*CAMPAIGN, "simulator", "--port", "0"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run([*CAMPAIGN, "simulator", "--port", "0"], PRODUCTION, tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: simulator: ENVIRONMENT=production refuses the SAVG simulator (it accepts any "
