@@ -8,6 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLOORS ?= .venv-floors
+FLOORS_RUNTIME ?= .venv-floors-runtime
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 # The floors run every unit test plus the API tests, which exercise FastAPI/Starlette/pydantic.
 FLOOR_TESTS := tests/unit tests/operator/test_api.py tests/operator/test_api_hardening.py
@@ -40,8 +41,12 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 # The lowest version of every direct dependency that pyproject.toml allows (newest transitive
-# ones), in a venv of its own: a floor that lacks something the code uses fails here.
+# ones), in venvs of their own: a floor that lacks something the code uses fails here. The
+# runtime-only venv is what the image holds (no extras, no dev tools): every module must import.
 floors: $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(FLOORS_RUNTIME)
+	VIRTUAL_ENV=$(FLOORS_RUNTIME) $(BIN)/uv pip install -q --resolution lowest-direct -e .
+	$(FLOORS_RUNTIME)/bin/python tools/import_all.py
 	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(FLOORS)
 	VIRTUAL_ENV=$(FLOORS) $(BIN)/uv pip install -q --resolution lowest-direct -e '.[dev]'
 	$(FLOORS)/bin/python -m pytest -q $(FLOOR_TESTS)
@@ -58,4 +63,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) $(FLOORS) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS) $(FLOORS_RUNTIME) var .mypy_cache .ruff_cache

@@ -18,8 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from campaign.demo import EXAMPLES
 from campaign.demo.report import render
-from campaign.demo.run import EXAMPLES, DemoOptions, run_demo
 from campaign.settings import get_settings
 
 
@@ -75,6 +75,10 @@ def demo(
 ) -> None:
     """Run a real campaign on this machine: servers, API, 2 workers, a dispatcher, the SAVG
     simulator; a few thousand synthetic contacts; live progress; a final report."""
+    # Here, not at the top: the demo needs the `embedded` extra, and every `campaign` command
+    # imports this module (the image installs no extras).
+    from campaign.demo.run import DemoOptions, run_demo
+
     settings = get_settings()
     options = DemoOptions(
         data_dir=data_dir or Path(settings.data_dir) / "demo",
