@@ -1,5 +1,6 @@
 """Logging for every process: one line per record, with the campaign and attempt it concerns.
 
+Every line goes through `redact` (URL passwords, `/notify/<token>` in uvicorn's access log).
 `bound(campaign_id=…, attempt_id=…)` puts ids in a context variable for the block it wraps (a
 task, a request); a filter copies them onto every record logged inside, so a log shipper can find
 every line about one attempt across the API, the workers and the dispatcher. LOG_FORMAT=json
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal
+
+from campaign.redact import RedactingFilter
 
 LogFormat = Literal["text", "json"]
 
@@ -63,6 +66,7 @@ class _JsonFormatter(logging.Formatter):
 def configure(fmt: LogFormat = "text", level: int = logging.INFO) -> None:
     """Set up the root logger of a process (idempotent: a second call replaces the handler)."""
     handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())  # URL passwords and notify tokens never reach a line
     handler.addFilter(_ContextFilter())
     handler.setFormatter(_JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT))
     root = logging.getLogger()

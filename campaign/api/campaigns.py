@@ -7,8 +7,6 @@ because the services are. Every route needs at least a `read` key; changes need 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -16,7 +14,7 @@ from fastapi import APIRouter, Body, File, Path, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from campaign.api import schemas
-from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.api.deps import ApiRoute, Operator, Reader, RuntimeDep, UploadRoute
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
@@ -34,7 +32,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(prefix="/api/v1", dependencies=[Reader], responses=_ERRORS)
-_json = APIRouter(route_class=LimitedRoute)
+_json = APIRouter(route_class=ApiRoute)
 _files = APIRouter(route_class=UploadRoute)
 
 CampaignIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="campaign id")]
@@ -195,17 +193,8 @@ def export(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> StreamingRespons
         campaigns.get_campaign(session, campaign_id)  # a 404 before the stream starts
 
     def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(reporting.EXPORT_COLUMNS)
         with transaction(runtime.sessions) as session:
-            for number, row in enumerate(reporting.export_rows(session, campaign_id), 1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+            yield from reporting.export_chunks(session, campaign_id)
 
     headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
     return StreamingResponse(chunks(), media_type="text/csv", headers=headers)

@@ -93,14 +93,18 @@ class RowProblem(BaseModel):
 
 
 class UploadReport(BaseModel):
-    """What an upload did; duplicates and rejected rows were not stored."""
+    """What an upload did; duplicates and rejected rows were not stored. At most 1,000 rows are
+    listed in each list; `*_omitted` counts the rest."""
 
     rows: int
     accepted: int
     duplicates: int
     suppressed: int
     rejected: list[RowProblem]
+    rejected_total: int
+    rejected_omitted: int
     duplicate_rows: list[RowProblem]
+    duplicate_rows_omitted: int
     reopened_run: int | None = Field(
         description="the run an upload to a completed campaign opened to call its new contacts"
     )
@@ -192,6 +196,8 @@ class DncPage(Page):
 class DncImport(BaseModel):
     added: int
     rejected: list[RowProblem]
+    rejected_total: int
+    rejected_omitted: int
 
 
 class PolicyCheck(BaseModel):

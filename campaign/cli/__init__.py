@@ -22,6 +22,7 @@ from typer._click.exceptions import ClickException
 from campaign import DISTRIBUTION
 from campaign.cli import advice, demo, operator, processes
 from campaign.errors import CampaignError
+from campaign.redact import redact
 
 app = typer.Typer(
     name="campaign",
@@ -64,6 +65,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _error(message: str) -> None:
+    """One line on stderr, URL passwords and notify tokens masked (a driver may quote a URL)."""
+    sys.stderr.write(f"error: {redact(message)}\n")
+
+
 def main() -> None:
     """Console-script entry: run the CLI with one-line errors."""
     try:
@@ -73,18 +79,18 @@ def main() -> None:
         if message:  # empty for `campaign` alone: the help it printed says it all
             ctx = getattr(exc, "ctx", None)
             where = f"{ctx.command_path}: " if ctx is not None else ""
-            sys.stderr.write(f"error: {where}{message}\n")
+            _error(f"{where}{message}")
         sys.exit(2)
     except CampaignError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        _error(str(exc))
         sys.exit(1)
     except ProgrammingError as exc:
-        sys.stderr.write(f"error: database: {_first_line(exc)} (run `campaign db upgrade`?)\n")
+        _error(f"database: {_first_line(exc)} (run `campaign db upgrade`?)")
         sys.exit(3)
     except DBAPIError as exc:
-        sys.stderr.write(f"error: database unreachable or failing: {_first_line(exc)}\n")
+        _error(f"database unreachable or failing: {_first_line(exc)}")
         sys.exit(3)
     except redis.RedisError as exc:
-        sys.stderr.write(f"error: redis unreachable or failing: {_first_line(exc)}\n")
+        _error(f"redis unreachable or failing: {_first_line(exc)}")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)

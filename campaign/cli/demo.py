@@ -91,6 +91,8 @@ def demo(
 ) -> None:
     """Run a real campaign on this machine: servers, API, 2 workers, a dispatcher, the SAVG
     simulator; a few thousand synthetic contacts; live progress; a final report."""
+    # Here, not at the top: the demo needs the `embedded` extra, and every `campaign` command
+    # imports this module (the image installs no extras).
     try:
         from campaign.demo.report import render
         from campaign.demo.run import DemoOptions, run_demo

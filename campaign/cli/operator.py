@@ -31,6 +31,7 @@ from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.runtime import Runtime
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
+from campaign.services.csv_files import REPORT_ROWS
 from campaign.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -164,6 +165,7 @@ def upload(
                     default_region=region,
                     name=str(file),
                     workers=workers,
+                    keep=None if rejects_csv is not None else REPORT_ROWS,
                 ),
                 now=utcnow(),
             )
@@ -173,11 +175,11 @@ def upload(
             report.write_rejects_csv(out)
     lines = [
         f"accepted {report.accepted}, duplicates {report.duplicates}, "
-        f"suppressed {report.suppressed}, rejected {len(report.rejected)}",
+        f"suppressed {report.suppressed}, rejected {report.rejected_total}",
         *(f"  line {p.line}: {p.value!r}: {p.reason}" for p in report.rejected[:20]),
     ]
-    if len(report.rejected) > 20:
-        lines.append(f"  … {len(report.rejected) - 20} more (--json or --rejects-csv for all)")
+    if report.rejected_total > 20:
+        lines.append(f"  … {report.rejected_total - 20} more (--rejects-csv for all)")
     if report.note:
         lines.append(report.note)
     _emit(as_json, report.to_dict(), "\n".join(lines))

@@ -45,10 +45,11 @@ def api(
     import uvicorn
 
     from campaign.api.app import create_app
+    from campaign.metrics_server import serve_metrics
 
     _logging()
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
+    serve_metrics(settings)
     # uvicorn drains on SIGTERM, then re-raises it to the handler found at start: exiting 0 from
     # there makes a drained API a clean stop (not 143), like the worker and the dispatcher.
     signal.signal(signal.SIGTERM, _exit_0)
@@ -57,7 +58,7 @@ def api(
         host=host,
         port=port,
         timeout_graceful_shutdown=20,
-        log_config=None,  # uvicorn's loggers go through ours (LOG_FORMAT)
+        log_config=None,  # uvicorn's loggers go through ours (LOG_FORMAT, tokens masked)
     )
 
 
@@ -80,7 +81,6 @@ def worker(ctx: typer.Context) -> None:
     threads that grow and shrink (workers.pool).
     """
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
     from workers.app import app as celery_app
 
     extra = list(ctx.args)

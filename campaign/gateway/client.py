@@ -203,7 +203,7 @@ class SavgClient:
         return cls(
             base_url=settings.savg_base_url,
             client_id=settings.savg_client_id,
-            client_secret=settings.savg_client_secret,
+            client_secret=settings.savg_client_secret.get_secret_value(),
             algorithm=settings.savg_jwt_algorithm,
             jwt_ttl_s=settings.savg_jwt_ttl_s,
             connect_timeout_s=settings.savg_connect_timeout_s,

@@ -208,7 +208,9 @@ def build_request(
 ) -> DialRequest:
     """The dial-out body: the spec's gateway block, the contact's metadata over the spec's."""
     gw = spec.gateway
-    token = tokens.sign(attempt.id, deps.settings.notify_secret)
+    deadline = deadlines_for(spec, deps.clock(), deps.settings.deadline_margin_s)[1]
+    secret = deps.settings.notify_secret.get_secret_value()
+    token = tokens.sign(attempt.id, secret, expires_at=deadline + tokens.GRACE)
     return DialRequest(
         bot=gw.bot,
         target=tel_uri(contact.phone),

@@ -6,7 +6,7 @@ server-side cursor so a campaign of millions of attempts is never loaded whole.
 
 from __future__ import annotations
 
-import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
@@ -23,6 +23,7 @@ from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
 from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
+from campaign.services.csv_files import SafeCsvWriter
 
 RATE_WINDOW = timedelta(seconds=10)
 """Calls per second are measured over the last RATE_WINDOW of dial-outs."""
@@ -324,12 +325,33 @@ def export_rows(session: Session, campaign_id: int, *, chunk: int = 2000) -> Ite
         yield [contact_id, external_id or "", phone, zone_name, local.isoformat(), *tail]
 
 
+def _write_export(session: Session, campaign_id: int, out: IO[str]) -> Iterator[int]:
+    """Write the header, then each attempt row, yielding the count so far after each row.
+
+    Values from uploads and from the gateway are anyone's text: cells a spreadsheet would run as
+    formulas are neutralised (csv_files), phone numbers kept as they are.
+    """
+    writer = SafeCsvWriter(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for number, row in enumerate(export_rows(session, campaign_id), 1):
+        writer.writerow(row)
+        yield number
+
+
 def write_export(session: Session, campaign_id: int, out: IO[str]) -> int:
     """Write the export CSV (header + one row per attempt) to `out`; returns the row count."""
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for row in export_rows(session, campaign_id):
-        writer.writerow(row)
-        count += 1
+    for count in _write_export(session, campaign_id, out):  # noqa: B007 - the last count is kept
+        pass
     return count
+
+
+def export_chunks(session: Session, campaign_id: int, rows_per_chunk: int = 1000) -> Iterator[str]:
+    """The export CSV as text chunks of `rows_per_chunk` rows, for a streamed response."""
+    buffer = io.StringIO()
+    for number in _write_export(session, campaign_id, buffer):
+        if number % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -89,6 +89,14 @@ def test_builder_installs_the_wheel_without_extras() -> None:
         assert not any("[" in a for a in arguments), arguments
 
 
+def test_the_image_installs_the_locked_dependencies_with_their_hashes() -> None:
+    builder = _stages()[0]
+    (run,) = [run for run in builder.arguments("RUN") if "pip install" in run]
+    locked = "pip install --require-hashes -r requirements/runtime.lock"
+    assert run.index(locked) < run.index("pip wheel --no-deps"), "locked first, then ours"
+    assert "!requirements/runtime.lock" in (ROOT / ".dockerignore").read_text()
+
+
 def test_runtime_stage_installs_no_build_tools() -> None:
     installed: list[str] = []
     for run in _stages()[-1].arguments("RUN"):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain import tokens
@@ -61,7 +62,7 @@ def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]
     seen: Counter[int] = Counter()
     for call in calls:
         token = urlsplit(call["notifyurl"]).path.rsplit("/", 1)[-1]
-        seen[tokens.verify(token, stack.settings.notify_secret)] += 1
+        seen[tokens.verify(token, stack.settings.notify_secrets, utcnow())] += 1
     return seen
 
 

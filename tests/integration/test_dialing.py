@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 
 from campaign.breaker import gateway_id
@@ -344,7 +345,7 @@ def test_wrong_credentials_pause_the_campaign_at_once(
 ) -> None:
     [attempt_id] = queue()
     bad = SavgClient.from_settings(
-        deps.settings.model_copy(update={"savg_client_secret": "x" * 40})
+        deps.settings.model_copy(update={"savg_client_secret": SecretStr("x" * 40)})
     )
     try:
         assert _dial(replace(deps, gateway=bad), attempt_id) is DialResult.refused
