@@ -1,0 +1,175 @@
+"""What a chaos run does: the campaign, the system's size, and the faults on their schedule.
+
+Pure data, so `python -m chaos --dry-run` can print a run's plan and a test can check it without
+starting anything. Fault times are seconds after `campaign start`; the full schedule ends well
+before a fault-free campaign of its size would (800 contacts at 20 cps is about 1,100 calls,
+55 s of dialing at the limit, before any fault slows it), so every fault meets a running campaign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """The faults a schedule can hold (the simulator's steady faults are in `sim_faults`)."""
+
+    KILL_WORKER = "kill_worker"
+    GATEWAY_500 = "gateway_500"
+    API_DOWN = "api_down"
+    REDIS_RESTART = "redis_restart"
+    POSTGRES_RESTART = "postgres_restart"
+
+
+_WHAT = {
+    Kind.KILL_WORKER: "SIGKILL {target}, start it again at once",
+    Kind.GATEWAY_500: "gateway answers every dial-out with 500 for {seconds:g} s",
+    Kind.API_DOWN: "API (notification receiver) SIGKILLed, started again after {seconds:g} s",
+    Kind.REDIS_RESTART: "Redis stopped (all data gone), started again after {seconds:g} s",
+    Kind.POSTGRES_RESTART: "PostgreSQL fast shutdown, started again after {seconds:g} s",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: `at_s` after the start; `seconds` is its duration or downtime."""
+
+    at_s: float
+    kind: Kind
+    seconds: float = 0.0
+    target: str = ""
+
+    def describe(self) -> str:
+        return _WHAT[self.kind].format(target=self.target, seconds=self.seconds)
+
+
+@dataclass(frozen=True)
+class Size:
+    """The campaign and the system that dials it."""
+
+    contacts: int
+    cps: float
+    max_live: int
+    workers: int
+    concurrency: int
+    dispatchers: int
+    timeout_s: float  # the campaign must complete within this after the start
+    schedule: tuple[Fault, ...]
+
+    @property
+    def worker_names(self) -> tuple[str, ...]:
+        return tuple(f"worker{i}" for i in range(1, self.workers + 1))
+
+
+def _kill(at_s: float, worker: int) -> Fault:
+    return Fault(at_s, Kind.KILL_WORKER, target=f"worker{worker}")
+
+
+FULL = Size(
+    contacts=800,
+    cps=20,
+    max_live=30,
+    workers=4,
+    concurrency=8,
+    dispatchers=2,
+    timeout_s=600,
+    schedule=(
+        _kill(4, 1),  # threads mostly sleep out pacing slots at 20 cps
+        _kill(7, 2),
+        Fault(10, Kind.GATEWAY_500, seconds=20),
+        _kill(14, 3),  # while the breaker holds the campaign
+        _kill(24, 4),
+        _kill(33, 1),  # just after the gateway recovered
+        Fault(36, Kind.API_DOWN, seconds=10),
+        _kill(40, 2),  # while notifications are being lost
+        Fault(50, Kind.REDIS_RESTART, seconds=2),
+        _kill(56, 3),
+        Fault(60, Kind.POSTGRES_RESTART, seconds=3),
+        _kill(66, 4),
+    ),
+)
+
+QUICK = Size(
+    contacts=40,
+    cps=5,
+    max_live=10,
+    workers=2,
+    concurrency=4,
+    dispatchers=1,
+    timeout_s=90,
+    schedule=(
+        _kill(1, 1),
+        Fault(2, Kind.GATEWAY_500, seconds=3),
+        Fault(6, Kind.API_DOWN, seconds=2),
+        Fault(8, Kind.REDIS_RESTART, seconds=1),
+        _kill(9, 2),
+        Fault(10, Kind.POSTGRES_RESTART, seconds=1),
+    ),
+)
+
+# Throughout the run, at the gateway: 2 % of dial-outs reset after the call was placed, and
+# notifications duplicated and `answered` posted after the final.
+SIM_FAULTS: dict[str, Any] = {
+    "connection_reset": {"rate": 0.02, "placed_ratio": 1.0},
+    "duplicate": {"rate": 0.1, "delay_ms": 20},
+    "reorder": {"rate": 0.1, "delay_ms": 20},
+}
+MIX = {"human": 60, "busy": 15, "no_answer": 10, "machine": 10, "rejected": 5}
+TIME_SCALE = 0.01  # a 60 s simulated call lasts 0.6 s
+
+
+def spec(size: Size, name: str) -> dict[str, Any]:
+    """The campaign spec: short gateway timers so deadlines fall in seconds, and a retry policy
+    that redials busy, no answer and rejected after seconds.
+
+    `max_call_duration` is 10 s, though no simulated call lasts 1 s: it bounds how long an answered
+    call whose final was lost keeps its slot, and must stay above the engine's own recovery times
+    (a notification stored while Redis restarts waits for the inbox re-send, SWEEP_INBOX_STALE_S),
+    as 30 minutes is above them in production. `gateway_error` is redialed up to 30 times so that
+    refusals during the 500 burst never decide a contact's fate (see `judge._not_judgeable`).
+    """
+    return {
+        "name": name,
+        "gateway": {
+            "bot": "st-chaos-bot",
+            "caller": "+12706165788",
+            "machineDetection": "detect",
+            "timers": {
+                "noSpeechTimeoutMs": 500,
+                "decisionTimeoutMs": 500,
+                "toneTimeoutMs": 500,
+                "greetingCompletionTimeoutMs": 500,
+            },
+            "timeoutInMs": 3000,
+        },
+        "pacing": {"cps": size.cps, "max_live_calls": size.max_live, "max_call_duration": "10s"},
+        "retry": {
+            "max_attempts": 4,
+            "outcomes": {
+                "busy": {"delays": ["1s", "2s", "2s"]},
+                "no_answer": {"delays": ["2s", "2s"]},
+                "rejected": {"delays": ["1s"], "max": 2},
+                "gateway_error": {"delays": ["1s", "2s"], "max": 30},
+            },
+        },
+    }
+
+
+def phones(count: int) -> list[str]:
+    """Distinct valid US numbers (New Jersey, +1 201 …), one per contact."""
+    return [f"+1201{3000000 + i:07d}" for i in range(count)]
+
+
+def dry_run(size: Size) -> str:
+    """The plan as text: what `python -m chaos --dry-run` prints."""
+    lines = [
+        f"{size.contacts} contacts at {size.cps:g} cps, max {size.max_live} live calls; "
+        f"{size.workers} workers x {size.concurrency} threads, {size.dispatchers} dispatchers, "
+        f"API, simulator (time scale {TIME_SCALE})",
+        "throughout: "
+        + ", ".join(f"{name} {cfg['rate']:.0%}" for name, cfg in SIM_FAULTS.items()),
+    ]
+    lines += [f"t={f.at_s:>5.1f} s  {f.describe()}" for f in size.schedule]
+    return "\n".join(lines)
