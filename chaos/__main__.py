@@ -28,7 +28,9 @@ RESULTS = Path("chaos/results.json")
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a few dozen contacts, one of each fault")
+    parser.add_argument(
+        "--quick", action="store_true", help="a few dozen contacts, one of each fault"
+    )
     parser.add_argument("--contacts", type=int, help="override the number of contacts")
     parser.add_argument("--seed", type=int, default=11, help="the simulator's dice")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, start nothing")
@@ -44,7 +46,12 @@ def invalid(result: RunResult) -> list[str]:
         for i in result.injected
         if result.last_call_s is None or i.began_s > result.last_call_s
     ]
-    problems += [f"{i.fault.kind}: {i.note}" for i in result.injected if i.note.startswith("FAILED")]
+    problems += [f"{i.fault.kind}: {i.note}" for i in result.injected if "FAILED" in i.note]
+    problems += [
+        f"the simulator exited at t={e.at_s:.1f} s: the witness lost its records"
+        for e in result.exits
+        if e.name == "simulator"
+    ]
     return problems
 
 
@@ -63,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     result = run(size, args.seed, run_dir, lambda line: console.print(line, highlight=False))
     cpu1 = psutil.cpu_times()
     busy = 100 * (1 - (cpu1.idle - cpu0.idle) / max(sum(cpu1) - sum(cpu0), 1e-9))
-    load = f"host CPU busy {busy:.0f} % over the run, load average {psutil.getloadavg()[0]:.1f} at the end"
+    load = (
+        f"host CPU busy {busy:.0f} % over the run, "
+        f"load average {psutil.getloadavg()[0]:.1f} at the end"
+    )
     title = f"chaos ({'quick' if args.quick else 'full'}) {started:%Y-%m-%d %H:%M} UTC"
     report.print_table(result, title, console)
     problems = invalid(result)
@@ -84,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     (result.log_dir / "report.md").write_text(
         f"## {title}\n\n{host}; {load}\n\n{report.markdown(result)}"
     )
-    console.print(f"{host}; {load}\nwrote {args.results} and {result.log_dir / 'report.md'}; "
-                  f"process logs in {result.log_dir}")
+    console.print(
+        f"{host}; {load}\nwrote {args.results} and {result.log_dir / 'report.md'}; "
+        f"process logs in {result.log_dir}"
+    )
     if problems:
         return 2
     return 1 if result.verdict.broken() else 0

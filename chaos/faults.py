@@ -75,8 +75,7 @@ class Injector:
 
     def _kill_worker(self, fault: Fault) -> str:
         waiting = self._attempts_dialing()
-        self.stack.kill(fault.target)
-        self.stack.start_worker(fault.target)
+        self.stack.kill(fault.target, restart=True)
         return f"{waiting} attempts claimed and not yet sent (pacing) across workers"
 
     def _attempts_dialing(self) -> str:
@@ -94,9 +93,7 @@ class Injector:
     def _gateway_500(self, fault: Fault) -> str:
         sim = self.stack.sim
         sim.configure(
-            faults={
-                "burst_5xx": {"rate": 1.0, "status": 500, "duration_ms": fault.seconds * 1000}
-            }
+            faults={"burst_5xx": {"rate": 1.0, "status": 500, "duration_ms": fault.seconds * 1000}}
         )
         deadline = time.monotonic() + 30
         # The burst starts with the first dial-out it refuses and then lasts its duration;
@@ -108,9 +105,9 @@ class Injector:
         return ""
 
     def _api_down(self, fault: Fault) -> str:
-        self.stack.kill("api")
+        self.stack.kill("api", restart=False)
         time.sleep(fault.seconds)
-        self.stack.start_api()
+        self.stack.release("api")
         return f"answering again at t={self.now():.1f} s"
 
     def _redis_restart(self, fault: Fault) -> str:

@@ -24,6 +24,7 @@ refusals plus resets could reach that `max` is reported as not judgeable rather 
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench.witness import duplicates, windows_over
+from bench.witness import duplicates
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import Close, PastAttempt, RetryPolicy
 
@@ -132,6 +133,20 @@ def replay(number: str, calls: Sequence[Call], policy: RetryPolicy) -> Replay:
     return Replay(number, len(calls), len(calls) + 1, True, outcomes)
 
 
+def crowded_windows(starts: Sequence[float], cps: float) -> tuple[list[tuple[float, int]], int]:
+    """1-second windows [t, t + 1) starting at each call (sorted `starts`) that hold more than
+    `cps` calls, as (t, calls); and the most calls any window holds. Sliding, so a burst across a
+    second boundary is not split in two (as `bench.witness.windows_over` counts them)."""
+    over: list[tuple[float, int]] = []
+    most = 0
+    for i, t in enumerate(starts):
+        inside = bisect_left(starts, t + 1.0, lo=i) - i
+        most = max(most, inside)
+        if inside > cps:
+            over.append((t, inside))
+    return over, most
+
+
 def live_peaks(calls: Iterable[Call]) -> tuple[int, int]:
     """(most calls live at once, pairs of calls to one number live at the same time).
 
@@ -184,6 +199,7 @@ class Verdict:
     limits: Limits
     over_limit_windows: int
     max_in_1s: int
+    over_limit_at: tuple[tuple[float, int], ...]  # (epoch start, calls) of each crowded window
     peak_live: int
     open: OpenDecisions | None
     residual_risk: int
@@ -235,7 +251,7 @@ def judge(
         by_number[call.number].append(call)
     known = set(contacts)
     replays = tuple(replay(n, by_number.get(n, []), policy) for n in sorted(known))
-    over, most = windows_over([c.placed_at for c in calls], limits.cps)
+    over, most = crowded_windows([c.placed_at for c in calls], limits.cps)
     peak, overlaps = live_peaks(calls)
     return Verdict(
         contacts=len(known),
@@ -247,8 +263,9 @@ def judge(
         overlaps=overlaps,
         reposted=duplicates([{"url": c.notifyurl} for c in calls], "url"),
         limits=limits,
-        over_limit_windows=over,
+        over_limit_windows=len(over),
         max_in_1s=most,
+        over_limit_at=tuple(over),
         peak_live=peak,
         open=open_decisions,
         residual_risk=sum(1 for c in calls if c.residual),
@@ -270,9 +287,7 @@ def _not_judgeable(
         return ()
     # Final (no rule): the first charged ending closes the contact, so one is already too many.
     limit = 1 if rule is None else rule.max or 1
-    endings: Counter[str] = Counter(
-        "+" + _digits(r["target"]) for r in refused if r.get("target")
-    )
+    endings: Counter[str] = Counter("+" + _digits(r["target"]) for r in refused if r.get("target"))
     for number, calls in by_number.items():
         endings[number] += sum(1 for c in calls if c.residual)
     return tuple(sorted(n for n, count in endings.items() if count >= limit))

@@ -1,9 +1,10 @@
 """What a chaos run does: the campaign, the system's size, and the faults on their schedule.
 
 Pure data, so `python -m chaos --dry-run` can print a run's plan and a test can check it without
-starting anything. Fault times are seconds after `campaign start`; the full schedule ends well
-before a fault-free campaign of its size would (800 contacts at 20 cps is about 1,100 calls,
-55 s of dialing at the limit, before any fault slows it), so every fault meets a running campaign.
+starting anything. Fault times are seconds after `campaign start`. Every fault must meet a
+running campaign, so each schedule ends before the campaign could possibly be over: one call per
+contact at the cps limit, plus the 500 burst during which nothing is placed (800 contacts at
+20 cps and a 20 s burst: 60 s; with the redials the mix implies, about 1,100 calls and 75 s).
 """
 
 from __future__ import annotations
@@ -81,18 +82,18 @@ FULL = Size(
         Fault(10, Kind.GATEWAY_500, seconds=20),
         _kill(14, 3),  # while the breaker holds the campaign
         _kill(24, 4),
-        _kill(33, 1),  # just after the gateway recovered
-        Fault(36, Kind.API_DOWN, seconds=10),
-        _kill(40, 2),  # while notifications are being lost
-        Fault(50, Kind.REDIS_RESTART, seconds=2),
-        _kill(56, 3),
-        Fault(60, Kind.POSTGRES_RESTART, seconds=3),
-        _kill(66, 4),
+        Fault(31, Kind.API_DOWN, seconds=10),
+        _kill(33, 1),  # just after the gateway recovered, while notifications are lost
+        Fault(38, Kind.REDIS_RESTART, seconds=2),
+        _kill(44, 2),
+        Fault(46, Kind.POSTGRES_RESTART, seconds=3),
+        _kill(50, 3),
+        _kill(53, 4),
     ),
 )
 
 QUICK = Size(
-    contacts=40,
+    contacts=50,
     cps=5,
     max_live=10,
     workers=2,
@@ -102,10 +103,10 @@ QUICK = Size(
     schedule=(
         _kill(1, 1),
         Fault(2, Kind.GATEWAY_500, seconds=3),
-        Fault(6, Kind.API_DOWN, seconds=2),
-        Fault(8, Kind.REDIS_RESTART, seconds=1),
-        _kill(9, 2),
-        Fault(10, Kind.POSTGRES_RESTART, seconds=1),
+        Fault(5.5, Kind.API_DOWN, seconds=2),
+        Fault(7, Kind.REDIS_RESTART, seconds=1),
+        _kill(8, 2),
+        Fault(9, Kind.POSTGRES_RESTART, seconds=1),
     ),
 )
 
@@ -168,8 +169,7 @@ def dry_run(size: Size) -> str:
         f"{size.contacts} contacts at {size.cps:g} cps, max {size.max_live} live calls; "
         f"{size.workers} workers x {size.concurrency} threads, {size.dispatchers} dispatchers, "
         f"API, simulator (time scale {TIME_SCALE})",
-        "throughout: "
-        + ", ".join(f"{name} {cfg['rate']:.0%}" for name, cfg in SIM_FAULTS.items()),
+        "throughout: " + ", ".join(f"{name} {cfg['rate']:.0%}" for name, cfg in SIM_FAULTS.items()),
     ]
     lines += [f"t={f.at_s:>5.1f} s  {f.describe()}" for f in size.schedule]
     return "\n".join(lines)

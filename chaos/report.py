@@ -36,16 +36,24 @@ def rows(result: RunResult) -> list[Row]:
     """The table: faults injected with their times, then every promise with its number."""
     v = result.verdict
     out: list[Row] = [
-        ("faults", f"t={i.began_s:5.1f}-{i.ended_s:5.1f} s", i.fault.describe()
-         + (f" ({i.note})" if i.note else ""))
+        (
+            "faults",
+            f"t={i.began_s:5.1f}-{i.ended_s:5.1f} s",
+            i.fault.describe() + (f" ({i.note})" if i.note else ""),
+        )
         for i in result.injected
     ]
     out += [("faults", "throughout", f"{name}: {count}") for name, count in result.steady.items()]
+    out += [
+        ("exit", f"t={e.at_s:5.1f} s", f"{e.name} exited (code {e.code}), restarted: {e.cause}")
+        for e in result.exits
+    ]
     differing = [
         f"{r.number} made {r.made}, policy {'>=' if r.wants_more else ''}{r.implied} "
         f"[{' '.join(r.outcomes)}]"
         for r in v.differing
     ]
+    never = list(v.never_called)
     completed = (
         f"completed at t={result.completed_s:.1f} s" if result.completed_s else "NOT completed"
     )
@@ -55,14 +63,15 @@ def rows(result: RunResult) -> list[Row]:
         ("run", "contacts", str(v.contacts)),
         ("promise", "calls made vs policy implies", f"{v.calls_made} vs {v.calls_implied}"),
         ("promise", "numbers whose calls differ", f"{len(differing)} {_numbers(differing)}"),
-        ("promise", "contacts never called", f"{len(v.never_called)} {_numbers(list(v.never_called))}"),
+        ("promise", "contacts never called", f"{len(never)} {_numbers(never)}"),
         ("promise", "numbers not in the campaign called", str(len(v.strangers))),
         ("promise", "numbers called twice at once (overlaps)", str(v.overlaps)),
         ("promise", "attempts POSTed more than once", str(v.reposted)),
         (
             "promise",
             f"calls over {v.limits.cps:g} cps in a 1-s window",
-            f"{v.over_limit_windows} windows over; most in any 1 s: {v.max_in_1s}",
+            f"{v.over_limit_windows} windows over; most in any 1 s: {v.max_in_1s}"
+            + _crowded(result),
         ),
         ("promise", "peak live calls vs cap", f"{v.peak_live} / {v.limits.max_live}"),
         ("promise", "decisions still open at the end", _open(v)),
@@ -76,6 +85,18 @@ def rows(result: RunResult) -> list[Row]:
         ("witness", "refused dial-outs", _counts(v.refusals) or "none"),
     ]
     return out
+
+
+def _crowded(result: RunResult) -> str:
+    """When the crowded windows began, in seconds after the start, merged where they touch."""
+    spans: list[list[float]] = []
+    for at, _ in result.verdict.over_limit_at:
+        t = at - result.started_epoch
+        if spans and t <= spans[-1][1] + 1:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return "".join(f"; t={a:.1f}-{b + 1:.1f} s" for a, b in spans)
 
 
 def _counts(counts: Any) -> str:
@@ -115,8 +136,12 @@ def write_json(result: RunResult, path: Path, meta: dict[str, Any]) -> None:
         "completed_s": result.completed_s,
         "last_call_s": result.last_call_s,
         "faults": [
-            {**asdict(i.fault), "began_s": round(i.began_s, 2), "ended_s": round(i.ended_s, 2),
-             "note": i.note}
+            {
+                **asdict(i.fault),
+                "began_s": round(i.began_s, 2),
+                "ended_s": round(i.ended_s, 2),
+                "note": i.note,
+            }
             for i in result.injected
         ],
         "throughout": result.steady,
@@ -131,6 +156,9 @@ def write_json(result: RunResult, path: Path, meta: dict[str, Any]) -> None:
         "cps": v.limits.cps,
         "over_limit_windows": v.over_limit_windows,
         "max_in_1s": v.max_in_1s,
+        "over_limit_windows_at_s": [
+            [round(at - result.started_epoch, 3), n] for at, n in v.over_limit_at
+        ],
         "max_live_calls": v.limits.max_live,
         "peak_live": v.peak_live,
         "open": None if v.open is None else asdict(v.open),
@@ -140,11 +168,18 @@ def write_json(result: RunResult, path: Path, meta: dict[str, Any]) -> None:
         "refusals": dict(v.refusals),
         "simulator_stats": {
             k: result.sim_stats.get(k)
-            for k in ("placed", "accepted", "refused", "max_cps_1s_window", "peak_concurrent",
-                      "overlaps", "notifications")
+            for k in (
+                "placed",
+                "accepted",
+                "refused",
+                "max_cps_1s_window",
+                "peak_concurrent",
+                "overlaps",
+                "notifications",
+            )
         },
         "engine_rows_of_flagged_numbers": result.engine_rows,
-        "dead_processes": result.dead,
+        "exits": [asdict(e) for e in result.exits],
         "log_dir": str(result.log_dir),
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from chaos.faults import Injected, Injector
 from chaos.judge import Limits, OpenDecisions, Verdict, judge
 from chaos.plan import Kind, Size, phones, spec
 from chaos.stack import ChaosStack
+from chaos.supervisor import Exit, Supervisor
 
 _OPEN_CONTACTS = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
 _FINAL_ATTEMPTS = tuple(s.value for s in ATTEMPT_FINAL)
@@ -40,7 +41,7 @@ class RunResult:
     sim_stats: dict[str, Any]
     steady: dict[str, int] = field(default_factory=dict)
     engine_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    dead: list[str] = field(default_factory=list)
+    exits: list[Exit] = field(default_factory=list)
 
 
 def steady_faults(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -64,9 +65,7 @@ def _with_burst(
         if times
         else "no dial-out refused"
     )
-    return [
-        replace(i, note=note) if i.fault.kind is Kind.GATEWAY_500 else i for i in injected
-    ]
+    return [replace(i, note=note) if i.fault.kind is Kind.GATEWAY_500 else i for i in injected]
 
 
 def _create(stack: ChaosStack, size: Size, numbers: list[str]) -> int:
@@ -94,7 +93,12 @@ def _read(stack: ChaosStack, query: Callable[[Any], Any]) -> Any:
 
 
 def _wait_completed(
-    stack: ChaosStack, campaign_id: int, t0: float, timeout_s: float, log: Callable[[str], None]
+    stack: ChaosStack,
+    campaign_id: int,
+    t0: float,
+    timeout_s: float,
+    log: Callable[[str], None],
+    supervisor: Supervisor,
 ) -> float | None:
     next_note = 0.0
     while (elapsed := time.monotonic() - t0) < timeout_s:
@@ -103,8 +107,11 @@ def _wait_completed(
             return elapsed
         if elapsed >= next_note:
             stats = stack.sim.stats()
-            log(f"t={elapsed:6.1f} s  campaign {state}, {stats['placed']} calls placed, "
-                f"{stats['live']} live; dead processes: {stack.dead() or 'none'}")
+            exits = [e.name for e in supervisor.exits]
+            log(
+                f"t={elapsed:6.1f} s  campaign {state}, {stats['placed']} calls placed, "
+                f"{stats['live']} live; processes restarted after exiting: {exits or 'none'}"
+            )
             next_note = elapsed + 10
         time.sleep(0.5)
     return None
@@ -113,14 +120,14 @@ def _wait_completed(
 def _open_decisions(stack: ChaosStack, campaign_id: int) -> OpenDecisions | None:
     def count(session: Any) -> OpenDecisions:
         contacts = session.scalar(
-            select(func.count()).select_from(ContactRow).where(
-                ContactRow.campaign_id == campaign_id, ContactRow.state.in_(_OPEN_CONTACTS)
-            )
+            select(func.count())
+            .select_from(ContactRow)
+            .where(ContactRow.campaign_id == campaign_id, ContactRow.state.in_(_OPEN_CONTACTS))
         )
         attempts = session.scalar(
-            select(func.count()).select_from(AttemptRow).where(
-                AttemptRow.campaign_id == campaign_id, AttemptRow.state.not_in(_FINAL_ATTEMPTS)
-            )
+            select(func.count())
+            .select_from(AttemptRow)
+            .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state.not_in(_FINAL_ATTEMPTS))
         )
         return OpenDecisions(int(contacts or 0), int(attempts or 0))
 
@@ -134,8 +141,15 @@ def _engine_rows(stack: ChaosStack, campaign_id: int, numbers: list[str]) -> dic
     if not numbers:
         return {}
     columns = (
-        AttemptRow.phone, AttemptRow.id, AttemptRow.state, AttemptRow.outcome, AttemptRow.sid,
-        AttemptRow.sending_at, AttemptRow.ended_at, AttemptRow.decision, AttemptRow.error,
+        AttemptRow.phone,
+        AttemptRow.id,
+        AttemptRow.state,
+        AttemptRow.outcome,
+        AttemptRow.sid,
+        AttemptRow.sending_at,
+        AttemptRow.ended_at,
+        AttemptRow.decision,
+        AttemptRow.error,
     )
 
     def rows(session: Any) -> dict[str, list[dict[str, Any]]]:
@@ -148,8 +162,10 @@ def _engine_rows(stack: ChaosStack, campaign_id: int, numbers: list[str]) -> dic
         for row in session.execute(query):
             phone, *rest = row
             out[phone].append(
-                {c.key: (v.isoformat() if hasattr(v, "isoformat") else v)
-                 for c, v in zip(columns[1:], rest, strict=True)}
+                {
+                    c.key: (v.isoformat() if hasattr(v, "isoformat") else v)
+                    for c, v in zip(columns[1:], rest, strict=True)
+                }
             )
         return out
 
@@ -167,11 +183,16 @@ def run(size: Size, seed: int, run_dir: Path, log: Callable[[str], None]) -> Run
         stack.cli("start", str(campaign_id))
         t0, started_epoch = time.monotonic(), time.time()
         log(f"campaign {campaign_id} started")
+        supervisor = Supervisor(stack, t0)
+        supervisor.start()
         injected = Injector(stack, t0, log).run(size.schedule)
-        completed_s = _wait_completed(stack, campaign_id, t0, size.timeout_s, log)
-        log(f"campaign {'completed at t=%.1f s' % completed_s if completed_s else 'NOT completed'}")
+        completed_s = _wait_completed(stack, campaign_id, t0, size.timeout_s, log, supervisor)
+        exits = supervisor.stop()
+        log(f"campaign completed at t={completed_s:.1f} s" if completed_s else "NOT completed")
         stack.sim.wait_quiet(timeout_s=60)
         records, refused, stats = stack.sim.calls(), stack.sim.refused(), stack.sim.stats()
+        for name, data in (("calls", records), ("refused", refused), ("stats", stats)):
+            (stack.log_dir / f"sim-{name}.json").write_text(json.dumps(data))
         verdict = judge(
             records,
             refused,
@@ -192,7 +213,7 @@ def run(size: Size, seed: int, run_dir: Path, log: Callable[[str], None]) -> Run
             sim_stats=stats,
             steady=steady_faults(records),
             engine_rows=_engine_rows(stack, campaign_id, flagged[:50]),
-            dead=stack.dead(),
+            exits=exits,
         )
     finally:
         stack.close()

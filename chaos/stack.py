@@ -10,10 +10,11 @@ file, so the log of the one killed is kept) and is stopped by its own pid.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
-import os
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class ChaosStack:
         self.seed = seed
         self.servers: Embedded | None = None
         self.procs: dict[str, Proc] = {}
+        self.lock = threading.RLock()  # the injector's and the supervisor's threads both spawn
+        self.held: set[str] = set()  # stopped on purpose: not to be revived by the supervisor
+        self._argv: dict[str, tuple[str, ...]] = {}
         self._generation: dict[str, int] = {}
         self.sim_port, self.api_port = free_port(), free_port()
         self.sim = SimControl(f"http://127.0.0.1:{self.sim_port}", timeout_s=60)
@@ -104,22 +108,41 @@ class ChaosStack:
         }
 
     def _spawn(self, name: str, *args: str) -> Proc:
-        generation = self._generation.get(name, 0) + 1
-        self._generation[name] = generation
-        proc = Proc(f"{name}.{generation}", [*CAMPAIGN, *args], self.env, self.log_dir)
-        self.procs[name] = proc
+        with self.lock:
+            generation = self._generation.get(name, 0) + 1
+            self._generation[name] = generation
+            self._argv[name] = args
+            proc = Proc(f"{name}.{generation}", [*CAMPAIGN, *args], self.env, self.log_dir)
+            self.procs[name] = proc
+        if name == "api":
+            wait_http(f"http://127.0.0.1:{self.api_port}/healthz", proc, timeout_s=60)
         return proc
 
     def start_api(self) -> None:
-        api = self._spawn("api", "api", "--port", str(self.api_port))
-        wait_http(f"http://127.0.0.1:{self.api_port}/healthz", api, timeout_s=60)
+        self._spawn("api", "api", "--port", str(self.api_port))
 
     def start_worker(self, name: str) -> None:
         self._spawn(name, "worker", "--concurrency", str(self.size.concurrency), "-n", f"{name}@%h")
 
-    def kill(self, name: str) -> None:
-        """SIGKILL one process (its whole group): a crash, nothing flushed, nothing acked."""
-        self.procs[name].kill()
+    def respawn(self, name: str) -> None:
+        """Start `name` again as it was started (a new log file: the old one is kept)."""
+        self._spawn(name, *self._argv[name])
+
+    def kill(self, name: str, *, restart: bool) -> None:
+        """SIGKILL one process (its whole group): a crash, nothing flushed, nothing acked; with
+        `restart`, start it again at once, else hold it down until `release(name)`."""
+        with self.lock:
+            self.procs[name].kill()
+            if restart:
+                self.respawn(name)
+            else:
+                self.held.add(name)
+
+    def release(self, name: str) -> None:
+        """Start a process held down by `kill(name, restart=False)`."""
+        self.respawn(name)
+        with self.lock:
+            self.held.discard(name)
 
     def restart_redis(self, down_s: float, sleep: Callable[[float], None]) -> None:
         """Stop Redis (no persistence: queues, leases, buckets, the breaker are gone), wait
@@ -156,10 +179,6 @@ class ChaosStack:
         if done.returncode != 0:
             raise RuntimeError(f"campaign {' '.join(args)} failed:\n{done.stderr[-2000:]}")
         return done.stdout
-
-    def dead(self) -> list[str]:
-        """Processes that exited on their own (a killed worker is restarted at once)."""
-        return [name for name, proc in self.procs.items() if not proc.alive()]
 
     def close(self) -> None:
         """Stop producers before what they talk to, then the servers; keep the logs."""
