@@ -71,7 +71,7 @@ def _kill(at_s: float, worker: int) -> Fault:
 FULL = Size(
     contacts=800,
     cps=20,
-    max_live=30,
+    max_live=20,
     workers=4,
     concurrency=8,
     dispatchers=2,
@@ -95,7 +95,7 @@ FULL = Size(
 QUICK = Size(
     contacts=50,
     cps=5,
-    max_live=10,
+    max_live=4,
     workers=2,
     concurrency=4,
     dispatchers=1,
@@ -119,6 +119,9 @@ SIM_FAULTS: dict[str, Any] = {
 }
 MIX = {"human": 60, "busy": 15, "no_answer": 10, "machine": 10, "rejected": 5}
 TIME_SCALE = 0.01  # a 60 s simulated call lasts 0.6 s
+# Answered calls talk 20-100 simulated seconds (0.2-1 s of wall time), so at 20 cps about a dozen
+# calls are live on average and the live-call cap (20) binds at the peaks: both limits are tested.
+SIM_TIMES: dict[str, Any] = {"talk_s": {"min": 20, "max": 100}}
 
 
 def spec(size: Size, name: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from campaign.embedded import Embedded, start_embedded, start_postgres, start_re
 from campaign.runtime import Runtime
 from campaign.settings import Settings, load_settings
 from campaign.simulator.control import SimControl
-from chaos.plan import MIX, SIM_FAULTS, TIME_SCALE, Size
+from chaos.plan import MIX, SIM_FAULTS, SIM_TIMES, TIME_SCALE, Size
 from tests.support.procs import CAMPAIGN, Proc, wait_http
 from tests.support.services import free_port
 
@@ -98,7 +98,13 @@ class ChaosStack:
     @property
     def env(self) -> dict[str, str]:
         """The operator contract's environment, as every process of the stack reads it."""
-        sim_config = {"time_scale": TIME_SCALE, "seed": self.seed, "mix": MIX, "faults": SIM_FAULTS}
+        sim_config = {
+            "time_scale": TIME_SCALE,
+            "seed": self.seed,
+            "mix": MIX,
+            "faults": SIM_FAULTS,
+            **SIM_TIMES,
+        }
         return {
             **process_env(self.settings, self.api_port, self.sim_port),
             **ENGINE_TIMERS,

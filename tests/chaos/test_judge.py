@@ -169,7 +169,16 @@ def test_more_calls_in_a_second_than_cps_is_broken() -> None:
     v = verdict(records, ["+0", "+1", "+2"], limits=Limits(cps=2, max_live=9))
 
     assert (v.over_limit_windows, v.max_in_1s) == (1, 3)
+    assert v.over_limit_at == ((0.0, 3),)
     assert "1 1-s windows over the cps limit" in v.broken()
+
+
+def test_calls_a_whole_second_apart_fall_in_separate_windows() -> None:
+    records = [call("+0", 0.0), call("+1", 0.5), call("+2", 1.0), call("+3", 1.5)]
+
+    v = verdict(records, ["+0", "+1", "+2", "+3"], limits=Limits(cps=2, max_live=9))
+
+    assert (v.over_limit_windows, v.max_in_1s) == (0, 2)
 
 
 def test_more_calls_live_than_the_cap_is_broken() -> None:
