@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint unit bench bench-quick clean
+.PHONY: demo test lint unit bench bench-quick chaos chaos-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# One campaign under every fault at once (workers killed, gateway 500s, API down, Redis and
+# PostgreSQL restarted), judged from the simulator's records; see RELIABILITY.md.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos
+
+chaos-quick: $(STAMP)
+	$(BIN)/python -m chaos --quick
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

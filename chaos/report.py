@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from chaos.judge import Verdict
@@ -113,7 +114,7 @@ def print_table(result: RunResult, title: str, console: Console) -> None:
     for column in ("", "what", "value"):
         table.add_column(column, overflow="fold")
     for section, what, value in rows(result):
-        table.add_row(section, what, value)
+        table.add_row(section, what, escape(value))  # "[Errno 111]" is text, not markup
     console.print(table)
     style = "green" if not result.verdict.broken() else "bold red"
     console.print(f"[{style}]{verdict_line(result)}[/]")
