@@ -9,6 +9,10 @@ From that, each call's *engine-visible* outcome is replayed:
 - nothing delivered and the connection reset after placing (no sid) → `gateway_error`, not a call:
   the engine cannot tell this from a dial-out that never arrived, the documented residual risk.
 
+A notification the receiver answered with a 5xx, or did not answer in time, may have been stored
+all the same (a receiver that fails after its commit): such a call has more than one possible
+engine-visible outcome, and a number agrees with the policy if any reading of its calls does.
+
 The campaign's own retry policy (`RetryPolicy.decide`, the engine's pure decision) then says how
 many calls each number should have had given those outcomes; any difference with the calls made
 is a broken promise, as are numbers never called, two calls live to one number at once, more
@@ -27,8 +31,9 @@ import random
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import islice, product
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,12 +68,12 @@ class Call:
     outcome: str
     notifyurl: str
     reset: bool  # the connection was reset after the call was placed: the engine got no sid
-    heard: bool  # at least one notification was delivered (answered 2xx)
-    heard_final: bool  # a final (completed/failed) notification was delivered
+    delivered: tuple[str, ...] = ()  # statuses of notifications the receiver answered 2xx
+    uncertain: tuple[str, ...] = ()  # statuses it got but answered 5xx or too late: maybe stored
 
     @classmethod
     def from_record(cls, row: Mapping[str, Any]) -> Call:
-        delivered = [n for n in row["notifications"] if n["delivered"]]
+        notes = row["notifications"]
         return cls(
             number="+" + str(row["number"]),
             placed_at=float(row["placed_at"]),
@@ -76,27 +81,53 @@ class Call:
             outcome=str(row["outcome"]),
             notifyurl=str(row["notifyurl"]),
             reset="connection_reset" in row["faults"],
-            heard=bool(delivered),
-            heard_final=any(_is_final(n["status"]) for n in delivered),
+            delivered=tuple(str(n["status"]) for n in notes if n["delivered"]),
+            uncertain=tuple(str(n["status"]) for n in notes if _maybe_stored(n)),
         )
 
-    @property
-    def visible(self) -> OutcomeClass:
-        """The outcome the engine could know (see the module docstring)."""
-        if self.heard_final:
+    def _seen(self, heard: Sequence[str]) -> OutcomeClass:
+        if any(_is_final(status) for status in heard):
             return SIM_OUTCOMES[self.outcome]
-        if self.heard or not self.reset:
+        if heard or not self.reset:
             return OutcomeClass.LOST
         return OutcomeClass.GATEWAY_ERROR
 
     @property
+    def visible(self) -> OutcomeClass:
+        """The outcome the engine could know from what was delivered (the module docstring)."""
+        return self._seen(self.delivered)
+
+    @property
+    def possible(self) -> tuple[OutcomeClass, ...]:
+        """`visible` first, then what the engine knew if notifications it answered with an error
+        were stored all the same (a 500 after the commit, a reply that came too late)."""
+        options = [self.visible]
+        interim = [s for s in self.uncertain if not _is_final(s)]
+        for heard in ([*self.delivered, *interim], [*self.delivered, *self.uncertain]):
+            if (seen := self._seen(heard)) not in options:
+                options.append(seen)
+        return tuple(options)
+
+    @property
     def residual(self) -> bool:
         """Placed, yet rightly taken by the engine for a dial-out that never arrived."""
-        return self.visible is OutcomeClass.GATEWAY_ERROR
+        return self.possible == (OutcomeClass.GATEWAY_ERROR,)
 
 
 def _is_final(status: str) -> bool:
     return status.strip().lower() in _FINAL_STATUSES
+
+
+def _maybe_stored(note: Mapping[str, Any]) -> bool:
+    """Sent and not answered 2xx, yet possibly stored: a 5xx (the receiver may fail after its
+    commit) or no answer after the request went out (a timeout, a dropped connection); a refused
+    connection or a 4xx stored nothing."""
+    if note["delivered"] or note.get("sent_at") is None:
+        return False
+    code = note.get("status_code")
+    if code is not None:
+        return int(code) >= 500
+    return not str(note.get("error") or "").startswith(("ConnectError", "ConnectTimeout"))
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,8 @@ class Replay:
 
     `implied` is exact when the policy closed the contact (`wants_more` False); when its last
     decision was a redial, at least `made + 1` calls were due and `implied` says that minimum.
+    `uncertain`: the calls only match once a notification answered with an error is taken as
+    stored (see `Call.possible`).
     """
 
     number: str
@@ -112,25 +145,42 @@ class Replay:
     implied: int
     wants_more: bool
     outcomes: tuple[str, ...]
+    uncertain: bool = False
 
     @property
     def differs(self) -> bool:
         return self.made != self.implied
 
 
+_MAX_READINGS = 64  # readings of one number's calls tried before keeping the literal one
+
+
 def replay(number: str, calls: Sequence[Call], policy: RetryPolicy) -> Replay:
-    """Walk `calls` (one number's, oldest first) through `policy.decide`."""
+    """Walk `calls` (one number's, oldest first) through `policy.decide`: with what was
+    delivered, else with any reading of the uncertain notifications that makes them agree."""
+    literal = _replay(number, [c.visible for c in calls], policy, calls)
+    if not literal.differs:
+        return literal
+    for reading in islice(product(*(c.possible for c in calls)), 1, _MAX_READINGS):
+        other = _replay(number, reading, policy, calls)
+        if not other.differs:
+            return replace(other, uncertain=True)
+    return literal
+
+
+def _replay(
+    number: str, outcomes: Sequence[OutcomeClass], policy: RetryPolicy, calls: Sequence[Call]
+) -> Replay:
     history: list[PastAttempt] = []
-    outcomes = tuple(c.visible.value for c in calls)
+    names = tuple(o.value for o in outcomes)
     rng = random.Random(0)  # jitter moves times only, never whether a redial happens
-    for i, call in enumerate(calls):
-        outcome = call.visible
+    for i, outcome in enumerate(outcomes):
         placed = outcome is not OutcomeClass.GATEWAY_ERROR
-        at = datetime.fromtimestamp(call.placed_at, UTC)
+        at = datetime.fromtimestamp(calls[i].placed_at, UTC)
         history.append(PastAttempt(at, outcome, placed and policy.counts(outcome), placed))
         if isinstance(policy.decide(outcome, history, at, _UTC, rng), Close):
-            return Replay(number, len(calls), i + 1, False, outcomes)
-    return Replay(number, len(calls), len(calls) + 1, True, outcomes)
+            return Replay(number, len(outcomes), i + 1, False, names)
+    return Replay(number, len(outcomes), len(outcomes) + 1, True, names)
 
 
 def crowded_windows(starts: Sequence[float], cps: float) -> tuple[list[tuple[float, int]], int]:
@@ -204,6 +254,7 @@ class Verdict:
     open: OpenDecisions | None
     residual_risk: int
     not_judgeable: tuple[str, ...]
+    uncertain_calls: int = 0  # calls with a notification answered 5xx or not at all
     visible: Mapping[str, int] = field(default_factory=dict)
     refusals: Mapping[str, int] = field(default_factory=dict)
 
@@ -269,6 +320,7 @@ def judge(
         peak_live=peak,
         open=open_decisions,
         residual_risk=sum(1 for c in calls if c.residual),
+        uncertain_calls=sum(1 for c in calls if len(c.possible) > 1),
         not_judgeable=_not_judgeable(by_number, refused, policy),
         visible=dict(Counter(c.visible.value for c in calls)),
         refusals=dict(Counter(str(r["reason"]) for r in refused)),

@@ -82,13 +82,16 @@ FULL = Size(
         Fault(10, Kind.GATEWAY_500, seconds=20),
         _kill(14, 3),  # while the breaker holds the campaign
         _kill(24, 4),
-        Fault(31, Kind.API_DOWN, seconds=10),
-        _kill(33, 1),  # just after the gateway recovered, while notifications are lost
-        Fault(38, Kind.REDIS_RESTART, seconds=2),
-        _kill(44, 2),
-        Fault(46, Kind.POSTGRES_RESTART, seconds=3),
-        _kill(50, 3),
-        _kill(53, 4),
+        Fault(31, Kind.REDIS_RESTART, seconds=2),
+        _kill(34, 1),  # just after Redis came back
+        Fault(36, Kind.API_DOWN, seconds=10),
+        _kill(40, 2),  # while notifications are being lost
+        _kill(48, 3),
+        # Late enough for the API to be back (its restart takes seconds on a busy host), so each
+        # fault's own effect shows: the API answering while PostgreSQL is away.
+        Fault(54, Kind.POSTGRES_RESTART, seconds=3),
+        _kill(57, 4),
+        _kill(59, 1),
     ),
 )
 

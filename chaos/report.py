@@ -82,6 +82,12 @@ def rows(result: RunResult) -> list[Row]:
             "placed calls the engine rightly took as not placed",
             f"{v.residual_risk} (reset after placing, every notification lost)",
         ),
+        (
+            "witness",
+            "calls with a notification answered 5xx or not at all (either reading accepted)",
+            f"{v.uncertain_calls}; numbers that agree only if it was stored: "
+            f"{sum(r.uncertain for r in v.replays)}",
+        ),
         ("witness", "engine-visible outcomes", _counts(v.visible)),
         ("witness", "refused dial-outs", _counts(v.refusals) or "none"),
     ]
@@ -164,6 +170,8 @@ def write_json(result: RunResult, path: Path, meta: dict[str, Any]) -> None:
         "peak_live": v.peak_live,
         "open": None if v.open is None else asdict(v.open),
         "residual_risk": v.residual_risk,
+        "uncertain_calls": v.uncertain_calls,
+        "agree_only_if_stored": [r.number for r in v.replays if r.uncertain],
         "not_judgeable": list(v.not_judgeable),
         "visible_outcomes": dict(v.visible),
         "refusals": dict(v.refusals),

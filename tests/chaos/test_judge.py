@@ -24,8 +24,19 @@ _FINAL = {"human": "completed", "machine": "Completed"}
 _urls = count()
 
 
-def note(status: str, *, delivered: bool = True, duplicate: bool = False) -> dict[str, Any]:
-    return {"status": status, "delivered": delivered, "duplicate": duplicate}
+def note(
+    status: str, *, delivered: bool = True, code: int | None = None, error: str = "ConnectError"
+) -> dict[str, Any]:
+    """A notification as the simulator records it; undelivered ones were refused a connection
+    unless `code` (an HTTP answer) or another `error` says otherwise."""
+    return {
+        "status": status,
+        "delivered": delivered,
+        "duplicate": False,
+        "sent_at": 0.0,
+        "status_code": 200 if delivered else code,
+        "error": None if delivered or code else error,
+    }
 
 
 def call(
@@ -226,6 +237,28 @@ def test_refusals_that_could_exhaust_gateway_error_make_a_number_unjudgeable() -
 
     assert v.not_judgeable == ("+1",)
     assert v.refusals == {"burst_5xx": 30}
+
+
+def test_a_final_answered_500_may_have_been_stored_so_either_reading_agrees() -> None:
+    # The receiver committed the `failed` (busy) and then failed to enqueue: the engine redialed.
+    maybe = call("+1", 0.0, "busy", notes=[note("failed", delivered=False, code=500)])
+    never = call("+2", 0.0, "busy", notes=[note("failed", delivered=False)])
+
+    v = verdict([maybe, call("+1", 2.0), never, call("+2", 2.0)], ["+1", "+2"])
+
+    assert v.uncertain_calls == 1
+    assert [(r.number, r.uncertain) for r in v.differing] == [("+2", False)]
+    assert [r.number for r in v.replays if r.uncertain] == ["+1"]
+
+
+def test_a_final_that_timed_out_may_have_been_stored_but_a_refused_connection_was_not() -> None:
+    timed_out = call("+1", 0.0, notes=[note("completed", delivered=False, error="ReadTimeout")])
+    refused = call("+2", 0.0, notes=[note("completed", delivered=False, error="ConnectError")])
+
+    v = verdict([timed_out, refused], ["+1", "+2"])
+
+    assert v.uncertain_calls == 1
+    assert v.broken() == []  # lost and human are both final
 
 
 def test_every_simulator_outcome_maps_to_the_engine_class_of_its_name() -> None:
