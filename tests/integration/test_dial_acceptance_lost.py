@@ -8,6 +8,11 @@ the notifications are lost too (the API cannot store them while PostgreSQL is do
 deadline settles it as a refused dial-out: `gateway_error`, not a call, redial. The simulator saw
 the call answered by a person; the redial called that person a second time.
 
+The same happens when a worker is SIGKILLed between the 200 and that commit (seen in another
+chaos run: `200 OK` twice in worker1's log, then the kill, and both contacts called again). That
+window is milliseconds and cannot be closed; the PostgreSQL one is as long as the outage, and the
+worker still holds the sid, so retrying the commit until PostgreSQL is back would close it.
+
 The fault (a commit failing at that instant) is injected by failing the session factory once the
 POST has returned: PostgreSQL cannot be stopped at that exact instant on demand.
 """
