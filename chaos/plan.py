@@ -9,9 +9,12 @@ contact at the cps limit, plus the 500 burst during which nothing is placed (800
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from tests.factories import BASE_SPEC
 
 
 class Kind(StrEnum):
@@ -139,18 +142,8 @@ def spec(size: Size, name: str) -> dict[str, Any]:
     """
     return {
         "name": name,
-        "gateway": {
-            "bot": "st-chaos-bot",
-            "caller": "+12706165788",
-            "machineDetection": "detect",
-            "timers": {
-                "noSpeechTimeoutMs": 500,
-                "decisionTimeoutMs": 500,
-                "toneTimeoutMs": 500,
-                "greetingCompletionTimeoutMs": 500,
-            },
-            "timeoutInMs": 3000,
-        },
+        # The e2e tests' gateway block: 3 s ring timeout, 500 ms AMD timers (silent deadline 4.5 s).
+        "gateway": {**copy.deepcopy(BASE_SPEC["gateway"]), "bot": "st-chaos-bot"},
         "pacing": {"cps": size.cps, "max_live_calls": size.max_live, "max_call_duration": "10s"},
         "retry": {
             "max_attempts": 4,

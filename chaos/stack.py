@@ -25,20 +25,8 @@ from campaign.runtime import Runtime
 from campaign.settings import Settings, load_settings
 from campaign.simulator.control import SimControl
 from chaos.plan import MIX, SIM_FAULTS, SIM_TIMES, TIME_SCALE, Size
-from tests.support.procs import CAMPAIGN, Proc, wait_http
+from tests.support.procs import CAMPAIGN, SHORT_TIMERS, Proc, wait_http
 from tests.support.services import free_port
-
-# Short engine timers, as the e2e fault tests use (tests/e2e/conftest.py): deadlines, sweeps and
-# breaker probes in seconds, so recoveries happen within the run.
-ENGINE_TIMERS = {
-    "DEADLINE_MARGIN_S": "1",
-    "SWEEP_QUEUED_STALE_S": "3",
-    "SWEEP_DIALING_STALE_S": "5",
-    "SWEEP_INBOX_STALE_S": "3",
-    "GATEWAY_BREAKER_COOLDOWN_S": "1",
-    "GATEWAY_BREAKER_MAX_COOLDOWN_S": "3",
-    "SAVG_READ_TIMEOUT_S": "2",
-}
 
 
 class ChaosStack:
@@ -107,7 +95,7 @@ class ChaosStack:
         }
         return {
             **process_env(self.settings, self.api_port, self.sim_port),
-            **ENGINE_TIMERS,
+            **SHORT_TIMERS,  # as the e2e fault tests run them
             "API_KEYS": self.settings.api_keys,
             "SIM_CONFIG": json.dumps(sim_config),
             "PYTHONUNBUFFERED": "1",
