@@ -70,4 +70,5 @@ class Supervisor:
             for name, proc in exited:
                 at_s = time.monotonic() - self.t0
                 self.exits.append(Exit(name, at_s, proc.popen.returncode, cause(proc)))
+                proc.stop()  # reaps it and closes its log
                 self.stack.respawn(name)
