@@ -14,8 +14,9 @@ import pytest
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.simulator.outcomes import Outcome
-from chaos.judge import SIM_OUTCOMES, Limits, OpenDecisions, Verdict, judge
+from chaos.judge import Limits, OpenDecisions, Verdict, judge
 from chaos.plan import FULL, spec
+from chaos.replay import SIM_OUTCOMES
 
 POLICY = RetryPolicy.from_dict(spec(FULL, "test")["retry"])
 LIMITS = Limits(cps=2, max_live=2)
