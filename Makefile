@@ -13,7 +13,7 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 # The floors run every unit test plus the API tests, which exercise FastAPI/Starlette/pydantic.
 FLOOR_TESTS := tests/unit tests/operator/test_api.py tests/operator/test_api_hardening.py
 
-.PHONY: demo test lint audit unit floors lock bench bench-quick clean
+.PHONY: demo test lint audit unit floors lock bench bench-quick chaos chaos-quick clean
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# One campaign under every fault at once (workers killed, gateway 500s, API down, Redis and
+# PostgreSQL restarted), judged from the simulator's records; see RELIABILITY.md.
+chaos: $(STAMP)
+	$(BIN)/python -m chaos
+
+chaos-quick: $(STAMP)
+	$(BIN)/python -m chaos --quick
 
 clean:
 	rm -rf $(VENV) $(FLOORS) $(FLOORS_RUNTIME) var .mypy_cache .ruff_cache

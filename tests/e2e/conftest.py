@@ -22,7 +22,7 @@ from campaign.runtime import Runtime
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 from tests.support import services
-from tests.support.procs import CAMPAIGN, Proc, wait_http
+from tests.support.procs import CAMPAIGN, SHORT_TIMERS, Proc, wait_http
 from tests.support.services import free_port
 
 TIME_SCALE = 0.01  # a 30-second call lasts 300 ms
@@ -69,14 +69,7 @@ def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str
     """The environment every process of the stack reads (the operator contract's names)."""
     return {
         **process_env(settings, api_port, sim_port),
-        "DEADLINE_MARGIN_S": "1",
-        "SWEEP_QUEUED_STALE_S": "3",
-        "SWEEP_DIALING_STALE_S": "5",
-        "SWEEP_INBOX_STALE_S": "3",
-        # A sick gateway is probed every few seconds here, not up to every 5 minutes.
-        "GATEWAY_BREAKER_COOLDOWN_S": "1",
-        "GATEWAY_BREAKER_MAX_COOLDOWN_S": "3",
-        "SAVG_READ_TIMEOUT_S": "2",
+        **SHORT_TIMERS,
         "SIM_CONFIG": json.dumps({"time_scale": TIME_SCALE}),
     }
 

@@ -89,7 +89,7 @@ def _bunched(stack: Stack, cps: int) -> str:
     ids = {}
     for call in window:
         token = urlsplit(call["notifyurl"]).path.rsplit("/", 1)[-1]
-        ids[tokens.verify(token, stack.settings.notify_secret)] = call["placed_at"]
+        ids[tokens.verify(token, stack.settings.notify_secrets, utcnow())] = call["placed_at"]
     with stack.runtime.sessions() as session:
         rows = session.execute(
             select(AttemptRow.id, AttemptRow.sending_at).where(AttemptRow.id.in_(ids))
