@@ -9,7 +9,8 @@
 - live past its full deadline: no final notification came (jambonz #1478) → `lost`, slot freed,
   the policy decides (never an immediate redial: the call may still be live).
 - leases re-added from PostgreSQL, so a wiped Redis cannot let live calls exceed a cap.
-- unprocessed inbox rows re-sent to the consumer; cancelled campaigns close their pending contacts;
+- unprocessed inbox rows applied here (needs only PostgreSQL: a final stored while the broker was
+  down is never outrun by a deadline); cancelled campaigns close their pending contacts;
   running campaigns with nothing left to call complete.
 """
 
@@ -43,6 +44,7 @@ from campaign.domain.states import (
 from campaign.runtime import Runtime
 from campaign.services.leases import keys_for
 from campaign.services.lifecycle import finish_run
+from campaign.services.notifications import apply_notification
 from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 
@@ -64,7 +66,7 @@ class SweepResult:
     lost: int = 0
     silent: int = 0
     leases_restored: int = 0
-    notifications_resent: int = 0
+    notifications_applied: int = 0
     completed: int = 0
     cancelled_contacts: int = 0
 
@@ -106,7 +108,14 @@ def _expire_overdue(runtime: Runtime, now: datetime, rng: random.Random) -> int:
         overdue = list(
             session.scalars(
                 select(AttemptRow)
-                .where(AttemptRow.state.in_(_LIVE), AttemptRow.deadline_at < now)
+                .where(
+                    AttemptRow.state.in_(_LIVE),
+                    AttemptRow.deadline_at < now,
+                    ~exists().where(
+                        NotificationRow.attempt_id == AttemptRow.id,
+                        NotificationRow.processed_at.is_(None),
+                    ),
+                )
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             )
@@ -214,22 +223,28 @@ def _restore_limiter(runtime: Runtime) -> int:
     return runtime.limiter.restore(leases, sorted(rate_keys), hold_s)
 
 
-def _resend_notifications(runtime: Runtime, now: datetime) -> int:
+def _apply_stale_inbox(runtime: Runtime, now: datetime, rng: random.Random) -> int:
+    """Apply, here, inbox rows no consumer applied in time (their message was lost, or Redis was
+    down when the receiver sent it). The sweeper needs only PostgreSQL for this, so a final
+    stored during a broker outage is applied before any deadline could call its attempt lost."""
     inbox_stale = timedelta(seconds=runtime.settings.sweep_inbox_stale_s)
     with transaction(runtime.sessions) as session:
         ids = list(
             session.scalars(
-                update(NotificationRow)
+                select(NotificationRow.id)
                 .where(
                     NotificationRow.processed_at.is_(None),
                     NotificationRow.received_at < now - inbox_stale,
                 )
-                .values(received_at=now)
-                .returning(NotificationRow.id)
+                .order_by(NotificationRow.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
             )
         )
-    for notification_id in ids:
-        runtime.enqueue_notification(notification_id)
+        for notification_id in ids:
+            apply_notification(
+                session, notification_id, leases=runtime.leases, now=now, rng=rng
+            )
     return len(ids)
 
 
@@ -278,9 +293,10 @@ def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
     """One sweep; every step is idempotent and safe with several dispatchers sweeping at once."""
     result = SweepResult()
     result.resent, result.requeued = _resend_stale_queued(runtime, now)
+    # Finals waiting in the inbox first: only then may a deadline call an attempt lost.
+    result.notifications_applied = _apply_stale_inbox(runtime, now, rng)
     result.lost = _expire_overdue(runtime, now, rng)
     result.silent = _settle_silent(runtime, now, rng)
     result.leases_restored = _restore_limiter(runtime)
-    result.notifications_resent = _resend_notifications(runtime, now)
     result.completed, result.cancelled_contacts = _close_campaigns(runtime, now)
     return result

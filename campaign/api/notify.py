@@ -9,11 +9,14 @@ it; a lost consumer message is re-sent by the sweeper from the unprocessed inbox
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from kombu.exceptions import KombuError
+from redis import RedisError
 
 from campaign import log
 from campaign.api.problems import problem
@@ -27,6 +30,7 @@ from campaign.runtime import Runtime
 from campaign.services.notifications import Stored, store_notification
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 # Headers never worth keeping in the inbox (credentials of clients and proxies in front of us).
 _DROP_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
@@ -45,6 +49,15 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _hand_over(runtime: Runtime, notification_id: int) -> None:
+    """Wake the consumer. The row is already durable, so a broker outage is no reason to answer
+    an error: the sweeper applies rows no consumer took."""
+    try:
+        runtime.enqueue_notification(notification_id)
+    except (KombuError, RedisError, OSError) as exc:
+        logger.warning("notification %s stored; consumer not woken (%s)", notification_id, exc)
 
 
 @router.post("/notify/{token}", status_code=200, include_in_schema=False)
@@ -85,7 +98,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
                 now=utcnow(),
             )
             if stored.created:
-                after_commit(session, lambda: runtime.enqueue_notification(stored.notification_id))
+                after_commit(session, lambda: _hand_over(runtime, stored.notification_id))
         return stored
 
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,11 +41,38 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     procs: dict[str, Proc] = field(default_factory=dict)
+    _args: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def start(self, name: str, *args: str) -> Proc:
         proc = Proc(name, [*CAMPAIGN, *args], self.env, self.log_dir)
         self.procs[name] = proc
+        self._args[name] = args
         return proc
+
+    @contextmanager
+    def restarting(self) -> Iterator[None]:
+        """Restart any process that exits on its own while the block runs, as compose's
+        `restart: unless-stopped` and Kubernetes do (a Celery worker exits on some broker
+        losses: kombu's restore of unacked messages on a closed connection, kombu #970)."""
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.5):
+                for name, proc in list(self.procs.items()):
+                    if not proc.alive():
+                        proc.stop()  # reaps it and closes its log, which stays as evidence
+                        again = Proc(
+                            f"{proc.name}+", [*CAMPAIGN, *self._args[name]], self.env, self.log_dir
+                        )
+                        self.procs[name] = again
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
 
     def start_api(self) -> Proc:
         api = self.start("api", "api", "--port", self.api_url.rsplit(":", 1)[1])

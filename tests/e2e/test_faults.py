@@ -13,7 +13,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from campaign.db.tables import AttemptRow
 from tests import factories
 from tests.e2e.conftest import Stack
 from tests.e2e.test_closed_loop import (
@@ -44,6 +46,26 @@ def _human_only(stack: Stack, **faults: Any) -> None:
     )
 
 
+def _attempts_of(stack: Stack, phones: list[str]) -> str:
+    """Every attempt of these numbers, as the engine recorded it: says why a number was called
+    again or never."""
+    with stack.runtime.sessions() as session:
+        rows = session.scalars(
+            select(AttemptRow).where(AttemptRow.phone.in_(phones)).order_by(AttemptRow.id)
+        ).all()
+    posted = {
+        c["sid"]: [(n["status"], n["status_code"], n["error"]) for n in c["notifications"]]
+        for c in stack.sim.calls()
+    }
+    fields = ("phone", "number", "state", "outcome", "sid", "decision", "error", "dial_tries")
+    return "".join(
+        " ".join(f"{f}={getattr(a, f)!r}" for f in fields)
+        + f" sent={a.sending_at} accepted={a.accepted_at} ended={a.ended_at}"
+        + f" notifications={posted.get(a.sid)}\n"
+        for a in rows
+    )
+
+
 def _assert_each_called_once(
     stack: Stack, campaign_id: int, phones: list[str], **limits: int
 ) -> None:
@@ -51,7 +73,7 @@ def _assert_each_called_once(
     per_number = Counter("+" + c["target"].removeprefix("tel:") for c in calls)
     never = [p for p in phones if p not in per_number]
     twice = {p: n for p, n in per_number.items() if n > 1}
-    assert (never, twice) == ([], {}), stack.logs()
+    assert (never, twice) == ([], {}), _attempts_of(stack, [*never, *twice]) + stack.logs()
     assert max(_calls_by_attempt(stack, calls).values()) == 1
     _assert_limits_held(stack, **limits)
     assert _contact_states(stack, campaign_id) == {"done": len(phones)}

@@ -62,11 +62,12 @@ def test_postgres_restarted_mid_campaign_loses_nothing(owned: Embedded, stack: S
     campaign_id = _start_campaign(stack, phones)
     time.sleep(1.5)
 
-    owned.postgres.stop()  # fast shutdown: every open session is cut
-    time.sleep(3)
-    owned.postgres = start_postgres(owned.postgres.pgdata)
+    with stack.restarting():
+        owned.postgres.stop()  # fast shutdown: every open session is cut
+        time.sleep(3)
+        owned.postgres = start_postgres(owned.postgres.pgdata)
 
-    _wait_completed(stack, campaign_id, timeout_s=120)
+        _wait_completed(stack, campaign_id, timeout_s=120)
     _assert_each_called_once(stack, campaign_id, phones)
 
 
@@ -78,12 +79,13 @@ def test_redis_restarted_mid_campaign_loses_nothing_and_breaks_no_limit(
     campaign_id = _start_campaign(stack, phones)
     time.sleep(1.5)
 
-    owned.redis.stop()  # no persistence: queues, leases, buckets and the breaker are gone
-    time.sleep(2)
-    owned.redis = start_redis(owned.redis.directory)
-    assert owned.redis.url == stack.settings.redis_url  # same port: clients reconnect
+    with stack.restarting():
+        owned.redis.stop()  # no persistence: queues, leases, buckets and the breaker are gone
+        time.sleep(2)
+        owned.redis = start_redis(owned.redis.directory)
+        assert owned.redis.url == stack.settings.redis_url  # same port: clients reconnect
 
-    _wait_completed(stack, campaign_id, timeout_s=120)
+        _wait_completed(stack, campaign_id, timeout_s=120)
     _assert_each_called_once(stack, campaign_id, phones)
 
 

@@ -262,3 +262,26 @@ def test_an_attempt_that_heard_anything_waits_for_its_full_deadline(
         "answered",
         "accepted",
     ]
+
+
+def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
+    runtime: RecordingRuntime,
+) -> None:
+    # The receiver stored it, but its consumer message never went out (Redis was restarting);
+    # the attempt's full deadline has passed by the time the sweeper looks.
+    attempt_id = _sent_attempt(runtime, deadline=datetime.now(UTC) - PAST, sid="sid-4")
+    with transaction(runtime.sessions) as session:
+        store_notification(
+            session,
+            attempt_id=attempt_id,
+            body=json.dumps(HUMAN).encode(),
+            headers={},
+            status="completed",
+            now=datetime.now(UTC) - timedelta(minutes=1),
+        )
+
+    result = sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert (result.notifications_applied, result.lost) == (1, 0)
+    assert (attempt.state, attempt.outcome, contact.state) == ("completed", "human", "done")
