@@ -68,7 +68,9 @@ class GatewaySpec:
     timeout_in_ms: int = DEFAULT_RING_TIMEOUT_MS
     metadata: Mapping[str, Any] = field(default_factory=dict)
     notify_headers: Mapping[str, str] | None = None
-    amd_events_subscription: tuple[str, ...] | None = None
+    # Intermediate AMD event posts (`Call-In-Progress`) cost a notification each and change no
+    # state: the final notification carries the AMD result. Off (`[]`) unless a spec lists them.
+    amd_events_subscription: tuple[str, ...] = ()
 
     @property
     def amd_enabled(self) -> bool:
@@ -87,8 +89,7 @@ class GatewaySpec:
         }
         if self.notify_headers is not None:
             out["notifyHeaders"] = dict(self.notify_headers)
-        if self.amd_events_subscription is not None:
-            out["amdEventsSubscription"] = list(self.amd_events_subscription)
+        out["amdEventsSubscription"] = list(self.amd_events_subscription)
         return out
 
 
@@ -240,7 +241,7 @@ def _gateway(data: object, errors: _Errors) -> GatewaySpec | None:
         timeout_in_ms=ring,
         metadata=metadata,
         notify_headers=headers,
-        amd_events_subscription=tuple(str(e) for e in events) if events is not None else None,
+        amd_events_subscription=tuple(str(e) for e in events or ()),
     )
 
 
