@@ -46,22 +46,30 @@ def _scope_of(runtime: Runtime, key: str) -> str | None:
     return found
 
 
+def key_scope(
+    runtime: RuntimeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key)],
+) -> str:
+    """The scope of the request's key; 401 when it sent none or one that is not configured."""
+    key = bearer.credentials if bearer is not None else header_key
+    scope = _scope_of(runtime, key) if key else None
+    if scope is None:
+        raise HTTPException(
+            401,
+            "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return scope
+
+
+KeyScope = Annotated[str, Depends(key_scope)]
+
+
 def require_scope(needed: Scope) -> Callable[..., None]:
     """A dependency that lets a request through only with a key holding `needed`."""
 
-    def check(
-        runtime: RuntimeDep,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        header_key: Annotated[str | None, Depends(_api_key)],
-    ) -> None:
-        key = bearer.credentials if bearer is not None else header_key
-        scope = _scope_of(runtime, key) if key else None
-        if scope is None:
-            raise HTTPException(
-                401,
-                "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    def check(scope: KeyScope) -> None:
         if needed == "operator" and scope != "operator":
             raise HTTPException(403, "this API key may only read; this route needs an operator key")
 
