@@ -135,6 +135,6 @@ def waiting_reasons(session: Session, campaign_id: int) -> list[WaitingReason]:
             ContactRow.state == ContactState.PENDING.value,
         )
         .group_by(reason)
-        .order_by(func.count().desc())
+        .order_by(func.count().desc(), reason)
     )
     return [WaitingReason(str(why), int(n), due) for why, n, due in rows]

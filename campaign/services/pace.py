@@ -103,7 +103,5 @@ def campaign_pace(
         step_s=step.total_seconds(),
         cps_limit=float(pacing.get("cps") or 0),
         max_live_calls=int(pacing.get("max_live_calls") or 0),
-        points=pace_series(
-            end=now, step=step, buckets=buckets, live_before=live_before, sums=sums
-        ),
+        points=pace_series(end=now, step=step, buckets=buckets, live_before=live_before, sums=sums),
     )

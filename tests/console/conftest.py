@@ -1,0 +1,105 @@
+"""Browser tests of the console: Debian's chromium driven by Playwright against a real stack.
+
+Playwright's own browser download cannot be reached here, so the system `chromium` package is
+launched by path (`.ci/run` installs it). Without Playwright or chromium the tests skip locally
+and fail under CI, like every other service fixture. One stack (simulator, API, a worker, a
+dispatcher) serves the whole module; each test gets a fresh browser context (so a fresh
+sessionStorage: signed out) at 1280×800 in a fixed zone, and screenshots go to `out/console/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from campaign.settings import Settings
+from tests.e2e.conftest import Stack, running_stack
+
+CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OPERATOR_KEY = "console-operator-key"
+READ_KEY = "console-read-key"
+ZONE = "Europe/Paris"
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "console"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required for the console tests under CI")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright (the dev extra)")
+    if not shutil.which(CHROMIUM):
+        _missing(f"chromium ({CHROMIUM}; apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def console_stack(
+    settings: Settings, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A worker and a dispatcher are plenty for a few calls per second."""
+    keys = {"API_KEYS": f"{OPERATOR_KEY}:operator,{READ_KEY}:read"}
+    log_dir = tmp_path_factory.mktemp("console")
+    with running_stack(
+        settings, servers[0], log_dir, extra_env=keys, workers=1, dispatchers=1
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture
+def api(console_stack: Stack) -> Iterator[httpx.Client]:
+    """The API as an operator script would use it (to set up what the page then shows)."""
+    auth = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    with httpx.Client(base_url=console_stack.api_url, headers=auth, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def page(browser: Any, console_stack: Stack) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport=VIEWPORT, timezone_id=ZONE, locale="en-GB", accept_downloads=True
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto(console_stack.api_url + "/")
+    yield tab
+    context.close()
+
+
+def sign_in(page: Any, key: str) -> None:
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot under out/console/ (docs/console/ holds the committed copies)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
