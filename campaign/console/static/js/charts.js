@@ -13,7 +13,7 @@ function niceMax(value) {
 }
 
 /** A line chart of `points` ([{at: Date, value}]) against a dashed `limit` line. */
-export function lineChart({ title, points, limit, limitLabel, seriesLabel, format, timeFormat }) {
+export function lineChart({ title, points, limit, limitLabel, seriesLabel, format, tickFormat = format, timeFormat }) {
   const values = points.map((p) => p.value);
   const top = niceMax(Math.max(limit || 0, ...values, 0) * 1.1);
   const x0 = PAD.left;
@@ -29,7 +29,7 @@ export function lineChart({ title, points, limit, limitLabel, seriesLabel, forma
     const value = top * fraction;
     svg.append(
       s("line", { class: "gridline", x1: x0, x2: x1, y1: y(value), y2: y(value) }),
-      s("text", { class: "tick", x: x0 - 6, y: y(value) + 4, "text-anchor": "end", text: format(value) }),
+      s("text", { class: "tick", x: x0 - 6, y: y(value) + 4, "text-anchor": "end", text: tickFormat(value) }),
     );
   }
   svg.append(s("line", { class: "axis", x1: x0, x2: x1, y1: y0, y2: y0 }));
@@ -62,7 +62,7 @@ export function lineChart({ title, points, limit, limitLabel, seriesLabel, forma
       h("span", {}, h("span", { class: "key-series" }), seriesLabel),
       limit ? h("span", {}, h("span", { class: "key-limit" }), `${limitLabel} (${format(limit)})`) : null,
       h("span", { class: "visually-hidden", text: summary() })),
-    h("details", {}, h("summary", { text: "Show the last minute as a table" }), table));
+    h("details", {}, h("summary", { text: "Show the latest intervals as a table" }), table));
 }
 
 /** Horizontal bars with counts: a chart a screen reader reads as a list. */

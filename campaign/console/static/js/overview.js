@@ -5,6 +5,8 @@ import { barList, lineChart, progress, stackedBar } from "./charts.js";
 import { ago, count, duration, percent, rate, stateLabel, time, when, outcomeLabel, waitingLabel, OUTCOMES, CONTACT_STATES } from "./format.js";
 import { Poller } from "./poll.js";
 
+const WINDOWS = [[120, "2 minutes"], [600, "10 minutes"], [1800, "30 minutes"], [3600, "hour"]];
+
 function card(label, value, sub) {
   return h("div", { class: "panel card" }, h("div", { class: "label", text: label }), value, sub ? h("div", { class: "sub", text: sub }) : null);
 }
@@ -32,12 +34,17 @@ export function overviewTab(root, id, ctx, { onStatus }) {
   const pace = h("div", { class: "grid two" });
   const waiting = h("div", {});
   const runs = h("div", {});
+  const windowSelect = h("select", { id: "pace-window" }, WINDOWS.map(([seconds, label]) => h("option", { value: seconds, text: label })));
+  windowSelect.value = "600";
   replace(root, h("div", { class: "stack" },
     h("section", { "aria-label": "Key figures" }, cards),
     h("div", { class: "grid two" },
       h("section", { class: "panel", "aria-labelledby": "states-title" }, h("h2", { id: "states-title", text: "Contacts by state" }), states),
       h("section", { class: "panel", "aria-labelledby": "outcomes-title" }, h("h2", { id: "outcomes-title", text: "Outcomes by class" }), outcomes)),
-    h("section", { class: "panel", "aria-labelledby": "pace-title" }, h("h2", { id: "pace-title", text: "Pace over the last 10 minutes" }), pace),
+    h("section", { class: "panel", "aria-labelledby": "pace-title" },
+      h("div", { class: "head" }, h("h2", { id: "pace-title", text: "Pace" }),
+        h("div", { class: "actions" }, h("label", { for: "pace-window", text: "Over the last" }), windowSelect)),
+      pace),
     h("section", { class: "panel", "aria-labelledby": "waiting-title" }, h("h2", { id: "waiting-title", text: "Why contacts wait" }), waiting),
     runs));
 
@@ -85,13 +92,14 @@ export function overviewTab(root, id, ctx, { onStatus }) {
   onStatus(draw);
 
   const pacePoller = new Poller(async () => {
-    const series = await api(`/campaigns/${id}/pace?window=600&step=5`);
+    const span = Number(windowSelect.value);
+    const series = await api(`/campaigns/${id}/pace?window=${span}&step=${Math.max(1, span / 120)}`);
     pace.limit = series.cps_limit;
     pace.cap = series.max_live_calls;
     const points = series.points.map((p) => ({ at: new Date(p.at), cps: p.calls_per_second, live: p.live_calls }));
     replace(pace,
       lineChart({ title: "Calls per second", seriesLabel: "achieved", limit: series.cps_limit, limitLabel: "configured", format: rate, timeFormat: (d) => time(d.toISOString()), points: points.map((p) => ({ at: p.at, value: p.cps })) }),
-      lineChart({ title: "Live calls", seriesLabel: "peak live calls", limit: series.max_live_calls, limitLabel: "cap", format: count, timeFormat: (d) => time(d.toISOString()), points: points.map((p) => ({ at: p.at, value: p.live })) }));
+      lineChart({ title: "Live calls", seriesLabel: "peak live calls", limit: series.max_live_calls, limitLabel: "cap", format: count, tickFormat: rate, timeFormat: (d) => time(d.toISOString()), points: points.map((p) => ({ at: p.at, value: p.live })) }));
     pace.dataset.points = String(points.length);
     pace.dataset.sent = String(points.reduce((a, p) => a + p.cps, 0));
   }, 5000, (error) => ctx.fail(error));
@@ -100,7 +108,7 @@ export function overviewTab(root, id, ctx, { onStatus }) {
     const found = await api(`/campaigns/${id}/waiting`);
     until = Object.fromEntries(found.items.filter((i) => i.next_due_at).map((i) => [i.reason, i.next_due_at]));
     if (lastStatus) draw(lastStatus);
-  }, 15000);
+  }, 5000);
 
   let forecastPoller = null;
   offers("forecast", `/campaigns/${id}/forecast`).then((yes) => {
@@ -111,6 +119,7 @@ export function overviewTab(root, id, ctx, { onStatus }) {
     }, 30000).start();
   });
 
+  windowSelect.addEventListener("change", () => pacePoller.now());
   pacePoller.start();
   waitPoller.start();
   return () => { pacePoller.stop(); waitPoller.stop(); if (forecastPoller) forecastPoller.stop(); };
