@@ -20,18 +20,8 @@ import pytest
 
 from campaign.settings import Settings
 from tests.e2e.conftest import Stack, running_stack
+from tests.support.browser import ARGS, CHROMIUM
 
-CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OPERATOR_KEY = "console-operator-key"
 READ_KEY = "console-read-key"
 ZONE = "Europe/Paris"
@@ -54,7 +44,7 @@ def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM):
         _missing(f"chromium ({CHROMIUM}; apt-get install chromium)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         yield chromium
         chromium.close()
 
