@@ -75,13 +75,16 @@ class _Window:
     db_cpu_ms_per_min: float
 
 
-def _measure(stack: Stack, seconds: float, count: Callable[[], int]) -> _Window:
-    """CPU of the API process and of the bench database's backends over `seconds`."""
+def _measure(
+    stack: Stack, seconds: float, count: Callable[[], int], wait: Callable[[float], None]
+) -> _Window:
+    """CPU of the API process and of the bench database's backends over `seconds` of `wait`
+    (the page's own wait while it is open: Playwright delivers its events only then)."""
     api = [psutil.Process(stack.procs["api"].pid)]
     database = database_name(stack.settings)
     before_db = {p.pid: cpu_seconds([p]) for p in postgres_backends(database)}
     api0, requests0 = cpu_seconds(api), count()
-    time.sleep(seconds)
+    wait(seconds)
     db_used = sum(
         max(0.0, cpu_seconds([p]) - before_db.get(p.pid, 0.0)) for p in postgres_backends(database)
     )
@@ -116,22 +119,24 @@ def _watch(stack: Stack, sizes: ConsoleSizes, campaign_id: int) -> dict[str, _Wi
     if not shutil.which(CHROMIUM):
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
     sent: list[str] = []
-    windows = {"idle": _measure(stack, sizes.window_s, lambda: len(sent))}
+    windows = {"idle": _measure(stack, sizes.window_s, lambda: len(sent), time.sleep)}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.on(
             "request", lambda request: sent.append(request.url) if "/api/" in request.url else None
         )
+        wait = lambda seconds: page.wait_for_timeout(seconds * 1000)  # noqa: E731
         page.goto(f"{stack.api_url}/")
         page.get_by_label("API key").fill(KEY)
         page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("operator key").wait_for()
         page.goto(f"{stack.api_url}/#/campaigns/{campaign_id}")
         page.locator("[data-sent]").wait_for()
-        windows["campaign"] = _measure(stack, sizes.window_s, lambda: len(sent))
+        windows["campaign"] = _measure(stack, sizes.window_s, lambda: len(sent), wait)
         page.goto(f"{stack.api_url}/#/")
         page.get_by_role("progressbar").first.wait_for()
-        windows["list"] = _measure(stack, sizes.window_s, lambda: len(sent))
+        windows["list"] = _measure(stack, sizes.window_s, lambda: len(sent), wait)
         browser.close()
     return windows
 

@@ -112,6 +112,7 @@ class Stack:
             "SAVG_CLIENT_SECRET": s.savg_client_secret,
             "NOTIFY_BASE_URL": self.api_url,
             "NOTIFY_SECRET": s.notify_secret,
+            "API_KEYS": s.api_keys,
             "DEADLINE_MARGIN_S": "2",
             "SIM_CONFIG": json.dumps(self.sim_config),
         }
