@@ -1,4 +1,5 @@
-// Building the page without innerHTML: every value from the API goes in as text, never markup.
+// Building the page from elements, never from markup strings: every value from the API goes in
+// as text, so nothing it holds can become HTML or script.
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 function build(element, attrs, children) {
