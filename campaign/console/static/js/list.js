@@ -9,7 +9,10 @@ const PAGE = 50;
 
 /** Why a campaign is where it is, in a few words ("" when its state says it all). */
 export function whyText(item) {
-  if (item.state === "paused") return item.paused_reason ? `Paused: ${item.paused_reason}` : "Paused by an operator";
+  if (item.state === "paused") {
+    const reason = item.paused_reason || "paused by an operator";
+    return /^paused\b/i.test(reason) ? reason.charAt(0).toUpperCase() + reason.slice(1) : `Paused: ${reason}`;
+  }
   const waiting = Object.entries(item.waiting || {}).filter(([reason]) => reason !== "due");
   if (item.state === "running" && waiting.length) {
     const [reason, n] = waiting.sort((a, b) => b[1] - a[1])[0];
