@@ -51,8 +51,7 @@ def list_attempts(
         views, total = attempts.list_attempts(
             session, campaign_id, outcome=outcome, limit=limit, offset=offset
         )
-    items = [schemas.Attempt.model_validate(view, from_attributes=True) for view in views]
-    return schemas.AttemptPage(items=items, **page_of(total, limit, offset))
+    return schemas.AttemptPage(items=views, **page_of(total, limit, offset))
 
 
 @router.get("/campaigns/{campaign_id}/attempts/{attempt_id}")
@@ -60,12 +59,11 @@ def get_attempt(
     campaign_id: CampaignIdPath,
     attempt_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="attempt id")],
     runtime: RuntimeDep,
-) -> schemas.AttemptDetail:
+) -> attempts.AttemptDetail:
     """One attempt: its timeline (queued → sent → answered → ended), SIP code, AMD result, the
     retry decision, and every notification received for it."""
     with transaction(runtime.sessions) as session:
-        detail = attempts.attempt_detail(session, campaign_id, attempt_id)
-    return schemas.AttemptDetail.model_validate(detail.to_dict())
+        return attempts.attempt_detail(session, campaign_id, attempt_id)
 
 
 @router.get("/campaigns/{campaign_id}/pace")
@@ -74,17 +72,16 @@ def get_pace(
     runtime: RuntimeDep,
     window: Annotated[int, Query(ge=10, le=3600, description="seconds of history")] = 600,
     step: Annotated[int, Query(ge=1, le=600, description="seconds per interval")] = 5,
-) -> schemas.Pace:
+) -> pace.Pace:
     """Dial-outs per second and peak live calls per interval over the last `window` seconds,
     from the attempts in PostgreSQL, with the configured limits to draw them against."""
     if step > window:
         raise InvalidInput(f"step: {step} s is longer than the window ({window} s)")
     with transaction(runtime.sessions) as session:
-        result = pace.campaign_pace(
+        return pace.campaign_pace(
             session,
             campaign_id,
             now=utcnow(),
             window=timedelta(seconds=window),
             step=timedelta(seconds=step),
         )
-    return schemas.Pace.model_validate(result.to_dict())

@@ -56,8 +56,7 @@ def campaign_overview(
         summaries, total = overview.campaign_overview(
             session, now=utcnow(), limit=limit, offset=offset
         )
-    items = [schemas.CampaignSummary.model_validate(s.to_dict()) for s in summaries]
-    return schemas.OverviewPage(items=items, **page_of(total, limit, offset))
+    return schemas.OverviewPage(items=summaries, **page_of(total, limit, offset))
 
 
 @router.get("/campaigns/{campaign_id}/waiting", responses=problem_responses(404))
@@ -66,7 +65,7 @@ def waiting(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Waiting
     time one of them is due again."""
     with transaction(runtime.sessions) as session:
         reasons = overview.waiting_reasons(session, campaign_id)
-    return schemas.WaitingList(items=[schemas.WaitingReason(**vars(r)) for r in reasons])
+    return schemas.WaitingList(items=reasons)
 
 
 @router.post("/policy/parse", openapi_extra=_TEXT_BODY)

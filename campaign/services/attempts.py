@@ -9,7 +9,7 @@ the way it did without reading logs. Plain SELECTs; callers own the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,11 +67,18 @@ class NotificationView:
 
 
 @dataclass(frozen=True)
-class AttemptDetail:
-    """An attempt with its timeline (steps that happened, in order) and its notifications."""
+class TimelineStep:
+    """A step the attempt went through (queued, claimed, sent, accepted, answered, ended)."""
 
-    attempt: AttemptView
-    timeline: list[tuple[str, datetime]]
+    step: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptDetail(AttemptView):
+    """An attempt with its timeline (the steps that happened, in order), the gateway's ids and
+    every notification received for it."""
+
     reason_code: str | None
     error: str | None
     sid: str | None
@@ -80,15 +87,8 @@ class AttemptDetail:
     dial_tries: int
     dial_latency_ms: float | None
     deadline_at: datetime | None
-    notifications: list[NotificationView] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the attempt's fields at the top, the timeline as `[{step, at}]`."""
-        data: dict[str, Any] = {**vars(self.attempt)}
-        data.update({k: v for k, v in vars(self).items() if k not in ("attempt", "timeline")})
-        data["timeline"] = [{"step": step, "at": at} for step, at in self.timeline]
-        data["notifications"] = [vars(n) for n in self.notifications]
-        return data
+    timeline: list[TimelineStep]
+    notifications: list[NotificationView]
 
 
 _VIEW = (
@@ -161,7 +161,6 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
     ).one_or_none()
     if row is None:
         raise NotFound(f"attempt {attempt_id} does not exist in campaign {campaign_id}")
-    view = AttemptView(*row[: len(_VIEW)])
     reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, *steps = row[
         len(_VIEW) :
     ]
@@ -171,8 +170,7 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         .order_by(NotificationRow.received_at, NotificationRow.id)
     )
     return AttemptDetail(
-        attempt=view,
-        timeline=[(step, at) for (step, _), at in zip(TIMELINE, steps, strict=True) if at],
+        **vars(AttemptView(*row[: len(_VIEW)])),
         reason_code=reason_code,
         error=error,
         sid=sid,
@@ -181,5 +179,8 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         dial_tries=tries,
         dial_latency_ms=latency,
         deadline_at=deadline,
+        timeline=[
+            TimelineStep(step, at) for (step, _), at in zip(TIMELINE, steps, strict=True) if at
+        ],
         notifications=[NotificationView(*n) for n in notifications],
     )

@@ -42,9 +42,6 @@ class CampaignSummary:
     live_calls: int
     max_live_calls: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 def _grouped(session: Session, ids: list[int], key: Any, *where: Any) -> dict[int, dict[str, int]]:
     """`{campaign_id: {key: count}}` over contacts of the given campaigns."""

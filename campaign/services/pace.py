@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -62,15 +61,6 @@ class Pace:
     cps_limit: float
     max_live_calls: int
     points: list[PacePoint]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "campaign_id": self.campaign_id,
-            "step_s": self.step_s,
-            "cps_limit": self.cps_limit,
-            "max_live_calls": self.max_live_calls,
-            "points": [vars(point) for point in self.points],
-        }
 
 
 def campaign_pace(

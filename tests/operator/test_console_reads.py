@@ -90,8 +90,8 @@ def test_an_attempts_detail_is_its_timeline_in_order_and_its_notifications(
                 result="applied",
             )
         )
-    detail = attempts.attempt_detail(db, cid, attempt_id).to_dict()
-    steps = [(step["step"], step["at"]) for step in detail["timeline"]]
+    detail = attempts.attempt_detail(db, cid, attempt_id)
+    steps = [(step.step, step.at) for step in detail.timeline]
     assert steps == [
         ("queued", NOW),
         ("claimed", NOW + S),
@@ -100,12 +100,12 @@ def test_an_attempts_detail_is_its_timeline_in_order_and_its_notifications(
         ("answered", NOW + 9 * S),
         ("ended", NOW + 40 * S),
     ]
-    assert (detail["sip_code"], detail["amd"], detail["decision"]) == (
+    assert (detail.sip_code, detail.amd, detail.decision) == (
         200,
         "amd_human_detected",
         "done: human",
     )
-    assert [n["status"] for n in detail["notifications"]] == ["answered", "completed"]
+    assert [n.status for n in detail.notifications] == ["answered", "completed"]
 
 
 def test_an_attempt_of_another_campaign_is_not_found(
