@@ -115,8 +115,12 @@ def test_attempts_are_listed_latest_first_with_each_ones_timeline(page: Any, run
     page.goto(page.url.split("#")[0] + f"#/campaigns/{running}/attempts")
     page.get_by_label("Outcome").select_option("human")
     rows = page.locator("tbody tr")
-    rows.first.wait_for()
-    assert all("human" in text for text in rows.locator("td:nth-child(4)").all_inner_texts())
+    outcomes = rows.locator("td:nth-child(4)")
+    wait_for(
+        lambda: outcomes.count() > 0 and all("human" in t for t in outcomes.all_inner_texts()),
+        15,
+        what="only human outcomes listed",
+    )
     shot(page, "attempts")
     rows.first.get_by_role("button", name=re.compile("Timeline")).click()
     dialog = page.get_by_role("dialog")
