@@ -77,6 +77,8 @@ def test_a_wrong_key_is_refused(page: Any) -> None:
     alert = page.get_by_role("alert").filter(has_text="refused")
     assert "not one of the server's API_KEYS" in alert.inner_text()
     assert page.get_by_label("API key").is_visible()
+    assert not page.get_by_role("navigation", name="Main").is_visible()
+    assert not page.get_by_role("button", name="Sign out").is_visible()
     shot(page, "signin-refused")
 
 
