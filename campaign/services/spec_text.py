@@ -24,7 +24,7 @@ def read_spec_text(text: str, source: str) -> object:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidInput(f"{source}: {where}{problem}") from exc
+        raise InvalidInput(_printable(f"{source}: {where}{problem}")) from exc
     except RecursionError as exc:
         raise InvalidInput(f"{source}: nested too deeply to read") from exc
 
@@ -45,7 +45,9 @@ def as_json_document(document: object) -> object:
         budget[0] -= 1
         if budget[0] < 0:
             raise SpecInvalid([f"{path or 'spec'}: too many values (aliases repeat too much)"])
-        if isinstance(value, str | bool | int | None):
+        if isinstance(value, str):
+            return text(value, path)
+        if isinstance(value, bool | int | None):
             return value
         if isinstance(value, float):
             if math.isfinite(value):
@@ -62,7 +64,7 @@ def as_json_document(document: object) -> object:
         inner = seen | {id(value)}
         if isinstance(value, dict):
             return {
-                str(key): convert(item, f"{path}.{key}" if path else str(key), inner)
+                text(str(key), path): convert(item, f"{path}.{key}" if path else str(key), inner)
                 for key, item in value.items()
             }
         if isinstance(value, list | tuple | set):
@@ -70,7 +72,28 @@ def as_json_document(document: object) -> object:
         problems.append(f"{path or 'spec'}: a {type(value).__name__} value cannot be used here")
         return None
 
-    converted = convert(document, "", frozenset())
+    def text(value: str, path: str) -> str:
+        """JSON-escaped surrogate pairs (`\\ud83d\\ude00`) arrive as two halves: join them."""
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            pass
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            problems.append(f"{path or 'spec'}: text with a lone surrogate is not valid Unicode")
+            return ""
+
+    try:
+        converted = convert(document, "", frozenset())
+    except SpecInvalid as exc:
+        problems = exc.errors
     if problems:
-        raise SpecInvalid(problems)
+        raise SpecInvalid([_printable(problem) for problem in problems])
     return converted
+
+
+def _printable(message: str) -> str:
+    """A message that can be sent as UTF-8 whatever the paths it names hold."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -162,3 +162,14 @@ def test_the_new_read_routes_are_in_the_openapi_document(api: httpx.Client) -> N
     ):
         assert path in paths, path
     assert "/" not in paths
+
+
+def test_escaped_surrogate_pairs_are_joined_and_lone_ones_named(api: httpx.Client) -> None:
+    joined = api.post("/api/v1/policy/parse", content='{"name": "\\ud83d\\ude00"}', headers=YAML)
+    assert joined.json()["document"] == {"name": "\N{GRINNING FACE}"}
+    lone = api.post("/api/v1/policy/parse", content='{"n\\ud906": "\\ud906x"}', headers=YAML)
+    assert lone.status_code == 422
+    assert lone.json()["errors"] == [
+        "spec: text with a lone surrogate is not valid Unicode",
+        "n\\ud906: text with a lone surrogate is not valid Unicode",
+    ]
