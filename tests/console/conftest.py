@@ -2,8 +2,8 @@
 
 Playwright's own browser download cannot be reached here, so the system `chromium` package is
 launched by path (`.ci/run` installs it). Without Playwright or chromium the tests skip locally
-and fail under CI, like every other service fixture. One stack (simulator, API, a worker, a
-dispatcher) serves the whole module; each test gets a fresh browser context (so a fresh
+and fail under CI, like every other service fixture. The e2e stack (simulator, API, workers,
+dispatchers) serves the whole module; each test gets a fresh browser context (so a fresh
 sessionStorage: signed out) at 1280×800 in a fixed zone, and screenshots go to `out/console/`.
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from campaign.settings import Settings
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Stack
 from tests.support.browser import ARGS, CHROMIUM
 
-OPERATOR_KEY = "console-operator-key"
-READ_KEY = "console-read-key"
+OPERATOR_KEY = "op-key"  # the session settings' API_KEYS (tests/conftest.py)
+READ_KEY = "read-key"
 ZONE = "Europe/Paris"
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "console"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -49,17 +49,8 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def console_stack(
-    settings: Settings, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """A worker and a dispatcher are plenty for a few calls per second."""
-    keys = {"API_KEYS": f"{OPERATOR_KEY}:operator,{READ_KEY}:read"}
-    log_dir = tmp_path_factory.mktemp("console")
-    with running_stack(
-        settings, servers[0], log_dir, extra_env=keys, workers=1, dispatchers=1
-    ) as stack:
-        yield stack
+console_stack = e2e.stack
+"""The e2e system, once per module; its API takes the session's keys (`op-key`, `read-key`)."""
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,24 +72,19 @@ def stack_env(settings: Settings, sim_port: int, api_port: int) -> dict[str, str
     }
 
 
-@contextmanager
-def running_stack(
-    settings: Settings,
-    admin_url: str,
-    log_dir: Path,
-    *,
-    extra_env: dict[str, str] | None = None,
-    workers: int = 2,
-    dispatchers: int = 2,
+@pytest.fixture(scope="module")
+def stack(
+    settings: Settings, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """The system on a database of its own (its dispatchers claim every running campaign they
-    see); every process it started is stopped by pid and the database dropped on the way out."""
-    database = services.create_database(admin_url)
+    """Start the system once per test module, on a database of its own (its dispatchers claim
+    every running campaign they see); stop every process it started, by pid."""
+    database = services.create_database(servers[0])
     upgrade(database.replace("postgresql://", "postgresql+psycopg://", 1))
     settings = settings.model_copy(
         update={"database_url": database, "queue_prefix": f"e2e{secrets.token_hex(4)}"}
     )
     sim_port, api_port = free_port(), free_port()
+    log_dir = tmp_path_factory.mktemp("stack")
     runtime = Runtime(settings, pool_size=4)
     s = Stack(
         settings=settings,
@@ -98,7 +92,7 @@ def running_stack(
         sim=SimControl(f"http://127.0.0.1:{sim_port}"),
         sim_url=f"http://127.0.0.1:{sim_port}",
         api_url=f"http://127.0.0.1:{api_port}",
-        env={**stack_env(settings, sim_port, api_port), **(extra_env or {})},
+        env=stack_env(settings, sim_port, api_port),
         log_dir=log_dir,
     )
     try:
@@ -106,23 +100,14 @@ def running_stack(
         wait_http(f"{s.sim_url}/_sim/stats", sim)
         api = s.start("api", "api", "--port", str(api_port))
         wait_http(f"{s.api_url}/healthz", api)
-        for n in range(1, workers + 1):
-            s.start_worker(f"worker{n}")
-        for n in range(1, dispatchers + 1):
-            s.start_dispatcher(f"dispatcher{n}")
+        s.start_worker("worker1")
+        s.start_worker("worker2")
+        s.start_dispatcher("dispatcher1")
+        s.start_dispatcher("dispatcher2")
         yield s
     finally:
         for proc in s.procs.values():
             proc.stop()
         s.sim.close()
         runtime.close()
-        services.drop_database(admin_url, database)
-
-
-@pytest.fixture(scope="module")
-def stack(
-    settings: Settings, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """Start the system once per test module: simulator, API, 2 workers, 2 dispatchers."""
-    with running_stack(settings, servers[0], tmp_path_factory.mktemp("stack")) as s:
-        yield s
+        services.drop_database(servers[0], database)
