@@ -50,12 +50,14 @@ export function campaignView(root, id, tab, ctx) {
     }))) return;
     if (verb === "rerun" && !(await ctx.confirm({
       title: `Rerun campaign #${id}?`,
-      text: "Contacts that were not reached are called again in a new run.",
+      text: "A new run calls again every contact that is not done or suppressed.",
       ok: "Rerun",
     }))) return;
     try {
       const result = await api(`/campaigns/${id}/${verb}`, { method: "POST", json: verb === "rerun" ? {} : undefined });
-      ctx.toast(result && result.state ? `Campaign #${id} is now ${result.state}.` : `${VERBS[verb].label.replace("…", "")} done.`);
+      ctx.toast(verb === "rerun"
+        ? `Run ${result.run} opened: ${count(result.reopened)} contacts to call.`
+        : `Campaign #${id} is now ${result.state}.`);
       poller.now();
     } catch (error) {
       ctx.toast(`Could not ${verb}: ${error.message}`);
