@@ -255,3 +255,25 @@ def test_the_list_fits_a_narrow_screen(page: Any, running: int) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     shot(page, "campaigns-narrow")
+
+
+def test_rerun_shows_only_where_the_api_offers_it_and_opens_a_new_run(
+    page: Any, api: httpx.Client
+) -> None:
+    cid = _create(api)
+    _upload(api, cid, 3)
+    assert api.post(f"/api/v1/campaigns/{cid}/cancel").status_code == 200
+    offered = api.get(f"/api/v1/campaigns/{cid}/rerun").status_code == 405  # POST-only route
+    sign_in(page, OPERATOR_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}")
+    page.get_by_role("button", name="Download attempts (CSV)").wait_for()
+    page.wait_for_timeout(500)  # the page asks once whether the API has rerun
+    rerun = page.get_by_role("button", name="Rerun…")
+    if not offered:
+        assert rerun.count() == 0
+        pytest.skip("this API has no POST /campaigns/{id}/rerun")
+    rerun.click()
+    page.get_by_role("dialog").get_by_role("button", name="Rerun").click()
+    page.get_by_text("Run 2 opened: 3 contacts to call.").wait_for()
+    runs = api.get(f"/api/v1/campaigns/{cid}/status").json()["runs"]
+    assert [run["number"] for run in runs][-1] == 2
