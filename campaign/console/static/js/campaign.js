@@ -40,7 +40,12 @@ export function campaignView(root, id, tab, ctx) {
 
   let shownState = null;
   let rerunOffered = false;
-  offers("rerun", `/campaigns/${id}/rerun`).then((yes) => { rerunOffered = yes; shownState = null; });
+  let lastStatus = null;
+  offers("rerun", `/campaigns/${id}/rerun`).then((yes) => {
+    rerunOffered = yes;
+    shownState = null;
+    if (lastStatus) header(lastStatus);
+  });
 
   const act = async (verb) => {
     if (verb === "cancel" && !(await ctx.confirm({
@@ -72,6 +77,7 @@ export function campaignView(root, id, tab, ctx) {
   } });
 
   const header = (status) => {
+    lastStatus = status;
     title.textContent = status.name;
     document.title = `${status.name} · Campaign console`;
     state.className = `badge state-${status.state}`;
