@@ -17,10 +17,15 @@ RUN python -m venv "$VIRTUAL_ENV"
 ENV PATH="$VIRTUAL_ENV/bin:$PATH"
 
 WORKDIR /src
-# .dockerignore is an allow-list: only pyproject.toml, the README and the three packages arrive.
+# .dockerignore is an allow-list: only pyproject.toml, the README, the runtime lock and the three
+# packages arrive.
 COPY . .
-# A non-editable install, so the venv holds the code and /src can be left behind.
-RUN pip install . \
+# The dependencies exactly as locked (versions and hashes: `make lock`), then the project's wheel
+# alone, WITHOUT extras (the demo's psutil and embedded servers stay out): the same install
+# tests/install proves every command starts from. The venv holds the code; /src stays behind.
+RUN pip install --require-hashes -r requirements/runtime.lock \
+ && pip wheel --no-deps --wheel-dir /tmp/wheels . \
+ && pip install --no-deps /tmp/wheels/*.whl \
  && pip check
 
 # --- runtime: the venv, tini and nothing that compiles ------------------------------------------

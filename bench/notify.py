@@ -20,6 +20,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import psutil  # type: ignore[import-untyped]
@@ -30,6 +31,7 @@ from bench.env import Stack, running_stack
 from bench.figures import Report, figure
 from bench.procstats import CpuProfile
 from bench.runs import start_campaign, wait_logged
+from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.domain import tokens
 from campaign.settings import Settings
@@ -84,11 +86,20 @@ def _body(attempt_id: int) -> bytes:
         "callDisconnectTime": stamp,
     }
     if attempt_id % 3 == 0:
-        doc |= {"status": "failed", "reason": "486 Busy Here", "reasonCode": "Busy Here",
-                "machinedetection": "detect"}
+        doc |= {
+            "status": "failed",
+            "reason": "486 Busy Here",
+            "reasonCode": "Busy Here",
+            "machinedetection": "detect",
+        }
     else:
-        doc |= {"status": "completed", "reason": "200 OK", "reasonCode": "caller-disconnected",
-                "machinedetection": "amd_human_detected", "duration": 12}
+        doc |= {
+            "status": "completed",
+            "reason": "200 OK",
+            "reasonCode": "caller-disconnected",
+            "machinedetection": "amd_human_detected",
+            "duration": 12,
+        }
     return json.dumps(doc).encode()
 
 
@@ -106,8 +117,11 @@ class _Attempts:
         campaign_id = start_campaign(self._stack, phones, cps=10, max_live=count)
         with transaction(self._stack.runtime.sessions) as session:
             ids = list(session.scalars(_ACCEPTED, {"campaign_id": campaign_id}))
-        secret = self._stack.settings.notify_secret
-        return [(i, f"/notify/{tokens.sign(i, secret)}", _body(i)) for i in ids]
+        secret = self._stack.settings.notify_secret.get_secret_value()
+        expires_at = utcnow() + timedelta(hours=1)
+        return [
+            (i, f"/notify/{tokens.sign(i, secret, expires_at=expires_at)}", _body(i)) for i in ids
+        ]
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: bytes) -> httpx.Response:
@@ -244,11 +258,17 @@ def run(settings: Settings, sizes: NotifySizes, report: Report) -> None:
             p99.append(_percentile(latencies, 0.99))
     report.add(
         [
-            figure("notify_per_s", intake, "notifications/s", at_least=INTAKE_TARGET_PER_S,
-                   digits=1),
+            figure(
+                "notify_per_s", intake, "notifications/s", at_least=INTAKE_TARGET_PER_S, digits=1
+            ),
             figure("notify_api_cpu_ms", api_ms, "CPU-ms/notification", digits=2),
-            figure("notify_ceiling_per_s_per_api_process", [1000 / ms for ms in api_ms],
-                   "notifications/s", at_least=INTAKE_TARGET_PER_S, digits=1),
+            figure(
+                "notify_ceiling_per_s_per_api_process",
+                [1000 / ms for ms in api_ms],
+                "notifications/s",
+                at_least=INTAKE_TARGET_PER_S,
+                digits=1,
+            ),
             figure("notify_p50_ms", p50, "ms", digits=1),
             figure("notify_p99_ms", p99, "ms", at_most=P99_TARGET_MS, digits=1),
         ]

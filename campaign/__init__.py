@@ -5,3 +5,5 @@ dependencies from :func:`campaign.settings.get_settings` at their entry point.
 """
 
 __version__ = "0.1.0"
+DISTRIBUTION = "outbound-campaign-engine"
+"""The name pip knows the engine by (`pip install outbound-campaign-engine[embedded]`)."""

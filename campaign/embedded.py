@@ -224,6 +224,17 @@ def _redis_config(directory: Path, port: int) -> str:
     )
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        # As redis-server binds: a port whose old connections linger in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _configured_port(conf: Path) -> int | None:
     try:
         for line in conf.read_text().splitlines():
@@ -265,7 +276,8 @@ def start_redis(directory: Path, timeout_s: float = 10.0) -> EmbeddedRedis:
             return EmbeddedRedis(directory, port, pid)
         terminate_pid(pid)  # alive but deaf: a stuck server is of no use to anyone
     (directory / "redis.pid").unlink(missing_ok=True)
-    port = _free_port()
+    # A restart keeps its port while it is free, so clients configured with it reconnect.
+    port = port if port is not None and _port_free(port) else _free_port()
     conf.write_text(_redis_config(directory, port))
     log = directory / "redis.log"
     # With `daemonize yes` the command returns once the server has forked off.

@@ -63,12 +63,17 @@ class Conflict(CampaignError):
 
 
 class PacingExhausted(CampaignError):
-    """No rate-limit token or live-call slot now; nothing was consumed."""
+    """No rate-limit token or live-call slot now; nothing was consumed.
 
-    def __init__(self, retry_after_s: float, reason: str) -> None:
+    `reason` is one of a few fixed words (a metric label), `detail` names the key that said no.
+    """
+
+    def __init__(self, retry_after_s: float, reason: str, detail: str = "") -> None:
         self.retry_after_s = retry_after_s
         self.reason = reason
-        super().__init__(f"{reason}: retry in {retry_after_s:.3f}s")
+        self.detail = detail
+        where = f" ({detail})" if detail else ""
+        super().__init__(f"{reason}{where}: retry in {retry_after_s:.3f}s")
 
 
 class ServiceUnavailable(CampaignError):

@@ -14,16 +14,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import cast
 
 import redis
 
+from campaign.domain.pacing import JITTER_SLACK_MS, emission_interval_ms
 from campaign.errors import PacingExhausted
 
-# Every second of emission intervals is stretched by this much, so that jitter between a reserved
-# slot and the moment the request reaches the gateway (scheduling, a busy host) up to this many ms
-# can never squeeze cps+1 calls into one second there. Costs 1000/(1000+25) = 2.4 % of the rate.
-JITTER_SLACK_MS = 25.0
 # How long to wait when every live-call slot is taken: short, since finals free slots at any time.
 LIVE_CAP_RETRY_MS = 200
 
@@ -110,6 +108,14 @@ return {1, tostring(slot - now), 0}
 """
 
 
+class PacingWait(StrEnum):
+    """Why a dial must wait (the `reason` of PacingExhausted, a metric label)."""
+
+    RATE = "rate limit"
+    LIVE_CAP = "live-call cap"
+    REBUILDING = "limiter state being rebuilt"  # Redis lost its data; the sweeper restores it
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """`cps` calls per second under `key`; `burst` calls may go back to back (1: strict spacing)."""
@@ -120,7 +126,7 @@ class RateLimit:
 
     @property
     def period_ms(self) -> float:
-        return (1000.0 + JITTER_SLACK_MS) / self.cps
+        return emission_interval_ms(self.cps)
 
     @property
     def tolerance_ms(self) -> float:
@@ -185,11 +191,11 @@ class Limiter:
         if ok:
             return max(float(wait_ms), 0.0) / 1000
         if int(which) < 0:
-            raise PacingExhausted(float(wait_ms) / 1000, "limiter state being rebuilt")
+            raise PacingExhausted(float(wait_ms) / 1000, PacingWait.REBUILDING)
         if int(which) > 0:
             key = caps[int(which) - 1].key
-            raise PacingExhausted(LIVE_CAP_RETRY_MS / 1000, f"live-call cap ({key})")
-        raise PacingExhausted(max(float(wait_ms), 1.0) / 1000, "rate limit")
+            raise PacingExhausted(LIVE_CAP_RETRY_MS / 1000, PacingWait.LIVE_CAP, key)
+        raise PacingExhausted(max(float(wait_ms), 1.0) / 1000, PacingWait.RATE)
 
     def confirm_send(self, member: str, rates: Sequence[RateLimit]) -> float:
         """Record the send right before the POST, or say how long to wait (nothing recorded).
@@ -241,21 +247,6 @@ class Limiter:
         results = pipe.execute() if items else []
         self._restored(keys=[*rate_keys, self._sentinel], args=[hold_s * 1000])
         return sum(int(r) for r in results)
-
-    def gateway_streak(self, campaign_id: int, *, failed: bool) -> int:
-        """Count consecutive gateway failures of a campaign; a success resets it to 0.
-
-        Kept in Redis (not the source of truth): losing it only delays an automatic pause.
-        """
-        key = f"{self._prefix}:gwfail:{campaign_id}"
-        if not failed:
-            self._redis.delete(key)
-            return 0
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 3600)
-        count, _ = pipe.execute()
-        return int(count)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ NOTIFICATIONS = Counter("campaign_notifications", "Notifications received", ["st
 OUTCOMES = Counter("campaign_outcomes", "Attempt outcome classes", ["outcome"])
 QUEUE_DEPTH = Gauge("campaign_queue_depth", "Messages waiting in a Celery queue", ["queue"])
 LIVE_CALLS = Gauge("campaign_live_calls", "Calls dialed and not yet ended", ["campaign"])
+GATEWAY_BREAKER = Gauge(
+    "campaign_gateway_breaker_open", "1 while a gateway's breaker holds every dial", ["gateway"]
+)
 LIMITER_WAITS = Counter("campaign_limiter_waits", "Dials that had to wait for pacing", ["reason"])
 DIALOUT_LATENCY = Histogram(
     "campaign_dialout_latency_seconds",

@@ -15,8 +15,11 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
+from campaign.receipts import Receipts
+from campaign.services.leases import Leases
 from campaign.settings import Settings
 
 DIAL_TASK = "campaign.dial"
@@ -52,15 +55,18 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def _direct(queue: str) -> dict[str, str]:
-    """Publish straight to the queue's Redis list through the anonymous exchange.
-
-    Kombu's Redis transport routes a named exchange through binding sets it caches as declared;
-    if Redis is wiped those sets vanish and messages would go to the dead-letter list. The
-    anonymous exchange needs no binding, so sends keep working after a wipe (and task retries
-    inherit it from the delivery info).
-    """
-    return {"queue": queue, "exchange": "", "routing_key": queue}
+def make_breaker(client: redis.Redis, settings: Settings) -> GatewayBreaker:
+    """The gateway breakers under the settings' thresholds. A probe holds its turn for as long as
+    its POST can take (connect + read timeouts and the client's in-place retries)."""
+    probe_ttl_s = settings.savg_connect_timeout_s + settings.savg_read_timeout_s + 10.0
+    return GatewayBreaker(
+        client,
+        settings.queue_prefix,
+        threshold=settings.gateway_breaker_failures,
+        cooldown_s=settings.gateway_breaker_cooldown_s,
+        max_cooldown_s=settings.gateway_breaker_max_cooldown_s,
+        probe_ttl_s=probe_ttl_s,
+    )
 
 
 @dataclass
@@ -88,6 +94,22 @@ class Runtime:
     @cached_property
     def limiter(self) -> Limiter:
         return Limiter(self.redis, self.settings.queue_prefix)
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.limiter, self.settings)
+
+    @cached_property
+    def receipts(self) -> Receipts:
+        return Receipts(self.redis, self.settings.queue_prefix)
+
+    @cached_property
+    def breaker(self) -> GatewayBreaker:
+        return make_breaker(self.redis, self.settings)
+
+    def read_breaker(self, trunk: str | None) -> Breaker:
+        """The breaker of the gateway a campaign on `trunk` dials (a read, no change)."""
+        return self.breaker.read(gateway_id(self.settings.savg_base_url, trunk))
 
     @property
     def celery(self) -> Celery:

@@ -2,43 +2,89 @@
 
 Every process (api, worker, dispatcher, simulator, cli) reads the same names; factories take a
 `Settings` argument and only process entry points call :func:`get_settings`. A bad value fails at
-start-up with a message naming the variable.
+start-up with a message naming the variable, and `ENVIRONMENT=production` refuses unsafe values
+(campaign.production) in every process, since the check is part of validation itself.
+
+Secrets are `SecretStr` and server URLs are masked in `repr`, so a traceback with locals or an
+error tracker never prints them: read a secret with `.get_secret_value()` where it is used.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campaign import production
 from campaign.errors import InvalidInput
+from campaign.log import LogFormat
+from campaign.redact import mask_url_passwords
 
 DEV_NOTIFY_SECRET = "dev-notify-secret-change-me"  # noqa: S105 - a marked development default
 DEV_CLIENT_SECRET = "dev-client-secret-change-me"  # noqa: S105 - a marked development default
+DEFAULT_UPLOAD_MAX_BYTES = 256 * 1024 * 1024
+"""A million-row contacts CSV with a few metadata columns is 50-150 MB."""
+
+
+class Environment(StrEnum):
+    """Where the process runs; anything else (`prod`, `Production`, `production `) is refused,
+    so a typo can never silently turn the production checks off."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
 
 
 class Settings(BaseSettings):
     """Environment of every process. Durations carry their unit in the name."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a validation error would otherwise quote the secrets it was given.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
+    # First, so the field validators below can read it.
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, description="development | production"
+    )
     database_url: str | None = Field(default=None, description="PostgreSQL URL; unset: embedded")
     redis_url: str | None = Field(default=None, description="Redis URL; unset: embedded")
+    # Redis AUTH password, put into REDIS_URL when that has none (KEDA reads the same Secret key).
+    redis_password: SecretStr | None = None
     savg_base_url: str = "http://127.0.0.1:8090"
     savg_client_id: str = "dev-client"
-    savg_client_secret: str = DEV_CLIENT_SECRET
+    savg_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
     savg_jwt_algorithm: str = "HS256"
     savg_jwt_ttl_s: int = Field(default=60, ge=5, le=3600)
     savg_connect_timeout_s: float = Field(default=3.0, gt=0)
     savg_read_timeout_s: float = Field(default=10.0, gt=0)
     notify_base_url: str = "http://127.0.0.1:8080"
-    notify_secret: str = DEV_NOTIFY_SECRET
-    savg_webhook_secret: str | None = None
-    api_keys: str = ""
+    notify_secret: SecretStr = SecretStr(DEV_NOTIFY_SECRET)
+    # The secret before a rotation: tokens it signed keep verifying until they expire.
+    notify_secret_previous: SecretStr | None = None
+    savg_webhook_secret: SecretStr | None = None
+    api_keys: SecretStr = SecretStr("")
     notify_max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    # Consecutive dial-outs the gateway refused (429/5xx/connect) before a campaign pauses itself.
+    # Largest contacts or do-not-call CSV the API takes; refused by Content-Length before reading.
+    upload_max_bytes: int = Field(default=DEFAULT_UPLOAD_MAX_BYTES, ge=1024)
+    # Consecutive requests the gateway refused as wrong (4xx) before a campaign pauses itself.
     gateway_failures_before_pause: int = Field(default=20, ge=1)
+    # The gateway breaker (campaign/breaker.py): consecutive failures that show a gateway sick
+    # (5xx, timeouts, connection errors) open it; its first cool-down doubles after each failed
+    # probe up to the maximum.
+    gateway_breaker_failures: int = Field(default=5, ge=1)
+    gateway_breaker_cooldown_s: float = Field(default=5.0, gt=0)
+    gateway_breaker_max_cooldown_s: float = Field(default=300.0, gt=0)
     # Account-wide limits per trunk (every campaign dialing through one trunk shares them).
     trunk_cps: float | None = Field(default=None, gt=0)
     trunk_max_live_calls: int | None = Field(default=None, ge=1)
@@ -56,12 +102,13 @@ class Settings(BaseSettings):
     pacing_max_wait_s: float = Field(default=0.5, ge=0, le=5)
     # Celery queue names get this prefix so test sessions sharing one Redis stay apart.
     queue_prefix: str = "campaign"
-    # Prometheus endpoint of the worker and dispatcher processes (0: off).
+    # Prometheus endpoint of every process (the API's too: never on the API's own port). 0: off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other hosts in a fleet
     # Where embedded servers keep their data when DATABASE_URL/REDIS_URL are unset.
     data_dir: str = "var"
-    environment: str = Field(default="development", description="development | production")
+    # `json`: one JSON object per log line, with the campaign and attempt ids, for log shippers.
+    log_format: LogFormat = "text"
 
     @field_validator("database_url")
     @classmethod
@@ -70,6 +117,7 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("postgresql", "postgres")):
             raise ValueError("must be a postgresql:// URL")
+        _check_port(value)
         if value.startswith("postgres://"):
             value = "postgresql://" + value.removeprefix("postgres://")
         return value
@@ -81,6 +129,7 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
+        _check_port(value)
         return value
 
     @field_validator("savg_base_url", "notify_base_url")
@@ -99,20 +148,93 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator(
+        "savg_webhook_secret", "notify_secret_previous", "redis_password", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        """An empty optional secret must not switch a check on with an empty key: development
+        treats it as unset, production refuses it (an operator meant to set something)."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            if info.data.get("environment") is Environment.PRODUCTION:
+                raise ValueError("is empty; set a secret or leave the variable unset")
+            return None
+        return value
+
+    @field_validator("notify_secret", "savg_client_secret")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty; set a secret")
+        return value
+
     @field_validator("api_keys")
     @classmethod
-    def _api_keys_shape(cls, value: str) -> str:
-        for pair in filter(None, (p.strip() for p in value.split(","))):
+    def _api_keys_shape(cls, value: SecretStr) -> SecretStr:
+        entries = [p.strip() for p in value.get_secret_value().split(",")]
+        for position, pair in enumerate(filter(None, entries), 1):
             key, sep, scope = pair.rpartition(":")
             if not sep or not key or scope not in {"operator", "read"}:
-                raise ValueError(f"{pair!r} is not key:operator or key:read")
+                # Never echo the entry: it is a key.
+                raise ValueError(f"entry {position} is not key:operator or key:read")
         return value
+
+    @model_validator(mode="after")
+    def _redis_auth_and_production(self) -> Settings:
+        if self.redis_password is not None and self.redis_url is not None:
+            self.redis_url = _with_password(self.redis_url, self.redis_password)
+        if self.environment is Environment.PRODUCTION:
+            problems = list(self._production_problems())
+            if problems:
+                raise ValueError("; ".join([*problems, production.GENERATE_HINT]))
+        return self
+
+    def _production_problems(self) -> Any:
+        own, vendor = production.OWN_SECRET_BYTES, production.VENDOR_SECRET_BYTES
+        for name, secret, size in (
+            ("NOTIFY_SECRET", self.notify_secret, own),
+            ("NOTIFY_SECRET_PREVIOUS", self.notify_secret_previous, own),
+            ("SAVG_CLIENT_SECRET", self.savg_client_secret, vendor),
+            ("SAVG_WEBHOOK_SECRET", self.savg_webhook_secret, vendor),
+            ("REDIS_PASSWORD", self.redis_password, vendor),
+        ):
+            value = None if secret is None else secret.get_secret_value()
+            yield from production.secret_problems(name, value, size)
+        if production.is_placeholder(self.savg_client_id):
+            yield "SAVG_CLIENT_ID: a development or placeholder value"
+        yield from production.api_key_problems(self._api_key_pairs())
+        yield from production.https_problems("NOTIFY_BASE_URL", self.notify_base_url)
+        yield from production.https_problems("SAVG_BASE_URL", self.savg_base_url)
+        yield from production.url_password_problems("DATABASE_URL", self.database_url)
+        yield from production.url_password_problems("REDIS_URL", self.redis_url)
+
+    def _api_key_pairs(self) -> list[tuple[str, str]]:
+        entries = (p.strip() for p in self.api_keys.get_secret_value().split(","))
+        return [(key, scope) for key, _, scope in (p.rpartition(":") for p in entries if p)]
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name in ("database_url", "redis_url") and isinstance(value, str):
+                value = mask_url_passwords(value)
+            yield name, value
+
+    @property
+    def production(self) -> bool:
+        """True where real calls are made (ENVIRONMENT=production)."""
+        return self.environment is Environment.PRODUCTION
 
     @property
     def api_key_scopes(self) -> dict[str, str]:
         """API key → scope, from `API_KEYS` (`key:scope,…`)."""
-        pairs = (p.strip().rpartition(":") for p in self.api_keys.split(",") if p.strip())
-        return {key: scope for key, _, scope in pairs}
+        return dict(self._api_key_pairs())
+
+    @property
+    def notify_secrets(self) -> tuple[str, ...]:
+        """Secrets that verify notify tokens: the current one first, then the previous one."""
+        previous = self.notify_secret_previous
+        current = self.notify_secret.get_secret_value()
+        return (current,) if previous is None else (current, previous.get_secret_value())
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -128,27 +250,38 @@ class Settings(BaseSettings):
         """The Celery queue name for `name` ("dial", "notify") under this deployment's prefix."""
         return f"{self.queue_prefix}.{name}"
 
-    def check_production(self) -> None:
-        """Refuse development secrets where real calls are made."""
-        if self.environment == "production":
-            for var, value, dev in (
-                ("NOTIFY_SECRET", self.notify_secret, DEV_NOTIFY_SECRET),
-                ("SAVG_CLIENT_SECRET", self.savg_client_secret, DEV_CLIENT_SECRET),
-            ):
-                if value == dev:
-                    raise InvalidInput(f"{var}: set a real secret in production")
+
+def _check_port(url: str) -> None:
+    # Refused here, with a message that does not echo the URL (it may carry a password), rather
+    # than later by a driver whose error quotes the whole string.
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+
+
+def _with_password(url: str, password: SecretStr) -> str:
+    parts = urlsplit(url)
+    if parts.password is not None or parts.scheme == "unix":
+        return url
+    user = quote(parts.username or "", safe="")
+    netloc = f"{user}:{quote(password.get_secret_value(), safe='')}@{parts.netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment; a bad value raises InvalidInput naming the variable."""
+    """Read the environment; a bad value raises InvalidInput naming the variable, on one line."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
-            var = str(err["loc"][0]).upper() if err["loc"] else "settings"
-            problems.append(f"{var}: {err['msg']}")
-        raise InvalidInput("; ".join(problems)) from exc
+        for err in exc.errors(include_input=False):
+            if err["loc"]:
+                problems.append(f"{str(err['loc'][0]).upper()}: {err['msg']}")
+            else:  # the production rules: each problem already names its variable
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+        # Not chained: the pydantic error (inputs hidden or not) adds nothing a traceback needs.
+        raise InvalidInput("; ".join(problems)) from None
 
 
 @lru_cache(maxsize=1)

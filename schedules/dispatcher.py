@@ -14,9 +14,11 @@ from functools import partial
 
 from sqlalchemy import select
 
+from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import CampaignRow
 from campaign.domain.pacing import dispatch_budget
+from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState
 from campaign.runtime import Runtime
 from campaign.services.dispatching import claim_due_contacts, open_attempt_counts
@@ -35,6 +37,17 @@ class TickResult:
     window_closed: int = 0
     capped: int = 0
     suppressed: int = 0
+    held: int = 0  # campaigns whose gateway breaker is open
+
+
+def _gateway_holds(runtime: Runtime, spec: CampaignSpec) -> bool | None:
+    """None while the campaign's gateway breaker holds every dial (nothing to claim: the contacts
+    stay in PostgreSQL); True when its cool-down is over and one probe dial may go; else False."""
+    breaker = runtime.read_breaker(spec.gateway.trunk)
+    if not breaker.open:
+        return False
+    # The Redis clock set `until`; the wall clock reads it (a driven test clock would not).
+    return True if breaker.until is None or breaker.until <= utcnow() else None
 
 
 def tick(
@@ -55,11 +68,17 @@ def tick(
     for campaign_id, stored_spec, run_id in running:
         spec = load_spec(stored_spec)
         result.campaigns += 1
+        probe_only = _gateway_holds(runtime, spec)
+        if probe_only is None:
+            result.held += 1
+            continue
         with transaction(runtime.sessions) as session:
             live, queued = open_attempt_counts(session, campaign_id)
             budget = dispatch_budget(
                 spec.pacing.cps, live, spec.pacing.max_live_calls, horizon_s, queued
             )
+            if probe_only:
+                budget = min(budget, 1 - queued)
             if budget <= 0:
                 continue
             claimed = claim_due_contacts(

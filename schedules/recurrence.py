@@ -12,20 +12,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, RunRow
+from campaign.domain.reasons import Waiting
 from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
-    ContactEvent,
     ContactState,
+    RunEvent,
+    RunState,
     campaign_transition,
-    contact_transition,
 )
-from campaign.services.lifecycle import RunState, finish_run, open_run, scrub_dnc
+from campaign.services.lifecycle import (
+    finish_run,
+    open_run,
+    rearm_contacts,
+    scrub_dnc,
+)
 from campaign.services.specs import load_spec
 
 _RECURRING_STATES = (
@@ -37,26 +43,10 @@ _RECURRING_STATES = (
 _OPEN_CONTACTS = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
 
 
-def _rearm(session: Session, campaign_id: int, now: datetime) -> int:
-    """Finished contacts (done, exhausted) become pending and due now; suppressed and cancelled
-    ones stay closed."""
-    count = 0
-    for source in (ContactState.DONE, ContactState.EXHAUSTED):
-        target = contact_transition(source, ContactEvent.REARM).state
-        result = session.execute(
-            update(ContactRow)
-            .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
-            .values(state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None)
-            .execution_options(synchronize_session=False)
-        )
-        count += int(result.rowcount)  # type: ignore[attr-defined]
-    return count
-
-
 def _still_going(session: Session, campaign: CampaignRow) -> str | None:
     """Why the current run is not over yet, or None."""
     if campaign.state == CampaignState.PAUSED.value:
-        return "campaign paused"
+        return Waiting.CAMPAIGN_PAUSED.value
     run = session.get(RunRow, campaign.current_run_id) if campaign.current_run_id else None
     if run is None or run.state != RunState.RUNNING.value:
         return None
@@ -77,10 +67,10 @@ def _occurrence(session: Session, campaign: CampaignRow, due: datetime, now: dat
             session, campaign, now=now, state=RunState.SKIPPED, scheduled_for=due, note=busy
         )
         return f"campaign {campaign.id}: run {run.number} skipped: {busy}"
-    finish_run(session, campaign.current_run_id, RunState.COMPLETED, now)
+    finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
     state = CampaignState(campaign.state)
     campaign.state = campaign_transition(state, CampaignEvent.START).state.value
-    rearmed = _rearm(session, campaign.id, now)
+    rearmed = rearm_contacts(session, campaign.id, now)
     suppressed = scrub_dnc(session, campaign.id, now)
     run = open_run(session, campaign, now=now, scheduled_for=due)
     return (

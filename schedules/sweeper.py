@@ -4,8 +4,10 @@
   harmless); a lost message delays a call, never drops it.
 - `dialing` too long: the worker died while waiting for pacing (nothing was sent) → back to
   `queued` with a new message; the old claim token no longer matches, so a slow survivor stops.
-- live past its deadline: no final notification came (jambonz #1478) → `lost`, slot freed, the
-  policy decides (never an immediate redial: the call may still be live).
+- sent but silent past its silent deadline (ring + AMD timers + margin): never placed (no sid)
+  → a refused dial-out for the policy; placed (sid) → `lost`, its slot freed at once.
+- live past its full deadline: no final notification came (jambonz #1478) → `lost`, slot freed,
+  the policy decides (never an immediate redial: the call may still be live).
 - leases re-added from PostgreSQL, so a wiped Redis cannot let live calls exceed a cap.
 - unprocessed inbox rows re-sent to the consumer; cancelled campaigns close their pending contacts;
   running campaigns with nothing left to call complete.
@@ -20,27 +22,37 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from campaign.breaker import gateway_id
 from campaign.db.engine import after_commit, transaction
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow, RunRow
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.reasons import Closed
 from campaign.domain.states import (
     ATTEMPT_LIVE,
     AttemptEvent,
     AttemptState,
     CampaignEvent,
     CampaignState,
+    ContactEvent,
     ContactState,
+    RunEvent,
     attempt_transition,
     campaign_transition,
+    contact_transition,
 )
 from campaign.runtime import Runtime
-from campaign.services.leases import keys_for, release_after_commit
-from campaign.services.redial import settle_contact
+from campaign.services.leases import keys_for
+from campaign.services.lifecycle import finish_run
+from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 
 BATCH = 500
 
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
+_REQUEUED = attempt_transition(AttemptState.DIALING, AttemptEvent.REQUEUE).state
+_CANCELLED = contact_transition(ContactState.PENDING, ContactEvent.CANCEL).state
+# Sent and not yet heard from: `answered` has spoken, and keeps its slot until its full deadline.
+_SILENT = (AttemptState.SENDING.value, AttemptState.ACCEPTED.value)
 
 
 @dataclass
@@ -50,6 +62,7 @@ class SweepResult:
     resent: int = 0
     requeued: int = 0
     lost: int = 0
+    silent: int = 0
     leases_restored: int = 0
     notifications_resent: int = 0
     completed: int = 0
@@ -78,7 +91,7 @@ def _resend_stale_queued(runtime: Runtime, now: datetime) -> tuple[int, int]:
                     AttemptRow.state == AttemptState.DIALING.value,
                     AttemptRow.claimed_at < now - dialing_stale,
                 )
-                .values(state=AttemptState.QUEUED.value, claim_token=None, queued_at=now)
+                .values(state=_REQUEUED.value, claim_token=None, queued_at=now)
                 .returning(AttemptRow.id)
             )
         )
@@ -88,6 +101,7 @@ def _resend_stale_queued(runtime: Runtime, now: datetime) -> tuple[int, int]:
 
 
 def _expire_overdue(runtime: Runtime, now: datetime, rng: random.Random) -> int:
+    """Live attempts past their full deadline: no final came (jambonz #1478) → `lost`."""
     with transaction(runtime.sessions) as session:
         overdue = list(
             session.scalars(
@@ -98,35 +112,71 @@ def _expire_overdue(runtime: Runtime, now: datetime, rng: random.Random) -> int:
             )
         )
         for attempt in overdue:
-            _mark_lost(session, runtime, attempt, now, rng)
+            _close(session, runtime, attempt, AttemptEvent.EXPIRE, OutcomeClass.LOST, now, rng)
     return len(overdue)
 
 
-def _mark_lost(
-    session: Session, runtime: Runtime, attempt: AttemptRow, now: datetime, rng: random.Random
+def _settle_silent(runtime: Runtime, now: datetime, rng: random.Random) -> int:
+    """Sent attempts that heard nothing at all by their silent deadline (`domain.pacing`).
+
+    Without a `sid` the POST got no usable answer (5xx, read timeout) and no call announced
+    itself: it was not placed (unless a receipt says the gateway answered with a sid whose commit
+    failed), so it goes back to the retry policy as a refused dial-out (not a call, not charged
+    while the gateway's breaker is open). With a `sid` the gateway took it but
+    every notification was lost: `lost`, and its live-call slot is freed now rather than at the
+    full deadline. The residual risk: a placed call whose every notification was lost may be
+    dialed again by the policy.
+    """
+    heard = exists().where(NotificationRow.attempt_id == AttemptRow.id)
+    with transaction(runtime.sessions) as session:
+        silent = list(
+            session.scalars(
+                select(AttemptRow)
+                .where(
+                    AttemptRow.state.in_(_SILENT),
+                    AttemptRow.silent_deadline_at < now,
+                    ~heard,
+                )
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        receipts = runtime.receipts.find([a.id for a in silent if a.sid is None])
+        for attempt in silent:
+            if attempt.id in receipts:  # placed: its sid commit failed, its receipt says so
+                attempt.sid, attempt.call_id = receipts[attempt.id]
+            if attempt.sid is None:
+                event, outcome = AttemptEvent.ERROR, OutcomeClass.GATEWAY_ERROR
+            else:
+                event, outcome = AttemptEvent.EXPIRE, OutcomeClass.LOST
+            _close(session, runtime, attempt, event, outcome, now, rng)
+    return len(silent)
+
+
+def _close(
+    session: Session,
+    runtime: Runtime,
+    attempt: AttemptRow,
+    event: AttemptEvent,
+    outcome: OutcomeClass,
+    now: datetime,
+    rng: random.Random,
 ) -> None:
     spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
-    attempt.state = attempt_transition(AttemptState(attempt.state), AttemptEvent.EXPIRE).state
-    attempt.outcome = OutcomeClass.LOST.value
-    attempt.counted = spec.retry.counts(OutcomeClass.LOST)
-    attempt.ended_at = now
-    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
-    settle_contact(
+    held_by = None
+    if outcome is OutcomeClass.GATEWAY_ERROR:
+        breaker = runtime.breaker.read(gateway_id(runtime.settings.savg_base_url, attempt.trunk))
+        held_by = breaker if breaker.open else None
+    close_attempt(
         session,
-        attempt=attempt,
-        contact=contact,
+        attempt,
+        event=event,
+        outcome=outcome,
         spec=spec,
-        outcome=OutcomeClass.LOST,
         now=now,
         rng=rng,
-    )
-    release_after_commit(
-        session,
-        runtime.limiter,
-        runtime.settings,
-        attempt_id=attempt.id,
-        campaign_id=attempt.campaign_id,
-        spec=spec,
+        leases=runtime.leases,
+        held_by=held_by,
     )
 
 
@@ -198,7 +248,10 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
                         )
                     ),
                 )
-                .values(state=ContactState.CANCELLED.value, closed_reason="campaign cancelled")
+                .values(
+                    state=_CANCELLED.value,
+                    closed_reason=Closed.CAMPAIGN_CANCELLED.value,
+                )
                 .returning(ContactRow.id)
             ).all()
         )
@@ -216,10 +269,7 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
             campaign.state = campaign_transition(
                 CampaignState(campaign.state), CampaignEvent.COMPLETE
             ).state
-            if campaign.current_run_id is not None:
-                run = session.get(RunRow, campaign.current_run_id)
-                if run is not None and run.finished_at is None:
-                    run.state, run.finished_at = "completed", now
+            finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
             completed += 1
     return completed, cancelled
 
@@ -229,6 +279,7 @@ def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
     result = SweepResult()
     result.resent, result.requeued = _resend_stale_queued(runtime, now)
     result.lost = _expire_overdue(runtime, now, rng)
+    result.silent = _settle_silent(runtime, now, rng)
     result.leases_restored = _restore_limiter(runtime)
     result.notifications_resent = _resend_notifications(runtime, now)
     result.completed, result.cancelled_contacts = _close_campaigns(runtime, now)

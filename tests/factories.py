@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from campaign.clock import utcnow
 from campaign.db.tables import CampaignRow, ContactRow, RunRow
+from campaign.domain import tokens
 from campaign.domain.spec import parse_spec
+from campaign.settings import Settings
 
 BASE_SPEC: dict[str, Any] = {
     "name": "test",
@@ -96,3 +98,10 @@ def add_contacts(
 def us_numbers(count: int, start: int = 0) -> list[str]:
     """Distinct valid US numbers (+1 201 555 01xx style, in a valid exchange)."""
     return [f"+1201{2000000 + start + i:07d}" for i in range(count)]
+
+
+def notify_path(settings: Settings, attempt_id: int, *, valid_for_s: float = 3600) -> str:
+    """`/notify/<token>` for an attempt, signed as the dialer would, valid for `valid_for_s`."""
+    expires_at = utcnow() + timedelta(seconds=valid_for_s)
+    secret = settings.notify_secret.get_secret_value()
+    return f"/notify/{tokens.sign(attempt_id, secret, expires_at=expires_at)}"

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import random
 
-from celery import Task
-
 from campaign import metrics
 from campaign.clock import utcnow
 from campaign.errors import PacingExhausted
 from campaign.runtime import DIAL_TASK
 from campaign.services import dialing
+from campaign.services.dialing import DialResult
 from workers.app import app
+from workers.base import CampaignTask
 from workers.runtime import dial_deps, runtime
 
 
-@app.task(name=DIAL_TASK, bind=True, max_retries=None)
-def dial_attempt(self: Task, attempt_id: int, claim_token: str | None = None) -> str:
+@app.task(
+    name=DIAL_TASK,
+    bind=True,
+    max_retries=None,
+    base=CampaignTask,
+    subject="attempt_id",
+    result_metric=metrics.DIALOUTS,
+)
+def dial_attempt(self: CampaignTask, attempt_id: int, claim_token: str | None = None) -> DialResult:
     """Dial one queued attempt; a duplicate delivery is a no-op because the claim is conditional.
 
     While pacing says wait, the task re-schedules itself with the limiter's retry-after and keeps
@@ -25,13 +32,10 @@ def dial_attempt(self: Task, attempt_id: int, claim_token: str | None = None) ->
     if claim_token is None:
         claim_token = dialing.claim(runtime().sessions, attempt_id, utcnow())
         if claim_token is None:
-            metrics.DIALOUTS.labels("skipped").inc()
-            return "skipped"
+            return DialResult.skipped
     try:
-        result = dialing.dial(dial_deps(), attempt_id, claim_token)
+        return dialing.dial(dial_deps(), attempt_id, claim_token)
     except PacingExhausted as exc:
-        metrics.LIMITER_WAITS.labels(exc.reason.split(" (")[0]).inc()
+        metrics.LIMITER_WAITS.labels(exc.reason).inc()
         countdown = exc.retry_after_s + random.uniform(0, 0.05)
         raise self.retry(args=[attempt_id, claim_token], countdown=countdown) from exc
-    metrics.DIALOUTS.labels(result.value).inc()
-    return result.value

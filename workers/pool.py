@@ -3,9 +3,9 @@
 Celery's `threads` pool has no `grow`/`shrink`, so its autoscaler stops the worker at the first
 scale-up ("Unrecoverable error: AttributeError: 'TaskPool' object has no attribute 'grow'",
 celery/celery#5333; the same code in Celery 5.7). Prefork can autoscale, but dial tasks are
-I/O-bound and were measured fastest on threads (design.md field notes), and prefork children each
-keep their own Prometheus counters, which the worker's /metrics would not show. So this pool
-keeps threads and adds the two methods the autoscaler calls.
+I/O-bound and were measured fastest on threads (docs/architecture.md, field notes), and prefork
+children each keep their own Prometheus counters, which the worker's /metrics would not show. So
+this pool keeps threads and adds the two methods the autoscaler calls.
 
 Semantics match Celery's pools: `num_processes` is the current size; `grow(n)` starts n threads;
 `shrink(n)` retires n idle threads (each finishes the job it holds first) or raises ValueError

@@ -1,7 +1,7 @@
 """The worker process's resources: one Runtime per process, one gateway client per thread.
 
 A SavgClient per thread because one httpx client shared across many threads was measured several
-times slower than a client each (design.md field notes).
+times slower than a client each (docs/architecture.md, field notes).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def dial_deps() -> DialDeps:
             settings=rt.settings,
             sessions=rt.sessions,
             limiter=rt.limiter,
+            breaker=rt.breaker,
+            receipts=rt.receipts,
             gateway=SavgClient.from_settings(rt.settings),
             clock=utcnow,
             rng=random.Random(),

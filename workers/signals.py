@@ -1,4 +1,5 @@
-"""Worker process hooks: /metrics on METRICS_PORT and the heartbeat `campaign health worker` reads.
+"""Worker process hooks: logging, /metrics on METRICS_PORT and the heartbeat `campaign health
+worker` reads.
 
 Both start at `worker_ready`, so a worker counts as alive only once it consumes. The heartbeat
 goes on through warm shutdown (a draining worker is not dead, and must not be killed by its
@@ -14,13 +15,14 @@ import logging
 import threading
 from typing import Any
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_ready, worker_shutdown
 
+from campaign import log
 from campaign.heartbeat import TTL_S, beat
 from campaign.metrics_server import serve_metrics
 from workers.runtime import runtime
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BEAT_INTERVAL_S = TTL_S / 3
 _stop = threading.Event()
@@ -32,9 +34,15 @@ def _beat_until_stopped() -> None:
         try:
             beat(rt.redis, rt.settings.queue_prefix, "worker")
         except Exception as exc:  # Redis down: the probe will say so; keep trying
-            log.warning("worker heartbeat not written: %s", exc)
+            logger.warning("worker heartbeat not written: %s", exc)
         if _stop.wait(BEAT_INTERVAL_S):
             return
+
+
+@setup_logging.connect
+def configure_logging(**_: Any) -> None:
+    """Our log format (LOG_FORMAT, with the task's ids on every line) instead of Celery's."""
+    log.configure(runtime().settings.log_format)
 
 
 @worker_ready.connect

@@ -1,10 +1,14 @@
-"""The HTTP process: notification receiver, operator API, health and metrics, in one FastAPI app."""
+"""The HTTP process: notification receiver, operator API and health, in one FastAPI app.
+
+Metrics are not served here: `campaign api` serves them on METRICS_PORT, which stays inside the
+cluster, while this port faces SAVG. In production the interactive docs and the OpenAPI document
+are off, since they map every route for whoever finds the port.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from campaign import __version__
@@ -15,7 +19,14 @@ from campaign.settings import Settings
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """Build the app; `runtime` is injectable so tests can share their own resources."""
-    app = FastAPI(title="Outbound campaign engine", version=__version__)
+    hidden = settings.production
+    app = FastAPI(
+        title="Outbound campaign engine",
+        version=__version__,
+        docs_url=None if hidden else "/docs",
+        redoc_url=None if hidden else "/redoc",
+        openapi_url=None if hidden else "/openapi.json",
+    )
     app.state.runtime = runtime or Runtime(settings)
     problems.install(app)
     app.include_router(notify.router)
@@ -47,9 +58,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             checks["redis"] = f"error: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 
 from campaign.api import read_schemas as schemas
 from campaign.api.campaigns import CampaignIdPath, Limit, Offset, page_of
-from campaign.api.deps import Reader, RuntimeDep
+from campaign.api.deps import ApiRoute, Reader, RuntimeDep
 from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
@@ -23,7 +23,10 @@ from campaign.errors import InvalidInput
 from campaign.services import attempts, pace
 
 router = APIRouter(
-    prefix="/api/v1", dependencies=[Reader], responses=problem_responses(401, 404, 422)
+    prefix="/api/v1",
+    dependencies=[Reader],
+    responses=problem_responses(401, 404, 422),
+    route_class=ApiRoute,
 )
 
 _OUTCOMES = (*(outcome.value for outcome in OutcomeClass), attempts.IN_PROGRESS)

@@ -7,8 +7,6 @@ because the services are. Every route needs at least a `read` key; changes need 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -16,22 +14,22 @@ from fastapi import APIRouter, Body, File, Path, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from campaign.api import schemas
-from campaign.api.deps import LimitedRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.api.deps import ApiRoute, Operator, Reader, RuntimeDep, UploadRoute
 from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 
 _ERRORS = problem_responses(401, 403, 404, 409, 413, 422)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Reader], responses=_ERRORS)
-_json = APIRouter(route_class=LimitedRoute)
+_json = APIRouter(route_class=ApiRoute)
 _files = APIRouter(route_class=UploadRoute)
 
 CampaignIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="campaign id")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
-SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (design.md), as JSON")]
+SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (docs/operator.md))")]
 
 
 def page_of(total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -113,6 +111,21 @@ def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycl
         return _lifecycle(lifecycle.cancel(session, campaign_id, now=utcnow()))
 
 
+@_json.post("/campaigns/{campaign_id}/rerun", dependencies=[Operator])
+def rerun(
+    campaign_id: CampaignIdPath,
+    runtime: RuntimeDep,
+    body: Annotated[schemas.RerunRequest | None, Body()] = None,
+) -> schemas.Rerun:
+    """Open a new run of a completed or cancelled campaign for the contacts whose last outcome is
+    in `outcomes` (default: every contact not done or suppressed); 409 says why when it cannot."""
+    names = body.outcomes if body is not None else None
+    outcomes = None if names is None else reruns.parse_outcomes(names, "outcomes")
+    with transaction(runtime.sessions) as session:
+        result = reruns.rerun(session, campaign_id, now=utcnow(), outcomes=outcomes)
+    return schemas.Rerun(**result.to_dict())
+
+
 @_files.post("/campaigns/{campaign_id}/contacts", dependencies=[Operator])
 def upload_contacts(
     campaign_id: CampaignIdPath,
@@ -120,7 +133,8 @@ def upload_contacts(
     runtime: RuntimeDep,
     region: Annotated[str | None, Query(max_length=3)] = None,
 ) -> schemas.UploadReport:
-    """Import contacts from a CSV; the report lists every rejected row with its reason."""
+    """Import contacts from a CSV; the report lists every rejected row with its reason, and
+    `note` says when the new contacts are called if the campaign had completed."""
     with transaction(runtime.sessions) as session:
         report = uploads.import_contacts(
             session,
@@ -130,6 +144,7 @@ def upload_contacts(
             default_region=region,
             name=file.filename or "upload",
         )
+        reruns.after_upload(session, campaign_id, report, now=utcnow())
     return schemas.UploadReport(**report.to_dict())
 
 
@@ -154,7 +169,7 @@ def list_contacts(
 def status(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Status:
     """What `campaign status --json` prints."""
     with transaction(runtime.sessions) as session:
-        report = reporting.campaign_status(session, campaign_id, utcnow())
+        report = reporting.campaign_status(session, campaign_id, utcnow(), runtime.read_breaker)
     return schemas.Status(**report.to_dict())
 
 
@@ -169,17 +184,8 @@ def export(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> StreamingRespons
         campaigns.get_campaign(session, campaign_id)  # a 404 before the stream starts
 
     def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(reporting.EXPORT_COLUMNS)
         with transaction(runtime.sessions) as session:
-            for number, row in enumerate(reporting.export_rows(session, campaign_id), 1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+            yield from reporting.export_chunks(session, campaign_id)
 
     headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
     return StreamingResponse(chunks(), media_type="text/csv", headers=headers)

@@ -4,26 +4,30 @@ Keys come from `API_KEYS` (`key:operator` or `key:read`), sent as `Authorization
 or `X-API-Key: <key>`. `operator` may change things and look; `read` may only look. A missing or
 unknown key is 401, a key without the scope a route needs is 403. Keys are compared in constant
 time so response timing does not leak a prefix.
+
+The check runs twice on purpose. `ApiRoute` runs it before the handler reads anything: FastAPI
+parses a body (a multipart upload is spooled to disk) before it runs dependencies, so a check that
+lived only in a dependency would let anyone make the server read a whole upload. The dependency
+stays for the OpenAPI security schemes and as a second lock on every route.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request, Response, params
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Message
 
 from campaign.runtime import Runtime
+from campaign.settings import Settings
 
 Scope = Literal["operator", "read"]
 MAX_JSON_BODY = 256 * 1024
 """Specs and DNC requests are a few KiB; anything near this is a mistake or an attack."""
-MAX_UPLOAD_BODY = 1024 * 1024 * 1024
-"""A million-row contacts CSV is ~50-100 MB; this leaves room for wide metadata columns."""
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -38,12 +42,33 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def _scope_of(runtime: Runtime, key: str) -> str | None:
+def _scope_of(settings: Settings, key: str) -> str | None:
     found = None
-    for known, scope in runtime.settings.api_key_scopes.items():
+    for known, scope in settings.api_key_scopes.items():
         if hmac.compare_digest(known.encode(), key.encode()):
             found = scope
     return found
+
+
+def _presented_key(headers: Mapping[str, str]) -> str | None:
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return headers.get("x-api-key") or None
+
+
+def authorize(settings: Settings, key: str | None, needed: Scope) -> str:
+    """The key's scope; raise 401 unless `key` is known, 403 unless it holds `needed`."""
+    scope = _scope_of(settings, key) if key else None
+    if scope is None:
+        raise HTTPException(
+            401,
+            "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if needed == "operator" and scope != "operator":
+        raise HTTPException(403, "this API key may only read; this route needs an operator key")
+    return scope
 
 
 def key_scope(
@@ -51,28 +76,31 @@ def key_scope(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
 ) -> str:
-    """The scope of the request's key; 401 when it sent none or one that is not configured."""
+    """The scope of the request's key (401 when it sent none or one that is not configured)."""
     key = bearer.credentials if bearer is not None else header_key
-    scope = _scope_of(runtime, key) if key else None
-    if scope is None:
-        raise HTTPException(
-            401,
-            "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return scope
+    return authorize(runtime.settings, key, "read")
 
 
 KeyScope = Annotated[str, Depends(key_scope)]
 
 
+# The scope each dependency made by `require_scope` checks, for `ApiRoute` to read.
+_SCOPES: dict[Callable[..., None], Scope] = {}
+
+
 def require_scope(needed: Scope) -> Callable[..., None]:
-    """A dependency that lets a request through only with a key holding `needed`."""
+    """The dependency form of :func:`authorize`. A plain function, not a callable object: older
+    FastAPI cannot resolve a callable object's postponed annotations."""
 
-    def check(scope: KeyScope) -> None:
-        if needed == "operator" and scope != "operator":
-            raise HTTPException(403, "this API key may only read; this route needs an operator key")
+    def check(
+        runtime: RuntimeDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header_key: Annotated[str | None, Depends(_api_key)],
+    ) -> None:
+        key = bearer.credentials if bearer is not None else header_key
+        authorize(runtime.settings, key, needed)
 
+    _SCOPES[check] = needed
     return check
 
 
@@ -80,22 +108,37 @@ Reader = Depends(require_scope("read"))
 Operator = Depends(require_scope("operator"))
 
 
+def needed_scope(dependencies: Sequence[params.Depends]) -> Scope:
+    """`operator` when a route's own dependencies ask for it, else `read`: every operator API
+    route needs a key. Read from the route itself, since FastAPI versions differ in whether a
+    route also sees its router's dependencies."""
+    scopes = {_SCOPES.get(d.dependency) for d in dependencies if d.dependency is not None}
+    return "operator" if "operator" in scopes else "read"
+
+
 class _BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body is larger than {limit} bytes")
 
 
-class LimitedRoute(APIRoute):
-    """A route that refuses bodies over `max_body` bytes: by Content-Length up front, and by
-    counting while streaming (chunked bodies), so an oversized body is never read whole."""
+class ApiRoute(APIRoute):
+    """An operator route: the API key (at least `read`; `operator` where the route depends on
+    `Operator`) is checked, then the body limit, before a byte of the body is read. Bodies over
+    the limit are refused by Content-Length at once (413), and counted while streaming (chunked
+    bodies), so an oversized body is never read whole."""
 
-    max_body: ClassVar[int] = MAX_JSON_BODY
+    def body_limit(self, settings: Settings) -> int:
+        """Largest body this route takes."""
+        return MAX_JSON_BODY
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        limit = self.max_body
+        needed = needed_scope(self.dependencies)
 
-        async def limited(request: Request) -> Response:
+        async def guarded(request: Request) -> Response:
+            settings = get_runtime(request).settings
+            authorize(settings, _presented_key(request.headers), needed)
+            limit = self.body_limit(settings)
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise _BodyTooLarge(limit)
@@ -112,10 +155,11 @@ class LimitedRoute(APIRoute):
 
             return await handler(Request(request.scope, counting))
 
-        return limited
+        return guarded
 
 
-class UploadRoute(LimitedRoute):
-    """Routes that take a CSV file."""
+class UploadRoute(ApiRoute):
+    """Routes that take a CSV file: up to `UPLOAD_MAX_BYTES`."""
 
-    max_body = MAX_UPLOAD_BODY
+    def body_limit(self, settings: Settings) -> int:
+        return settings.upload_max_bytes

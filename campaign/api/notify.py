@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from campaign import log
 from campaign.api.problems import problem
 from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
@@ -27,8 +28,8 @@ from campaign.services.notifications import Stored, store_notification
 
 router = APIRouter()
 
-# Headers never worth keeping in the inbox (credentials of proxies in front of us).
-_DROP_HEADERS = {"authorization", "cookie", "x-api-key"}
+# Headers never worth keeping in the inbox (credentials of clients and proxies in front of us).
+_DROP_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -52,14 +53,15 @@ async def notify(token: str, request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     settings = runtime.settings
     try:
-        attempt_id = tokens.verify(token, settings.notify_secret)
+        attempt_id = tokens.verify(token, settings.notify_secrets, utcnow())
     except NotFound:
         return problem(404, "Not found", "unknown notification token")
     body = await _read_limited(request, settings.notify_max_body_bytes)
     if body is None:
         return problem(413, "Payload too large", f"limit is {settings.notify_max_body_bytes} bytes")
-    if settings.savg_webhook_secret is not None and not signature_valid(
-        request.headers.get("savg-signature"), body, settings.savg_webhook_secret, time.time()
+    webhook_secret = settings.savg_webhook_secret
+    if webhook_secret is not None and not signature_valid(
+        request.headers.get("savg-signature"), body, webhook_secret.get_secret_value(), time.time()
     ):
         return problem(401, "Bad signature", "SAVG-Signature missing, stale or wrong")
     try:
@@ -73,7 +75,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
     def store() -> Stored:
-        with transaction(runtime.sessions) as session:
+        with log.bound(attempt_id=attempt_id), transaction(runtime.sessions) as session:
             stored = store_notification(
                 session,
                 attempt_id=attempt_id,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 
 from campaign.api import read_schemas as schemas
 from campaign.api.campaigns import CampaignIdPath, Limit, Offset, page_of
-from campaign.api.deps import KeyScope, LimitedRoute, Reader, RuntimeDep
+from campaign.api.deps import ApiRoute, KeyScope, Reader, RuntimeDep
 from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
@@ -25,7 +25,7 @@ router = APIRouter(
     prefix="/api/v1",
     dependencies=[Reader],
     responses=problem_responses(401, 422),
-    route_class=LimitedRoute,
+    route_class=ApiRoute,
 )
 
 _TEXT_BODY = {

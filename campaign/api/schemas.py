@@ -93,14 +93,40 @@ class RowProblem(BaseModel):
 
 
 class UploadReport(BaseModel):
-    """What an upload did; duplicates and rejected rows were not stored."""
+    """What an upload did; duplicates and rejected rows were not stored. At most 1,000 rows are
+    listed in each list; `*_omitted` counts the rest."""
 
     rows: int
     accepted: int
     duplicates: int
     suppressed: int
     rejected: list[RowProblem]
+    rejected_total: int
+    rejected_omitted: int
     duplicate_rows: list[RowProblem]
+    duplicate_rows_omitted: int
+    reopened_run: int | None = Field(
+        description="the run an upload to a completed campaign opened to call its new contacts"
+    )
+    note: str | None = Field(description="when the accepted contacts are called, if not now")
+
+
+class RerunRequest(BaseModel):
+    """Which contacts a rerun reopens: those whose last outcome is in `outcomes` (done ones
+    included, suppressed ones never); omitted or null: every contact not done or suppressed."""
+
+    outcomes: list[str] | None = Field(
+        default=None, max_length=32, description="outcome classes, e.g. busy, no_answer, machine"
+    )
+
+
+class Rerun(BaseModel):
+    """The run a rerun opened and how many contacts it will call."""
+
+    id: int
+    run: int
+    reopened: int
+    outcomes: list[str] | None
 
 
 class Run(BaseModel):
@@ -131,6 +157,10 @@ class Status(BaseModel):
     eta_seconds: float | None
     runs: list[Run]
     total_contacts: int
+    gateway: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
+    )
 
 
 class DncAdd(BaseModel):
@@ -166,6 +196,8 @@ class DncPage(Page):
 class DncImport(BaseModel):
     added: int
     rejected: list[RowProblem]
+    rejected_total: int
+    rejected_omitted: int
 
 
 class PolicyCheck(BaseModel):

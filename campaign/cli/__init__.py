@@ -9,6 +9,8 @@ unmigrated servers 3.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import redis
 import typer
@@ -17,8 +19,10 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 # Typer vendors click; its usage errors are not the `click` package's classes.
 from typer._click.exceptions import ClickException
 
+from campaign import DISTRIBUTION
 from campaign.cli import advice, demo, operator, processes
 from campaign.errors import CampaignError
+from campaign.redact import redact
 
 app = typer.Typer(
     name="campaign",
@@ -27,6 +31,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(version(DISTRIBUTION))
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="print the installed version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Outbound call campaigns over the SAVG dial-out API."""
+
+
 processes.register(app)
 operator.register(app)
 advice.register(app)
@@ -38,6 +65,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _error(message: str) -> None:
+    """One line on stderr, URL passwords and notify tokens masked (a driver may quote a URL)."""
+    sys.stderr.write(f"error: {redact(message)}\n")
+
+
 def main() -> None:
     """Console-script entry: run the CLI with one-line errors."""
     try:
@@ -47,18 +79,18 @@ def main() -> None:
         if message:  # empty for `campaign` alone: the help it printed says it all
             ctx = getattr(exc, "ctx", None)
             where = f"{ctx.command_path}: " if ctx is not None else ""
-            sys.stderr.write(f"error: {where}{message}\n")
+            _error(f"{where}{message}")
         sys.exit(2)
     except CampaignError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        _error(str(exc))
         sys.exit(1)
     except ProgrammingError as exc:
-        sys.stderr.write(f"error: database: {_first_line(exc)} (run `campaign db upgrade`?)\n")
+        _error(f"database: {_first_line(exc)} (run `campaign db upgrade`?)")
         sys.exit(3)
     except DBAPIError as exc:
-        sys.stderr.write(f"error: database unreachable or failing: {_first_line(exc)}\n")
+        _error(f"database unreachable or failing: {_first_line(exc)}")
         sys.exit(3)
     except redis.RedisError as exc:
-        sys.stderr.write(f"error: redis unreachable or failing: {_first_line(exc)}\n")
+        _error(f"redis unreachable or failing: {_first_line(exc)}")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)

@@ -4,6 +4,10 @@ With DATABASE_URL/REDIS_URL unset it starts embedded PostgreSQL and Redis in the
 set, it uses those servers and starts none. Progress goes to stderr and the report to stdout
 (`--json` makes the report machine-readable). Exit status: 0 when the campaign completed or
 settled, 1 when a process died or the demo timed out, 130 when interrupted.
+
+The demo's modules are imported inside the command: they need the `embedded` extra (psutil,
+embedded servers), and the production image installs none, so the rest of the CLI must start
+without them. Without the extra, `campaign demo` says in one line what to install.
 """
 
 from __future__ import annotations
@@ -18,13 +22,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from campaign.demo.report import render
-from campaign.demo.run import EXAMPLES, DemoOptions, run_demo
+from campaign import DISTRIBUTION
+from campaign.demo import EXAMPLES
+from campaign.errors import CampaignError, InvalidInput
 from campaign.settings import get_settings
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM tears the demo down like Ctrl-C does
+
+
+def _input(given: Path | None, example: str, option: str) -> Path:
+    """`given`, or the example file; either must exist (an installed wheel carries no examples)."""
+    path = given or EXAMPLES / example
+    if not path.is_file():
+        where = "" if given else f" (the default; {option} to pick another)"
+        raise InvalidInput(f"{option}: {path} is not a file{where}")
+    return path
 
 
 def demo(
@@ -65,16 +79,30 @@ def demo(
             "(default: $DATA_DIR/demo, i.e. var/demo)"
         ),
     ] = None,
-    spec: Annotated[Path, typer.Option(help="campaign spec", exists=True, dir_okay=False)] = (
-        EXAMPLES / "demo-campaign.yaml"
-    ),
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="campaign spec (default: examples/demo-campaign.yaml)", dir_okay=False),
+    ] = None,
     contacts_file: Annotated[
-        Path, typer.Option(help="contacts CSV", exists=True, dir_okay=False)
-    ] = EXAMPLES / "demo-contacts.csv",
+        Path | None,
+        typer.Option(help="contacts CSV (default: examples/demo-contacts.csv)", dir_okay=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Run a real campaign on this machine: servers, API, 2 workers, a dispatcher, the SAVG
     simulator; a few thousand synthetic contacts; live progress; a final report."""
+    # Here, not at the top: the demo needs the `embedded` extra, and every `campaign` command
+    # imports this module (the image installs no extras).
+    try:
+        from campaign.demo.report import render
+        from campaign.demo.run import DemoOptions, run_demo
+    except ModuleNotFoundError as exc:
+        raise CampaignError(
+            f"campaign demo needs {exc.name}, from the embedded extra: "
+            f"pip install '{DISTRIBUTION}[embedded]'"
+        ) from exc
+    spec = _input(spec, "demo-campaign.yaml", "--spec")
+    contacts_file = _input(contacts_file, "demo-contacts.csv", "--contacts-file")
     settings = get_settings()
     options = DemoOptions(
         data_dir=data_dir or Path(settings.data_dir) / "demo",

@@ -1,5 +1,5 @@
-"""Operator verbs: db upgrade, create, edit, upload, start/pause/resume/cancel, status, export,
-dnc add/import/remove/list, policy check.
+"""Operator verbs: db upgrade, create, edit, upload, start/pause/resume/cancel, rerun, status,
+export, dnc add/import/remove/list, policy check.
 
 Each command parses its arguments, opens one transaction, calls one service, and renders the
 result for a person or, with `--json`, for a script. Errors are engine errors (CampaignError):
@@ -28,7 +28,9 @@ from campaign.domain.calling_window import CallingWindow
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
+from campaign.runtime import Runtime
+from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
+from campaign.services.csv_files import REPORT_ROWS
 from campaign.services.spec_text import read_spec_text
 from campaign.settings import Settings, get_settings
 
@@ -146,14 +148,20 @@ def upload(
     """Import contacts; prints accepted, duplicates, suppressed and every rejected row."""
     with _open_input(file) as stream:
         report = _run(
-            lambda s: uploads.import_contacts(
+            lambda s: reruns.after_upload(
                 s,
                 campaign_id,
-                stream,
+                uploads.import_contacts(
+                    s,
+                    campaign_id,
+                    stream,
+                    now=utcnow(),
+                    default_region=region,
+                    name=str(file),
+                    workers=workers,
+                    keep=None if rejects_csv is not None else REPORT_ROWS,
+                ),
                 now=utcnow(),
-                default_region=region,
-                name=str(file),
-                workers=workers,
             )
         )
     if rejects_csv is not None:
@@ -161,11 +169,13 @@ def upload(
             report.write_rejects_csv(out)
     lines = [
         f"accepted {report.accepted}, duplicates {report.duplicates}, "
-        f"suppressed {report.suppressed}, rejected {len(report.rejected)}",
+        f"suppressed {report.suppressed}, rejected {report.rejected_total}",
         *(f"  line {p.line}: {p.value!r}: {p.reason}" for p in report.rejected[:20]),
     ]
-    if len(report.rejected) > 20:
-        lines.append(f"  … {len(report.rejected) - 20} more (--json or --rejects-csv for all)")
+    if report.rejected_total > 20:
+        lines.append(f"  … {report.rejected_total - 20} more (--rejects-csv for all)")
+    if report.note:
+        lines.append(report.note)
     _emit(as_json, report.to_dict(), "\n".join(lines))
 
 
@@ -173,10 +183,34 @@ def _verb(name: str, action: Callable[[Session, int], lifecycle.LifecycleResult]
     def command(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
         result = _run(lambda s: action(s, campaign_id))
         verb = "now" if result.changed else "already"
-        _emit(as_json, result.to_dict(), f"campaign {result.id} {verb} {result.state}")
+        text = f"campaign {result.id} {verb} {result.state}"
+        if name == "start" and result.state == "completed":  # a one-shot run that is over
+            text += f" (`campaign rerun {result.id}` opens a new run)"
+        _emit(as_json, result.to_dict(), text)
 
     command.__doc__ = f"{name.capitalize()} a campaign (repeating it changes nothing)."
     return command
+
+
+def rerun(
+    campaign_id: CampaignId,
+    outcomes: Annotated[
+        str | None,
+        typer.Option(
+            "--outcomes",
+            metavar="CLASS,...",
+            help="reopen contacts whose last outcome is one of these (done ones too); "
+            "default: every contact not done or suppressed",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open a new run of a completed or cancelled campaign; prints the run and how many
+    contacts it reopened."""
+    classes = None if outcomes is None else reruns.parse_outcomes(outcomes.split(","))
+    result = _run(lambda s: reruns.rerun(s, campaign_id, now=utcnow(), outcomes=classes))
+    text = f"campaign {result.id}: run {result.run} opened, {result.reopened} contacts reopened"
+    _emit(as_json, result.to_dict(), text)
 
 
 def status(
@@ -187,15 +221,21 @@ def status(
 ) -> None:
     """Counts by contact state and outcome, live calls, calls/s, ETA, waiting reasons, runs."""
 
-    def read() -> reporting.CampaignStatus:
-        return _run(lambda s: reporting.campaign_status(s, campaign_id, utcnow()))
+    runtime = Runtime(_settings())
+    breakers = runtime.read_breaker if runtime.settings.redis_url else None
 
-    if watch:
-        watch_status(read, interval=interval, as_json=as_json)
-    elif as_json:
-        typer.echo(json.dumps(read().to_dict()))
-    else:
-        render_status(read())
+    def read() -> reporting.CampaignStatus:
+        return _run(lambda s: reporting.campaign_status(s, campaign_id, utcnow(), breakers))
+
+    try:
+        if watch:
+            watch_status(read, interval=interval, as_json=as_json)
+        elif as_json:
+            typer.echo(json.dumps(read().to_dict()))
+        else:
+            render_status(read())
+    finally:
+        runtime.close()
 
 
 def export(
@@ -305,7 +345,7 @@ def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
     db.command("upgrade")(db_upgrade)
     app.add_typer(db, name="db")
-    for command in (create, edit, upload, status, export):
+    for command in (create, edit, upload, rerun, status, export):
         app.command()(command)
     for name, action in (
         ("start", lambda s, cid: lifecycle.start(s, cid, now=utcnow())),

@@ -7,7 +7,6 @@ its tick, the API drains).
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -15,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from campaign import log
 from campaign.errors import InvalidInput
 from campaign.settings import Settings, get_settings
 
@@ -30,9 +30,7 @@ def _settings(*needed: str) -> Settings:
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log.configure(get_settings().log_format)
 
 
 def _exit_0(*_: object) -> None:
@@ -47,15 +45,20 @@ def api(
     import uvicorn
 
     from campaign.api.app import create_app
+    from campaign.metrics_server import serve_metrics
 
     _logging()
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
+    serve_metrics(settings)
     # uvicorn drains on SIGTERM, then re-raises it to the handler found at start: exiting 0 from
     # there makes a drained API a clean stop (not 143), like the worker and the dispatcher.
     signal.signal(signal.SIGTERM, _exit_0)
     uvicorn.run(
-        create_app(settings), host=host, port=port, timeout_graceful_shutdown=20, log_level="info"
+        create_app(settings),
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=20,
+        log_config=None,  # uvicorn's loggers go through ours (LOG_FORMAT, tokens masked)
     )
 
 
@@ -78,7 +81,6 @@ def worker(ctx: typer.Context) -> None:
     threads that grow and shrink (workers.pool).
     """
     settings = _settings("database_url", "redis_url")
-    settings.check_production()
     from workers.app import app as celery_app
 
     extra = list(ctx.args)

@@ -38,6 +38,10 @@ def status_table(status: CampaignStatus) -> Table:
         ("eta", eta),
         ("waiting", _pairs(status.waiting)),
     ]
+    gateway = status.gateway.get("state")
+    if gateway not in (None, "closed"):
+        since, probe = status.gateway.get("since"), status.gateway.get("next_probe_at")
+        rows.append(("gateway", f"{gateway} since {since}, next probe at {probe}"))
     if status.next_run_at is not None:
         rows.append(("next run", status.next_run_at.isoformat()))
     for run in status.runs[-5:]:

@@ -130,6 +130,12 @@ class AttemptRow(Base):
             "deadline_at",
             postgresql_where=text("state IN ('queued','dialing','sending','accepted','answered')"),
         ),
+        # The sweeper's scan for sent attempts that heard nothing by their silent deadline.
+        Index(
+            "ix_attempts_silent",
+            "silent_deadline_at",
+            postgresql_where=text("state IN ('sending','accepted')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -153,6 +159,9 @@ class AttemptRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(Timestamp)
     ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
     deadline_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A sent attempt that has heard nothing by then was not placed (no sid) or is `lost` (sid):
+    # see `domain.pacing.silent_deadline`.
+    silent_deadline_at: Mapped[datetime | None] = mapped_column(Timestamp)
     outcome: Mapped[str | None] = mapped_column(String(16))
     sip_code: Mapped[int | None] = mapped_column(Integer)
     amd: Mapped[str | None] = mapped_column(Text)

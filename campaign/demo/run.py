@@ -32,6 +32,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.migrate import upgrade
 from campaign.db.tables import ContactRow
+from campaign.demo import EXAMPLES
 from campaign.demo.inputs import contacts_stream, spec_document
 from campaign.demo.memory import MemoryPeak
 from campaign.demo.progress import ProgressView
@@ -55,8 +56,6 @@ from campaign.services.reporting import CampaignStatus, campaign_status, write_e
 from campaign.services.uploads import UploadReport, import_contacts
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from campaign.demo.supervisor import Child, Supervisor
 from campaign.errors import ServiceUnavailable
@@ -63,10 +64,10 @@ def process_env(settings: Settings, api_port: int, sim_port: int) -> dict[str, s
         "QUEUE_PREFIX": settings.queue_prefix,
         "SAVG_BASE_URL": f"http://127.0.0.1:{sim_port}",
         "SAVG_CLIENT_ID": settings.savg_client_id,
-        "SAVG_CLIENT_SECRET": settings.savg_client_secret,
+        "SAVG_CLIENT_SECRET": settings.savg_client_secret.get_secret_value(),
         "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
-        "NOTIFY_SECRET": settings.notify_secret,
-        "API_KEYS": settings.api_keys,
+        "NOTIFY_SECRET": settings.notify_secret.get_secret_value(),
+        "API_KEYS": settings.api_keys.get_secret_value(),
     }
 
 
@@ -95,10 +96,10 @@ def demo_settings(base: Settings) -> Settings:
     return base.model_copy(
         update={
             "queue_prefix": f"demo{secrets.token_hex(3)}",
-            "api_keys": f"demo-{secrets.token_urlsafe(18)}:operator",
+            "api_keys": SecretStr(f"demo-{secrets.token_urlsafe(18)}:operator"),
             "savg_client_id": "demo-client",
-            "savg_client_secret": secrets.token_urlsafe(32),
-            "notify_secret": secrets.token_urlsafe(32),
+            "savg_client_secret": SecretStr(secrets.token_urlsafe(32)),
+            "notify_secret": SecretStr(secrets.token_urlsafe(32)),
         }
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from campaign.domain.blocks import read_block
 from campaign.domain.durations import format_duration, read_duration
 
 DEFAULT_FACTOR = 2.0
@@ -133,15 +134,10 @@ def _read_delays(data: object, path: str, errors: list[str]) -> Backoff | None:
 
 
 def _read_exponential(data: object, path: str, errors: list[str]) -> Backoff | None:
-    if not isinstance(data, Mapping):
-        errors.append(f"{path}: must be a mapping with keys {', '.join(SPEC_KEYS)}")
-        return None
     before = len(errors)
-    errors.extend(
-        f"{path}.{key}: unknown key (expected one of {', '.join(SPEC_KEYS)})"
-        for key in data
-        if key not in SPEC_KEYS
-    )
+    data = read_block(data, path, SPEC_KEYS, errors)
+    if data is None:
+        return None
     base = None
     if data.get("base") is None:
         errors.append(f"{path}.base: required, a duration such as 1m")

@@ -14,38 +14,29 @@ dispatcher asks for thousands of contacts that share a handful of zones.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
+from campaign.domain import window_spec as words
+from campaign.domain.blocks import read_block
+from campaign.domain.window_spec import (
+    ALL_DAY,
+    MIDNIGHT,
+    WEEKDAYS,
+    Range,
+    canonical_zone_name,
+    merged,
+)
 from campaign.errors import SpecInvalid
 
-Range = tuple[time, time]
 Span = tuple[datetime, datetime]
-MIDNIGHT = time(0)
 SEARCH_DAYS = 400
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ALL_DAY: tuple[Range, ...] = ((MIDNIGHT, MIDNIGHT),)
 _DAY = timedelta(days=1)
 _KEYS = ("timezone", "fallback_timezone", "hours", "blackout", "start", "end")
-_RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)", re.ASCII)
-_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
-
-
-@lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
-
-
-def canonical_zone_name(name: str) -> str | None:
-    """The tz database's spelling of `name` (matched case-insensitively), or None if unknown."""
-    return _zone_names().get(name.strip().lower())
 
 
 def _first_instant(zone: ZoneInfo, day: date, wall: time) -> datetime:
@@ -78,23 +69,6 @@ def _day_spans(zone: ZoneInfo, day: date, ranges: tuple[Range, ...]) -> tuple[Sp
     return tuple(spans)
 
 
-def _merged(ranges: Sequence[Range]) -> tuple[Range, ...]:
-    """Sorted, with overlapping or touching ranges joined, so equal hours compare equal."""
-    out: list[Range] = []
-    for start, end in sorted(ranges, key=lambda r: (r[0], r[1] == MIDNIGHT, r[1])):
-        if end != MIDNIGHT and end <= start:
-            raise ValueError(f"range {start}-{end} is empty or crosses midnight")
-        if start.second or start.microsecond or end.second or end.microsecond:
-            raise ValueError(f"range {start}-{end} is not in whole minutes")
-        if out and (out[-1][1] == MIDNIGHT or start <= out[-1][1]):
-            last_end = out[-1][1]
-            wider = MIDNIGHT if MIDNIGHT in (last_end, end) else max(last_end, end)
-            out[-1] = (out[-1][0], wider)
-        else:
-            out.append((start, end))
-    return tuple(out)
-
-
 @dataclass(frozen=True)
 class CallingWindow:
     """A campaign's calling window; the default value is always open.
@@ -117,7 +91,7 @@ class CallingWindow:
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
             raise ValueError("hours needs one entry per weekday, Monday first")
-        object.__setattr__(self, "hours", tuple(_merged(day) for day in self.hours))
+        object.__setattr__(self, "hours", tuple(merged(day) for day in self.hours))
         for bound in (self.start_at, self.end_at):
             if bound is not None and bound.utcoffset() is None:
                 raise ValueError(f"{bound!r} has no UTC offset")
@@ -132,23 +106,20 @@ class CallingWindow:
         """Read the spec's `window:` block (None: always open); every problem is reported."""
         if data is None:
             return cls()
-        if not isinstance(data, Mapping):
-            raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
-        problems = [
-            f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
-            for key in data
-            if key not in _KEYS
-        ]
+        problems: list[str] = []
+        data = read_block(data, path, _KEYS, problems)
+        if data is None:
+            raise SpecInvalid(problems)
         mode = data.get("timezone", "contact")
         if mode != "contact":
-            mode = _zone(mode, f"{path}.timezone", problems, 'neither "contact" nor ')
-        fallback = _zone(
+            mode = words.zone(mode, f"{path}.timezone", problems, 'neither "contact" nor ')
+        fallback = words.zone(
             data.get("fallback_timezone", "UTC"), f"{path}.fallback_timezone", problems
         )
-        hours = _hours(data["hours"], f"{path}.hours", problems) if "hours" in data else None
-        blackout = _blackout(data.get("blackout", []), f"{path}.blackout", problems)
-        start = _instant(data.get("start"), f"{path}.start", problems)
-        end = _instant(data.get("end"), f"{path}.end", problems)
+        hours = words.hours(data["hours"], f"{path}.hours", problems) if "hours" in data else None
+        blackout = words.blackout(data.get("blackout", []), f"{path}.blackout", problems)
+        start = words.instant(data.get("start"), f"{path}.start", problems)
+        end = words.instant(data.get("end"), f"{path}.end", problems)
         if start and end and start >= end:
             problems.append(f"{path}.end: must be after {path}.start")
         if problems:
@@ -279,115 +250,3 @@ class CallingWindow:
         if self.start_at is not None and t < self.start_at:
             return False
         return self.end_at is None or (t < self.end_at and need <= self.end_at)
-
-
-def _shown(value: object) -> str:
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _zone(value: object, path: str, problems: list[str], lead: str = "") -> str:
-    name = canonical_zone_name(value) if isinstance(value, str) else None
-    if name is None:
-        problems.append(f"{path}: {_shown(value)} is {lead or 'not '}an IANA time zone")
-        return "UTC"
-    return name
-
-
-def _days(key: str) -> list[int] | None:
-    days: list[int] = []
-    for part in key.lower().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            return None
-        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
-        days += [(a + i) % 7 for i in range((b - a) % 7 + 1)]  # "fri-mon" wraps the weekend
-    return days
-
-
-def _ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
-    parts = value if isinstance(value, list) else [value]
-    if parts == ["closed"]:
-        return ()
-    out: list[Range] = []
-    for part in parts:
-        for piece in part.split(",") if isinstance(part, str) else [part]:
-            text = piece.strip() if isinstance(piece, str) else None
-            match = _RANGE.fullmatch(text) if text else None
-            h1, m1, h2, m2 = (int(g) for g in match.groups()) if match else (99, 0, 0, 0)
-            if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
-                problems.append(f"{path}: {_shown(piece)} is not HH:MM-HH:MM")
-            elif (h2, m2) == (h1, m1):
-                problems.append(f"{path}: {_shown(piece)} is an empty range")
-            elif (h2 % 24, m2) != (0, 0) and (h2, m2) < (h1, m1):
-                problems.append(
-                    f"{path}: {_shown(piece)} ends before it starts; to cross "
-                    "midnight end one day at 24:00 and start the next at 00:00"
-                )
-            else:
-                out.append((time(h1, m1), time(h2 % 24, m2)))
-    return tuple(out)
-
-
-def _hours(value: object, path: str, problems: list[str]) -> tuple[tuple[Range, ...], ...]:
-    if not isinstance(value, Mapping):
-        problems.append(f'{path}: must map days to hours, e.g. {{"mon-fri": "09:00-20:00"}}')
-        return (ALL_DAY,) * 7
-    week: list[tuple[Range, ...]] = [()] * 7
-    given_by: dict[int, str] = {}
-    for key, ranges in value.items():
-        days = _days(key) if isinstance(key, str) else None
-        if days is None:
-            problems.append(f"{path}.{key}: not a day or days (mon..sun, as mon-fri or sat,sun)")
-            continue
-        parsed = _ranges(ranges, f"{path}.{key}", problems)
-        for day in days:
-            if day in given_by:
-                problems.append(f"{path}.{key}: {WEEKDAYS[day]} is also given by {given_by[day]}")
-            given_by[day] = key
-            week[day] = parsed
-    if not problems and not any(week):
-        problems.append(f"{path}: no day has calling hours; omit hours to call at any hour")
-    return tuple(_merged(day) for day in week)
-
-
-def _date(item: object) -> date | None:
-    if isinstance(item, date) and not isinstance(item, datetime):
-        return item  # YAML reads an unquoted 2026-12-25 as a date
-    if isinstance(item, str) and _DATE.fullmatch(item):
-        try:
-            return date.fromisoformat(item)
-        except ValueError:
-            return None
-    return None
-
-
-def _blackout(value: object, path: str, problems: list[str]) -> frozenset[date]:
-    if not isinstance(value, list):
-        problems.append(f'{path}: must be a list of dates, e.g. ["2026-12-25"]')
-        return frozenset()
-    dates: set[date] = set()
-    for i, item in enumerate(value):
-        day = _date(item)
-        if day is None:
-            problems.append(f"{path}[{i}]: {_shown(item)} is not a date (YYYY-MM-DD)")
-        else:
-            dates.add(day)
-    return frozenset(dates)
-
-
-def _instant(value: object, path: str, problems: list[str]) -> datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else None  # YAML reads unquoted timestamps
-    if isinstance(value, str):
-        with suppress(ValueError):
-            moment = datetime.fromisoformat(value)
-    if moment is None:
-        problems.append(f"{path}: {_shown(value)} is not an ISO date-time with offset")
-    elif moment.utcoffset() is None:
-        problems.append(f'{path}: "{moment.isoformat()}" has no UTC offset (add Z or +01:00)')
-        return None
-    return moment

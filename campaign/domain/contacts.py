@@ -24,7 +24,7 @@ from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat,
 from phonenumbers.phonenumberutil import _number_type_helper
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_geographical_number
 
-from campaign.domain.calling_window import canonical_zone_name
+from campaign.domain.window_spec import canonical_zone_name
 
 _KNOWN_COLUMNS = frozenset({"phone", "timezone", "external_id", "country"})
 _PARSE_REASONS = {

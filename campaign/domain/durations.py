@@ -8,10 +8,11 @@ a month has no fixed length, and `w` adds nothing `7d` does not say.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from decimal import Decimal
+
+from campaign.domain.bounds import shown
 
 _MICROSECONDS = {
     "d": 86_400_000_000,
@@ -20,15 +21,13 @@ _MICROSECONDS = {
     "s": 1_000_000,
     "ms": 1_000,
 }
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+# Digits bounded before Decimal sees them (its conversion is quadratic in the length): 18 whole
+# digits exceed timedelta's range in every unit, and 15 decimals reach below a microsecond in days.
+_DURATION = re.compile(r"([0-9]{1,18}(?:\.[0-9]{1,15})?)(ms|s|m|h|d)", re.ASCII)
 
 
 def _not_a_duration(value: object) -> ValueError:
-    try:
-        shown = json.dumps(value)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    return ValueError(f"{shown} is not a duration")
+    return ValueError(f"{shown(value)} is not a duration")
 
 
 def parse_duration(value: object) -> timedelta:
@@ -38,7 +37,7 @@ def parse_duration(value: object) -> timedelta:
     caller can prefix the spec path and show it as is. Negative values, bare numbers, values finer
     than a microsecond and values beyond `timedelta`'s range are all refused the same way.
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise _not_a_duration(value)
     match = _DURATION.fullmatch(value.strip())
     if match is None:

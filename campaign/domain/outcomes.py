@@ -1,6 +1,6 @@
 """SAVG status notifications: read a body from the wire, then say how the call ended.
 
-The reading follows `shared/savg-api.md` §2 and its quirks: key names are case-insensitive
+The reading follows `docs/gateway.md` §2 and its quirks: key names are case-insensitive
 (`callDisconnecttime` is `callDisconnectTime`); status, reasonCode and machinedetection compare
 case- and separator-insensitively (`Busy Here` = `busy  here`, `Call-In-Progress` =
 `call in progress`); `duration` may be a number or a numeric string; timestamps carry no zone
@@ -36,7 +36,7 @@ _MAX_MS: Final = _MAX_DURATION_S * 1000
 
 
 class OutcomeClass(StrEnum):
-    """How an attempt ended, in the terms retry policies are written in (savg-api.md §3).
+    """How an attempt ended, in the terms retry policies are written in (docs/gateway.md §3).
     `gateway_error` and `lost` come from the dial path and the sweeper, never from a body."""
 
     BUSY = "busy"

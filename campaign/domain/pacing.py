@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+from campaign.domain.blocks import read_block
 from campaign.domain.durations import format_duration, parse_duration
 from campaign.errors import SpecInvalid
 
@@ -23,7 +24,8 @@ DEFAULT_CPS = 10.0
 DEFAULT_MAX_LIVE_CALLS = 50
 DEFAULT_MAX_CALL_DURATION = timedelta(minutes=30)
 DEFAULT_BURST = 1
-# SAVG's own defaults (savg-api.md §1), which apply to any timer a spec leaves out.
+JITTER_SLACK_MS = 25.0
+# SAVG's own defaults (docs/gateway.md §1), which apply to any timer a spec leaves out.
 SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
     "noSpeechTimeoutMs": 5000,
     "decisionTimeoutMs": 15000,
@@ -33,15 +35,18 @@ SAVG_DEFAULT_AMD_TIMERS_MS: Mapping[str, int] = {
 _KEYS = ("cps", "max_live_calls", "max_call_duration", "burst")
 
 
-def emission_interval_ms(cps: float) -> int:
-    """GCRA emission interval T: the spacing between two dial-outs at `cps`.
+def emission_interval_ms(cps: float) -> float:
+    """GCRA emission interval T: the spacing between two dial-outs at `cps`, the one formula the
+    limiter enforces.
 
-    Rounded up, so the enforced rate is never above `cps` (3/s gives 334 ms, 2.99/s). The division
-    is exact on the decimal the operator wrote: 0.1/s is 10000 ms, not 10001.
+    Every second of intervals is stretched by JITTER_SLACK_MS, so that jitter between a reserved
+    slot and the moment the request reaches the gateway (scheduling, a busy host) up to that many
+    ms can never squeeze cps+1 calls into one second there. It costs 1000/(1000+25) = 2.4 % of the
+    rate, and makes the enforced rate strictly below `cps` whatever rounding the caller does.
     """
     if isinstance(cps, bool) or not 0 < cps <= MAX_CPS:
         raise ValueError(f"cps must be > 0 and <= {MAX_CPS}, got {cps!r}")
-    return math.ceil(Fraction(1000) / Fraction(str(cps)))
+    return (1000.0 + JITTER_SLACK_MS) / cps
 
 
 def _problems(
@@ -82,12 +87,12 @@ class PacingLimits:
             raise SpecInvalid(problems)
 
     @property
-    def interval_ms(self) -> int:
+    def interval_ms(self) -> float:
         """GCRA emission interval T for `cps`."""
         return emission_interval_ms(self.cps)
 
     @property
-    def tolerance_ms(self) -> int:
+    def tolerance_ms(self) -> float:
         """GCRA delay-variation tolerance: (burst - 1) × T lets `burst` calls go at once."""
         return (self.burst - 1) * self.interval_ms
 
@@ -99,13 +104,10 @@ class PacingLimits:
         """
         if data is None:
             return cls()
-        if not isinstance(data, Mapping):
-            raise SpecInvalid([f"{path}: must be a mapping with keys {', '.join(_KEYS)}"])
-        problems = [
-            f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})"
-            for key in data
-            if key not in _KEYS
-        ]
+        problems: list[str] = []
+        data = read_block(data, path, _KEYS, problems)
+        if data is None:
+            raise SpecInvalid(problems)
         cps = _number(data.get("cps", DEFAULT_CPS), f"{path}.cps", problems)
         live = _integer(
             data.get("max_live_calls", DEFAULT_MAX_LIVE_CALLS), f"{path}.max_live_calls", problems
@@ -162,12 +164,36 @@ def attempt_deadline(
     delivery and clock skew. Erring late only delays a redial; erring early frees a live-call slot
     and may redial a person who is still on the line, so every term is the worst case.
     """
+    if max_call_duration < timedelta(0):
+        raise ValueError("max_call_duration must not be negative")
+    silent = silent_deadline(
+        dialed_at, ring_timeout=ring_timeout, amd_timers_ms=amd_timers_ms, margin=margin
+    )
+    return silent + max_call_duration
+
+
+def silent_deadline(
+    dialed_at: datetime,
+    *,
+    ring_timeout: timedelta,
+    amd_timers_ms: Mapping[str, int],
+    margin: timedelta,
+) -> datetime:
+    """By when a placed call has said something: an attempt that heard nothing by then settles.
+
+    A call the gateway placed is answered or rings out (jambonz cancels it with 487 at its ring
+    timeout) within `ring_timeout`, and either way a notification is posted; AMD can hold the
+    `answered` post for its longest timer, and `margin` covers delivery and clock skew. So an
+    attempt with no notification at all by this instant was either never placed (its POST got a
+    5xx or timed out) or lost every notification; holding its live-call slot until the full
+    `attempt_deadline` (30 minutes more by default) would only starve the campaign.
+    """
     if dialed_at.tzinfo is None:
         raise ValueError("dialed_at must be timezone-aware")
-    if min(ring_timeout, max_call_duration, margin) < timedelta(0):
-        raise ValueError("ring_timeout, max_call_duration and margin must not be negative")
+    if min(ring_timeout, margin) < timedelta(0):
+        raise ValueError("ring_timeout and margin must not be negative")
     amd_ms = max({**SAVG_DEFAULT_AMD_TIMERS_MS, **amd_timers_ms}.values())
-    return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + max_call_duration + margin
+    return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + margin
 
 
 def dispatch_budget(

@@ -3,14 +3,16 @@
 Semantics an operator relies on:
 - A class not listed under `outcomes` is final: the contact is `done`. Two exceptions,
   `unavailable` and `gateway_error`, are back-pressure from the gateway side, not the contact's
-  doing (savg-api.md §3), so unless listed they get `DEFAULT_RULES`: backoff 1m × 2 up to 30m,
+  doing (docs/gateway.md §3), so unless listed they get `DEFAULT_RULES`: backoff 1m × 2 up to 30m,
   ±20 % jitter, at most 10 such endings, not counted against `max_attempts`. Listing one of them
   as `null` makes it final. `lost` is final unless listed.
 - `max` on a class counts attempts that *ended* in that class: `max: 2` redials after the first
   `rejected` and closes after the second. With a `delays` list and no `max`, the list is the
   schedule: `max` defaults to `len(delays) + 1`. A longer `max` repeats the last delay. A class
   that is not counted defaults to `max: 10`, since nothing else would ever stop it.
-- `counted` defaults to true except for `unavailable` and `gateway_error`.
+- `counted` defaults to true except for `unavailable` and `gateway_error`. A `gateway_error` is a
+  dial-out the gateway refused or never took: no call, so it can never be counted (`counted: true`
+  on it is refused) and no frequency cap sees it (`PastAttempt.placed`).
 - `per_day` counts dials in the contact's local calendar day (days of 23 or 25 hours included),
   `per_week` dials in the rolling 168 hours before the candidate time, `min_gap` the time since the
   latest dial. A dial exactly `min_gap` or exactly 7 days later is allowed.
@@ -23,66 +25,52 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign.domain.backoff import Backoff
+from campaign.domain.blocks import read_block
 from campaign.domain.durations import format_duration, read_duration
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.retry_rules import (
+    DEFAULT_RULES,
+    DEFAULT_UNCOUNTED_MAX,
+    UNCOUNTED_BY_DEFAULT,
+    OutcomeRule,
+    count,
+    read_outcomes,
+)
 from campaign.errors import SpecInvalid
 
+__all__ = [
+    "DEFAULT_RULES",
+    "DEFAULT_UNCOUNTED_MAX",
+    "UNCOUNTED_BY_DEFAULT",
+    "Close",
+    "OutcomeRule",
+    "PastAttempt",
+    "Redial",
+    "RetryPolicy",
+]
+
 DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_UNCOUNTED_MAX = 10
-UNCOUNTED_BY_DEFAULT = frozenset({OutcomeClass.UNAVAILABLE, OutcomeClass.GATEWAY_ERROR})
 WEEK = timedelta(days=7)
 
 _TOP_KEYS = ("max_attempts", "per_day", "per_week", "min_gap", "outcomes")
-_RULE_KEYS = ("delays", "backoff", "max", "counted")
-_CLASS_NAMES = tuple(outcome.value for outcome in OutcomeClass)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class OutcomeRule:
-    """How one outcome class is redialed: the schedule, a cap on its endings, and whether it counts.
-
-    `max=None` leaves only the policy's `max_attempts` to stop the class (counted rules only).
-    """
-
-    backoff: Backoff
-    max: int | None = None
-    counted: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rule as the spec writes it, every default filled in."""
-        out = self.backoff.to_spec()
-        if self.max is not None:
-            out["max"] = self.max
-        out["counted"] = self.counted
-        return out
-
-
-DEFAULT_RULES: Mapping[OutcomeClass, OutcomeRule] = MappingProxyType(
-    {
-        outcome: OutcomeRule(
-            backoff=Backoff.exponential(
-                base=timedelta(minutes=1), cap=timedelta(minutes=30), jitter=0.2
-            ),
-            max=DEFAULT_UNCOUNTED_MAX,
-            counted=False,
-        )
-        for outcome in sorted(UNCOUNTED_BY_DEFAULT)
-    }
-)
 
 
 @dataclass(frozen=True)
 class PastAttempt:
-    """One earlier dial to the contact; `outcome` is None while it has no final class yet."""
+    """One earlier dial to the contact; `outcome` is None while it has no final class yet.
+
+    `placed` is False for a dial-out the gateway refused or never took (it ended as
+    `gateway_error` with no call): it is not a call, so no frequency cap sees it, and it is never
+    `counted`; only its class's own `max` does, so a number the gateway always refuses still ends.
+    """
 
     at: datetime
     outcome: OutcomeClass | None
     counted: bool
+    placed: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,22 +118,22 @@ class RetryPolicy:
         """
         if data is None:
             data = {}
-        if not isinstance(data, Mapping):
-            raise SpecInvalid([f"{path}: must be a mapping"])
         errors: list[str] = []
-        _check_keys(data, _TOP_KEYS, path, errors)
-        max_attempts = _count(
+        data = read_block(data, path, _TOP_KEYS, errors, expect="")
+        if data is None:
+            raise SpecInvalid(errors)
+        max_attempts = count(
             data.get("max_attempts"), f"{path}.max_attempts", errors, DEFAULT_MAX_ATTEMPTS
         )
-        per_day = _count(data.get("per_day"), f"{path}.per_day", errors, None)
-        per_week = _count(data.get("per_week"), f"{path}.per_week", errors, None)
+        per_day = count(data.get("per_day"), f"{path}.per_day", errors, None)
+        per_week = count(data.get("per_week"), f"{path}.per_week", errors, None)
         min_gap = None
         if data.get("min_gap") is not None:
             min_gap = read_duration(data["min_gap"], f"{path}.min_gap", errors)
-        outcomes = _outcomes(data.get("outcomes"), f"{path}.outcomes", errors)
+        rules = read_outcomes(data.get("outcomes"), f"{path}.outcomes", errors)
         if errors:
             raise SpecInvalid(errors)
-        return cls(max_attempts, per_day, per_week, min_gap, MappingProxyType(outcomes))
+        return cls(max_attempts, per_day, per_week, min_gap, MappingProxyType(rules))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy with every default filled in; `from_dict(to_dict())` gives an equal policy."""
@@ -162,6 +150,11 @@ class RetryPolicy:
             "min_gap": None if self.min_gap is None else format_duration(self.min_gap),
             "outcomes": outcomes,
         }
+
+    @property
+    def frequency_capped(self) -> bool:
+        """Whether any cap reads the contact's past calls (callers skip loading them if not)."""
+        return bool(self.per_day or self.per_week or self.min_gap)
 
     def counts(self, outcome: OutcomeClass) -> bool:
         """Whether an attempt ending in `outcome` counts against `max_attempts`."""
@@ -200,7 +193,7 @@ class RetryPolicy:
                 exhausted=True,
             )
         delay = rule.backoff.delay(ended - 1, rng)
-        at, held_by = self._earliest(sorted(a.at for a in history), now + delay, zone)
+        at, held_by = self._earliest(_calls(history), now + delay, zone)
         of = "" if rule.max is None else f" of {rule.max - 1}"
         reason = f"{outcome}: retry {ended}{of} in {format_duration(delay)}"
         if held_by is not None:
@@ -212,10 +205,11 @@ class RetryPolicy:
     ) -> datetime:
         """The earliest instant ≥ `at` (in UTC) at which `min_gap`, `per_day` and `per_week` hold.
 
-        Every past dial counts, whatever its outcome. The dispatcher calls this as a gate before
-        each dial, so it is linear in the history and allocates little.
+        Every past call counts, whatever its outcome; refused dial-outs (not `placed`) are not
+        calls. The dispatcher calls this as a gate before each dial, so it is linear in the
+        history and allocates little.
         """
-        return self._earliest(sorted(a.at for a in history), at, zone)[0]
+        return self._earliest(_calls(history), at, zone)[0]
 
     def _earliest(
         self, dials: list[datetime], at: datetime, zone: ZoneInfo
@@ -245,60 +239,5 @@ class RetryPolicy:
         return None
 
 
-def _check_keys(
-    data: Mapping[Any, Any], allowed: tuple[str, ...], path: str, errors: list[str]
-) -> None:
-    for key in data:
-        if key not in allowed:
-            errors.append(f"{path}.{key}: unknown key (expected one of {', '.join(allowed)})")
-
-
-def _count(value: object, path: str, errors: list[str], default: T) -> int | T:
-    """A positive integer, or `default` when absent/null (also returned after an error)."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        errors.append(f"{path}: must be a positive integer")
-        return default
-    return value
-
-
-def _outcomes(data: object, path: str, errors: list[str]) -> dict[OutcomeClass, OutcomeRule]:
-    rules = dict(DEFAULT_RULES)
-    if data is None:
-        return rules
-    if not isinstance(data, Mapping):
-        errors.append(f"{path}: must be a mapping of outcome class to rule")
-        return rules
-    for name, raw in data.items():
-        where = f"{path}.{name}"
-        if name not in _CLASS_NAMES:
-            errors.append(
-                f"{where}: unknown outcome class (expected one of {', '.join(_CLASS_NAMES)})"
-            )
-        elif raw is None:
-            rules.pop(OutcomeClass(name), None)
-        elif (rule := _rule(OutcomeClass(name), raw, where, errors)) is not None:
-            rules[OutcomeClass(name)] = rule
-    return rules
-
-
-def _rule(outcome: OutcomeClass, data: object, path: str, errors: list[str]) -> OutcomeRule | None:
-    if not isinstance(data, Mapping):
-        errors.append(f"{path}: must be a mapping with delays or backoff (or null: no redial)")
-        return None
-    before = len(errors)
-    _check_keys(data, _RULE_KEYS, path, errors)
-    raw_counted = data.get("counted")
-    if raw_counted is not None and not isinstance(raw_counted, bool):
-        errors.append(f"{path}.counted: must be true or false")
-    counted = outcome not in UNCOUNTED_BY_DEFAULT if raw_counted is None else raw_counted is True
-    backoff = Backoff.from_spec(data, path, errors)
-    max_ = _count(data.get("max"), f"{path}.max", errors, None)
-    if backoff is None or len(errors) > before:
-        return None
-    if max_ is None and backoff.delays:
-        max_ = len(backoff.delays) + 1
-    elif max_ is None and not counted:
-        max_ = DEFAULT_UNCOUNTED_MAX
-    return OutcomeRule(backoff, max_, counted)
+def _calls(history: Sequence[PastAttempt]) -> list[datetime]:
+    return sorted(a.at for a in history if a.placed)

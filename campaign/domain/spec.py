@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from campaign.domain.bounds import number_problems
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
@@ -34,6 +36,8 @@ DEFAULT_TIMERS = {
     "greetingCompletionTimeoutMs": 2000,
 }
 DEFAULT_RING_TIMEOUT_MS = 60000
+DAY_MS = 86_400_000
+"""Gateway timers and the ring timeout are bounded by a day: a larger value is a typo."""
 TOP_LEVEL_KEYS = ("name", "gateway", "window", "pacing", "retry", "schedule", "default_region")
 GATEWAY_KEYS = (
     "bot",
@@ -53,7 +57,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GatewaySpec:
-    """What each dial-out request carries besides the contact (savg-api.md §1)."""
+    """What each dial-out request carries besides the contact (docs/gateway.md §1)."""
 
     bot: str
     caller: str
@@ -111,6 +115,11 @@ class CampaignSpec:
     schedule: Schedule | None = None
     default_region: str | None = None
 
+    @property
+    def ring_margin(self) -> timedelta:
+        """A call is only started if the window stays open for its whole ring time."""
+        return timedelta(milliseconds=self.gateway.timeout_in_ms)
+
     def to_dict(self) -> dict[str, Any]:
         """The spec with defaults filled in; `parse_spec(spec.to_dict()) == spec`."""
         return {
@@ -166,9 +175,14 @@ def _text(data: Mapping[str, Any], key: str, path: str, errors: _Errors) -> str 
     return str(value).strip()
 
 
-def _positive_int(value: object, where: str, errors: _Errors, *, zero: bool = False) -> int | None:
+def _positive_int(
+    value: object, where: str, errors: _Errors, *, zero: bool = False, most: int | None = None
+) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
         errors.add(where, f"must be a {'non-negative' if zero else 'positive'} integer")
+        return None
+    if most is not None and value > most:
+        errors.add(where, f"must be at most {most}")
         return None
     return value
 
@@ -196,10 +210,13 @@ def _gateway(data: object, errors: _Errors) -> GatewaySpec | None:
             errors.add(
                 f"gateway.timers.{key}", f"unknown timer (expected one of {', '.join(TIMER_KEYS)})"
             )
-        elif (ms := _positive_int(value, f"gateway.timers.{key}", errors)) is not None:
+        elif (ms := _positive_int(value, f"gateway.timers.{key}", errors, most=DAY_MS)) is not None:
             timers[key] = ms
     ring = _positive_int(
-        block.get("timeoutInMs", DEFAULT_RING_TIMEOUT_MS), "gateway.timeoutInMs", errors
+        block.get("timeoutInMs", DEFAULT_RING_TIMEOUT_MS),
+        "gateway.timeoutInMs",
+        errors,
+        most=DAY_MS,
     )
     metadata = dict(_mapping(block.get("metadata"), "gateway.metadata", errors))
     headers = block.get("notifyHeaders")
@@ -257,6 +274,10 @@ def parse_spec(data: object) -> CampaignSpec:
     errors = _Errors()
     if not isinstance(data, Mapping):
         raise SpecInvalid([f"spec: must be a mapping, not {type(data).__name__}"])
+    # Before any number is converted or compared: a number of 250k digits costs seconds of CPU.
+    too_long = list(number_problems(data))
+    if too_long:
+        raise SpecInvalid(too_long)
     errors.unknown_keys(data, TOP_LEVEL_KEYS, "")
     name = _text(data, "name", "spec", errors)
     if name is None and "name" not in data:

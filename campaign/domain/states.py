@@ -1,4 +1,4 @@
-"""The three state machines (attempt, contact, campaign), each one declared table.
+"""The four state machines (attempt, contact, campaign, run), each one declared table.
 
 Every `(state, event)` pair a machine can meet is listed: either it moves to a new state, or it
 maps to the state it came from, an explicit no-op. Anything unlisted raises `IllegalTransition`.
@@ -85,8 +85,9 @@ class ContactEvent(StrEnum):
 
 
 class CampaignState(StrEnum):
-    """Campaign lifecycle. Only `cancelled` is final: `start` on `completed` begins the next run
-    of a recurring campaign."""
+    """Campaign lifecycle. `start` on `completed` begins the next run of a recurring campaign;
+    `rerun` opens a new run of a completed or cancelled one (the operator's choice, never the
+    engine's)."""
 
     DRAFT = "draft"
     SCHEDULED = "scheduled"
@@ -105,6 +106,7 @@ class CampaignEvent(StrEnum):
     RESUME = "resume"
     COMPLETE = "complete"
     CANCEL = "cancel"
+    RERUN = "rerun"
 
 
 S = TypeVar("S", bound=StrEnum)
@@ -203,7 +205,9 @@ ATTEMPT_TABLE: Final[Table[AttemptState, AttemptEvent]] = _table(
 _CS, _CE = ContactState, ContactEvent
 
 CONTACT_FINAL: Final = frozenset({_CS.DONE, _CS.EXHAUSTED, _CS.SUPPRESSED, _CS.CANCELLED})
-"""Contact states the dispatcher never picks; only `rearm` reopens done/exhausted for a new run."""
+"""Contact states the dispatcher never picks; only `rearm` reopens done, exhausted and cancelled
+ones for a new run (a recurring run rearms done/exhausted, a rerun may take cancelled ones too).
+Suppressed stays closed for good."""
 
 CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
     {
@@ -228,9 +232,9 @@ CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
         },
         **{
             ended: {**_stay(ended, *ContactEvent), _CE.REARM: _CS.PENDING}
-            for ended in (_CS.DONE, _CS.EXHAUSTED)
+            for ended in (_CS.DONE, _CS.EXHAUSTED, _CS.CANCELLED)
         },
-        **{closed: _stay(closed, *ContactEvent) for closed in (_CS.SUPPRESSED, _CS.CANCELLED)},
+        _CS.SUPPRESSED: _stay(_CS.SUPPRESSED, *ContactEvent),
     }
 )
 
@@ -264,9 +268,41 @@ CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = _table(
             _PE.START: _PS.RUNNING,
             _PE.COMPLETE: _PS.COMPLETED,
             _PE.CANCEL: _PS.CANCELLED,
+            _PE.RERUN: _PS.RUNNING,
         },
         # `complete` is the engine's, not an operator's: losing a race to `cancel` is harmless.
-        _PS.CANCELLED: _stay(_PS.CANCELLED, _PE.CANCEL, _PE.COMPLETE),
+        _PS.CANCELLED: {
+            **_stay(_PS.CANCELLED, _PE.CANCEL, _PE.COMPLETE),
+            _PE.RERUN: _PS.RUNNING,
+        },
+    }
+)
+
+
+class RunState(StrEnum):
+    """A run's state: a run is born `running` (or `skipped`, when its occurrence found the last
+    run still going) and ends once."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class RunEvent(StrEnum):
+    """What ends a run: its campaign completed (or the next occurrence began), or was cancelled."""
+
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+
+
+_RS, _RE = RunState, RunEvent
+
+RUN_TABLE: Final[Table[RunState, RunEvent]] = _table(
+    {
+        _RS.RUNNING: {_RE.COMPLETE: _RS.COMPLETED, _RE.CANCEL: _RS.CANCELLED},
+        # An ended run keeps its ending: a late complete after a cancel changes nothing.
+        **{ended: _stay(ended, *RunEvent) for ended in (_RS.COMPLETED, _RS.CANCELLED, _RS.SKIPPED)},
     }
 )
 
@@ -277,10 +313,15 @@ def attempt_transition(state: AttemptState, event: AttemptEvent) -> Transition[A
 
 
 def contact_transition(state: ContactState, event: ContactEvent) -> Transition[ContactState]:
-    """The contact machine; suppressed and cancelled contacts stay so even across new runs."""
+    """The contact machine; suppressed contacts stay so even across new runs."""
     return apply(CONTACT_TABLE, state, event)
 
 
 def campaign_transition(state: CampaignState, event: CampaignEvent) -> Transition[CampaignState]:
     """The campaign machine; lifecycle verbs are idempotent, so repeating one is a no-op."""
     return apply(CAMPAIGN_TABLE, state, event)
+
+
+def run_transition(state: RunState, event: RunEvent) -> Transition[RunState]:
+    """The run machine; a run ends once."""
+    return apply(RUN_TABLE, state, event)

@@ -1,4 +1,4 @@
-"""The JWT that SAVG expects in the `auth` header of a dial-out (savg-api.md §1).
+"""The JWT that SAVG expects in the `auth` header of a dial-out (docs/gateway.md §1).
 
 SAVG checks an HMAC signature made with the JWT app's client secret and reads the app from the
 `appId` claim (spelled exactly so). Apps may enforce JTI, so every token carries a fresh `jti` and

@@ -40,6 +40,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from campaign.clock import utcnow
 from campaign.errors import (
     DialNotPlaced,
     DialOutcomeUnknown,
@@ -88,11 +89,6 @@ _HINTS: Mapping[int, str] = {
 }
 
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
-
-
-def utcnow() -> datetime:
-    """The current time in UTC: the default clock, replaced in tests."""
-    return datetime.now(UTC)
 
 
 def tel_uri(e164: str) -> str:
@@ -207,7 +203,7 @@ class SavgClient:
         return cls(
             base_url=settings.savg_base_url,
             client_id=settings.savg_client_id,
-            client_secret=settings.savg_client_secret,
+            client_secret=settings.savg_client_secret.get_secret_value(),
             algorithm=settings.savg_jwt_algorithm,
             jwt_ttl_s=settings.savg_jwt_ttl_s,
             connect_timeout_s=settings.savg_connect_timeout_s,

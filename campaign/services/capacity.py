@@ -117,11 +117,18 @@ def export_gauges(runtime: Runtime) -> None:
         metrics.QUEUE_DEPTH.labels(queue).set(_llen(runtime, queue))
     with runtime.sessions() as session:
         live = live_calls_by_campaign(session)
-        active = session.scalars(
-            select(CampaignRow.id).where(
-                CampaignRow.state.in_([CampaignState.RUNNING.value, CampaignState.PAUSED.value])
+        active = dict(
+            session.execute(
+                select(CampaignRow.id, CampaignRow.spec).where(
+                    CampaignRow.state.in_([CampaignState.RUNNING.value, CampaignState.PAUSED.value])
+                )
             )
-        ).all()
+            .tuples()
+            .all()
+        )
+    for trunk in {load_spec(spec).gateway.trunk for spec in active.values()}:
+        breaker = runtime.read_breaker(trunk)
+        metrics.GATEWAY_BREAKER.labels(breaker.gateway).set(1 if breaker.open else 0)
     current = {str(c): live.get(c, 0) for c in active} | {str(c): n for c, n in live.items()}
     for gone in _exported_campaigns - current.keys():
         metrics.LIVE_CALLS.remove(gone)

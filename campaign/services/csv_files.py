@@ -1,9 +1,18 @@
-"""Reading operator CSV files (contacts, do-not-call lists) as a stream of numbered rows.
+"""Operator CSV files: reading contacts and do-not-call lists as numbered rows, and writing the
+files operators open in a spreadsheet (the attempts export, the rejected rows).
 
-Shared rules: UTF-8 with or without BOM, any line endings, quoted fields, blank rows skipped.
-A file that cannot be read as a whole (UTF-16/32, bytes that are not UTF-8, a CSV error, no
-header, no `phone` column, a column named twice) raises `UploadRefused` naming the file and line;
-single bad rows are the caller's to report.
+Reading: UTF-8 with or without BOM, any line endings, quoted fields, blank rows skipped. A file
+that cannot be read as a whole (UTF-16/32, bytes that are not UTF-8, a CSV error, a line longer
+than `MAX_LINE_BYTES` or a row longer than `MAX_ROW_CHARS`, no header, no `phone` column, a column
+named twice) raises `UploadRefused` naming the file and line; single bad rows are the caller's to
+report, and a report lists at most `REPORT_ROWS` of them (the rest are counted), each value cut to
+`MAX_VALUE_CHARS`.
+
+Writing: a text cell that starts with `=`, `+`, `-`, `@`, tab or CR would run as a formula in a
+spreadsheet (a contact's name or a gateway's reason is anyone's text), so it is written with a
+leading `'`. One exception keeps phone numbers readable and exports scriptable: a `+` followed by
+nothing but digits, spaces, dots, dashes and parentheses (`+12706165788`, `+1 (270) 616-5788`)
+is written as is, since such a cell can only ever be a number, never call a function.
 """
 
 from __future__ import annotations
@@ -11,11 +20,25 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from campaign.domain.bounds import shorten
 from campaign.errors import UploadRefused
+
+MAX_LINE_BYTES = 64 * 1024
+"""A contacts row is a few hundred bytes; a longer line is not a CSV we can use (or has no
+newline at all, and would otherwise be read whole into memory)."""
+MAX_ROW_CHARS = 64 * 1024
+"""The same bound for a row whose quoted fields span several lines."""
+REPORT_ROWS = 1000
+"""Rows listed in a report (rejected, duplicates); the rest are counted."""
+MAX_VALUE_CHARS = 100
+"""A reported value is cut to this many characters."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE_AS_WRITTEN = re.compile(r"\+[0-9][0-9 ().-]*", re.ASCII)
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -32,6 +55,9 @@ class RowProblem:
     line: int
     value: str
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", shorten(self.value, MAX_VALUE_CHARS))
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "value": self.value, "reason": self.reason}
@@ -58,7 +84,13 @@ def _lines(stream: IO[bytes], name: str) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     number = 0
     try:
-        for number, raw in enumerate(stream, 1):  # noqa: B007 - read after the loop on error
+        while raw := stream.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise UploadRefused(
+                    f"{name}: line {number} is longer than {MAX_LINE_BYTES} bytes; "
+                    "is this a CSV file with one row per line?"
+                )
             yield decoder.decode(raw)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
@@ -87,6 +119,11 @@ class CsvRows:
             except csv.Error as exc:
                 raise UploadRefused(f"{self.name}: line {self._last + 1}: {exc}") from exc
             start, self._last = self._last + 1, self._reader.line_num
+            if sum(map(len, cells)) > MAX_ROW_CHARS:
+                raise UploadRefused(
+                    f"{self.name}: the row starting on line {start} is longer than "
+                    f"{MAX_ROW_CHARS} characters"
+                )
             if any(cell.strip() for cell in cells):
                 yield start, cells
 
@@ -111,3 +148,41 @@ def read_header(rows: Iterator[tuple[int, list[str]]], name: str) -> list[tuple[
         found = ", ".join(f'"{c}"' for _, c in header) or "nothing"
         raise UploadRefused(f"{name}: header (line {line}) has no phone column (found {found})")
     return header
+
+
+def list_some(
+    listed: list[RowProblem], problems: Iterable[RowProblem], keep: int | None = REPORT_ROWS
+) -> None:
+    """Append `problems` to a report's list until it holds `keep` (None: all); the caller
+    counts every one."""
+    for problem in problems:
+        if keep is not None and len(listed) >= keep:
+            return
+        listed.append(problem)
+
+
+def neutralised(value: object) -> object:
+    """`value`, with a leading `'` if a spreadsheet would read it as a formula (module doc)."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PHONE_AS_WRITTEN.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """`csv.writer` whose text cells can never become spreadsheet formulas."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Sequence[object]) -> None:
+        """Write one row, each cell through :func:`neutralised`."""
+        self._writer.writerow([neutralised(cell) for cell in row])
+
+    def writerows(self, rows: Iterable[Sequence[object]]) -> None:
+        """Write every row of `rows`."""
+        for row in rows:
+            self.writerow(row)

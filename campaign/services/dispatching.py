@@ -15,16 +15,18 @@ from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, ContactRow
+from campaign.domain import gates
+from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
     ATTEMPT_LIVE,
     AttemptState,
+    CampaignState,
     ContactEvent,
     ContactState,
     contact_transition,
 )
-from campaign.services.dnc import blocked_numbers
-from campaign.services.redial import histories, ring_margin
+from campaign.services import gating
 
 
 @dataclass
@@ -36,6 +38,18 @@ class DispatchResult:
     capped: int = 0
     suppressed: int = 0
     closed: int = 0
+
+    def count(self, verdict: gates.Defer | gates.Close) -> None:
+        """Tally a contact a gate held back."""
+        if isinstance(verdict, gates.Defer):
+            if verdict.reason is Waiting.WINDOW:
+                self.window_closed += 1
+            else:
+                self.capped += 1
+        elif verdict.reason is Closed.DO_NOT_CALL:
+            self.suppressed += 1
+        else:
+            self.closed += 1
 
 
 def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
@@ -72,17 +86,6 @@ def due_contacts(campaign_id: int, now: datetime, limit: int) -> Select[tuple[Co
     )
 
 
-def _defer(contact: ContactRow, at: datetime | None, reason: str, result: DispatchResult) -> None:
-    if at is None:
-        contact.state = contact_transition(ContactState.PENDING, ContactEvent.EXHAUST).state
-        contact.closed_reason = "the calling window never opens again"
-        contact.next_due_at = None
-        result.closed += 1
-        return
-    contact.next_due_at = at
-    contact.waiting_reason = reason
-
-
 def claim_due_contacts(
     session: Session,
     *,
@@ -94,37 +97,22 @@ def claim_due_contacts(
 ) -> DispatchResult:
     """Claim up to `limit` due contacts, gate each, create their attempts; never commits.
 
-    Contacts outside their window get their due time moved to the next opening (so they are not
-    rescanned every tick); those held back by `min_gap`/`per_day`/`per_week` likewise; numbers on
+    Contacts a gate holds back (outside their window, `min_gap`/`per_day`/`per_week`) get their
+    due time moved to the gate's next opening, so they are not rescanned every tick; numbers on
     the do-not-call list are suppressed.
     """
     result = DispatchResult()
     contacts = list(session.scalars(due_contacts(campaign_id, now, limit)))
     if not contacts:
         return result
-    blocked = blocked_numbers(session, (c.phone for c in contacts), now)
-    retry = spec.retry
-    caps_apply = bool(retry.per_day or retry.per_week or retry.min_gap)
-    history = histories(session, [c.id for c in contacts]) if caps_apply else {}
-    margin = ring_margin(spec)
+    verdicts = gating.check(session, spec, CampaignState.RUNNING, contacts, now)
     new_rows: list[dict[str, Any]] = []
     for contact in contacts:
-        if contact.phone in blocked:
-            contact.state = contact_transition(ContactState.PENDING, ContactEvent.SUPPRESS).state
-            contact.closed_reason = "on the do-not-call list"
-            result.suppressed += 1
+        verdict = verdicts[contact.id]
+        if not isinstance(verdict, gates.Open):
+            gating.hold(contact, verdict)
+            result.count(verdict)
             continue
-        zones = spec.window.zones_for(contact.zones)
-        if not spec.window.is_open(now, zones, margin):
-            _defer(contact, spec.window.next_open(now, zones, margin), "window", result)
-            result.window_closed += 1
-            continue
-        if caps_apply:
-            earliest = retry.earliest_allowed(history[contact.id], now, zones[0])
-            if earliest > now:
-                _defer(contact, spec.window.next_open(earliest, zones, margin), "frequency", result)
-                result.capped += 1
-                continue
         contact.state = contact_transition(ContactState.PENDING, ContactEvent.DISPATCH).state
         contact.attempts += 1
         contact.waiting_reason = None

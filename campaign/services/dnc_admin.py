@@ -21,7 +21,7 @@ from campaign.db.tables import DncRow
 from campaign.domain.contacts import normalise_phone
 from campaign.domain.durations import parse_duration
 from campaign.errors import InvalidInput
-from campaign.services.csv_files import CsvRows, RowProblem, read_header
+from campaign.services.csv_files import CsvRows, RowProblem, list_some, read_header
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,21 @@ class DncImportReport:
     """Numbers listed (new or updated) and rows refused with their reason."""
 
     added: int = 0
+    rejected_total: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
 
+    def reject(self, problem: RowProblem) -> None:
+        """Count a refused row, listing it while there is room (REPORT_ROWS)."""
+        self.rejected_total += 1
+        list_some(self.rejected, [problem])
+
     def to_dict(self) -> dict[str, Any]:
-        return {"added": self.added, "rejected": [p.to_dict() for p in self.rejected]}
+        return {
+            "added": self.added,
+            "rejected": [p.to_dict() for p in self.rejected],
+            "rejected_total": self.rejected_total,
+            "rejected_omitted": self.rejected_total - len(self.rejected),
+        }
 
 
 def parse_expiry(value: str, now: datetime) -> datetime:
@@ -152,18 +163,18 @@ def import_numbers(
 
     for line, cells in rows:
         if any("\x00" in c for c in cells):
-            report.rejected.append(RowProblem(line, "", "contains a NUL character"))
+            report.reject(RowProblem(line, "", "contains a NUL character"))
             continue
         raw = cell(cells, "phone")
         phone = normalise_phone(raw, default_region) if raw else None
         if phone is None:
-            report.rejected.append(RowProblem(line, raw, "not a valid phone number"))
+            report.reject(RowProblem(line, raw, "not a valid phone number"))
             continue
         expiry = cell(cells, "expires_at")
         try:
             expires_at = parse_expiry(expiry, now) if expiry else None
         except InvalidInput as exc:
-            report.rejected.append(RowProblem(line, expiry, str(exc)))
+            report.reject(RowProblem(line, expiry, str(exc)))
             continue
         batch.append(
             {
@@ -188,7 +199,7 @@ def remove_numbers(
     """Unlist numbers; returns how many were listed. Contacts already suppressed stay so."""
     phones = _normalised(numbers, default_region)
     result = session.execute(delete(DncRow).where(DncRow.phone.in_(phones)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
 
 
 def list_numbers(

@@ -6,6 +6,8 @@ final never frees a slot for a call that is still live.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from campaign.db.engine import after_commit
@@ -30,15 +32,16 @@ def keys_for(
     )
 
 
-def release_after_commit(
-    session: Session,
-    limiter: Limiter,
-    settings: Settings,
-    *,
-    attempt_id: int,
-    campaign_id: int,
-    spec: CampaignSpec,
-) -> None:
-    """Free the attempt's live-call leases once `session`'s transaction commits."""
-    caps = keys_for(limiter, settings, campaign_id, spec).caps
-    after_commit(session, lambda: limiter.release(str(attempt_id), caps))
+@dataclass(frozen=True)
+class Leases:
+    """Frees the live-call leases of ended attempts under the account settings."""
+
+    limiter: Limiter
+    settings: Settings
+
+    def release_after_commit(
+        self, session: Session, *, attempt_id: int, campaign_id: int, spec: CampaignSpec
+    ) -> None:
+        """Free the attempt's live-call leases once `session`'s transaction commits."""
+        caps = keys_for(self.limiter, self.settings, campaign_id, spec).caps
+        after_commit(session, lambda: self.limiter.release(str(attempt_id), caps))

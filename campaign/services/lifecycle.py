@@ -9,38 +9,32 @@ Cancelling closes every contact not yet finished. Callers own the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
+from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.reasons import Closed
 from campaign.domain.recurrence import next_run
 from campaign.domain.states import (
     CampaignEvent,
     CampaignState,
     ContactEvent,
     ContactState,
+    RunEvent,
+    RunState,
     campaign_transition,
     contact_transition,
+    run_transition,
 )
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.specs import load_spec
-from campaign.services.uploads import DNC_REASON
 
 OPERATOR_PAUSE = "paused by operator"
-CANCELLED_REASON = "campaign cancelled"
-
-
-class RunState(StrEnum):
-    """A run's state (the `runs.state` column)."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -76,10 +70,43 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
             ContactRow.state == ContactState.PENDING.value,
             blocked.exists(),
         )
-        .values(state=target.value, closed_reason=DNC_REASON, next_due_at=None)
+        .values(state=target.value, closed_reason=Closed.DO_NOT_CALL.value, next_due_at=None)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+
+
+def rearm_contacts(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    *,
+    sources: Collection[ContactState] = (ContactState.DONE, ContactState.EXHAUSTED),
+    outcomes: Collection[OutcomeClass] | None = None,
+) -> int:
+    """Closed contacts in `sources` (and, when `outcomes` is given, whose last outcome is one of
+    them) become pending and due now, for a new run; returns how many.
+
+    Nothing else is reset: a run's attempt caps count only its own attempts (`settle_contact`
+    reads the attempt's run) and frequency caps count every run's (the dispatcher reads them
+    all). Suppressed contacts never come back: the contact machine keeps them. Scrub the
+    do-not-call list after this (`scrub_dnc`).
+    """
+    count = 0
+    for source in sources:
+        target = contact_transition(source, ContactEvent.REARM).state
+        query = update(ContactRow).where(
+            ContactRow.campaign_id == campaign_id, ContactRow.state == source.value
+        )
+        if outcomes is not None:
+            query = query.where(ContactRow.last_outcome.in_([o.value for o in outcomes]))
+        result = session.execute(
+            query.values(
+                state=target.value, next_due_at=now, waiting_reason=None, closed_reason=None
+            ).execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+    return count
 
 
 def open_run(
@@ -111,13 +138,16 @@ def open_run(
     return run
 
 
-def finish_run(session: Session, run_id: int | None, state: RunState, now: datetime) -> None:
-    """Close a running run (a run already closed keeps its state)."""
+def finish_run(session: Session, run_id: int | None, event: RunEvent, now: datetime) -> None:
+    """End a running run through the run machine (a run already ended keeps its ending)."""
     if run_id is None:
         return
     run = session.get(RunRow, run_id, with_for_update=True)
-    if run is not None and run.state == RunState.RUNNING.value:
-        run.state = state.value
+    if run is None:
+        return
+    transition = run_transition(RunState(run.state), event)
+    if transition.changed:
+        run.state = transition.state.value
         run.finished_at = now
 
 
@@ -195,9 +225,11 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
         session.execute(
             update(ContactRow)
             .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
-            .values(state=target.value, closed_reason=CANCELLED_REASON, next_due_at=None)
+            .values(
+                state=target.value, closed_reason=Closed.CAMPAIGN_CANCELLED.value, next_due_at=None
+            )
             .execution_options(synchronize_session=False)
         )
-    finish_run(session, row.current_run_id, RunState.CANCELLED, now)
+    finish_run(session, row.current_run_id, RunEvent.CANCEL, now)
     session.flush()
     return _result(row, state)

@@ -12,20 +12,20 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
+from campaign import log
+from campaign.db.tables import AttemptRow, CampaignRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import ATTEMPT_FINAL, AttemptEvent, AttemptState, attempt_transition
 from campaign.errors import NotFound, NotificationInvalid
-from campaign.limits import Limiter
-from campaign.services.leases import release_after_commit
-from campaign.services.redial import settle_contact
+from campaign.services.leases import Leases
+from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
-from campaign.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,25 @@ def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> N
     attempt.duration_s = n.duration_s if n.duration_s is not None else attempt.duration_s
 
 
+class Applied(StrEnum):
+    """What applying one notification did (a metric label; the inbox row keeps the detail)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # it repeats what the attempt already knows
+    REGRESSION = "regression"  # `answered` after a final: the final stands
+    IGNORED = "ignored"  # unreadable, or a status that carries no state change
+    ALREADY = "already processed"  # a re-delivered task: the row was applied before
+
+
 def apply_notification(
     session: Session,
     notification_id: int,
     *,
-    limiter: Limiter,
-    settings: Settings,
+    leases: Leases,
     now: datetime,
     rng: random.Random,
-) -> str:
-    """Apply one stored notification; returns what it did (`applied`, `duplicate`, `ignored: …`).
+) -> Applied:
+    """Apply one stored notification; the inbox row records what it did and why.
 
     The attempt row is locked, so notifications of one call are applied one at a time in any order.
     """
@@ -101,11 +110,12 @@ def apply_notification(
     if row is None:
         raise NotFound(f"notification {notification_id} not found")
     if row.processed_at is not None:
-        return row.result or "already processed"
+        return Applied.ALREADY
     attempt = session.get_one(AttemptRow, row.attempt_id, with_for_update=True)
-    result = _apply(session, row, attempt, limiter=limiter, settings=settings, now=now, rng=rng)
+    log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
+    result, why = _apply(session, row, attempt, leases=leases, now=now, rng=rng)
     row.processed_at = now
-    row.result = result
+    row.result = f"{result.value}: {why}"[:200] if why else result.value
     return result
 
 
@@ -114,47 +124,35 @@ def _apply(
     row: NotificationRow,
     attempt: AttemptRow,
     *,
-    limiter: Limiter,
-    settings: Settings,
+    leases: Leases,
     now: datetime,
     rng: random.Random,
-) -> str:
+) -> tuple[Applied, str | None]:
     try:
         n = parse_notification(row.body)
     except NotificationInvalid as exc:
-        return f"ignored: {exc}"[:200]
+        return Applied.IGNORED, str(exc)
     row.status = n.status.value
     event = STATUS_EVENT[n.status]
     if event is None:
-        return f"ignored: status {n.status_raw!r} carries no state change"
+        return Applied.IGNORED, f"status {n.status_raw!r} carries no state change"
     before = AttemptState(attempt.state)
     transition = attempt_transition(before, event)
     if not transition.changed:
-        return (
-            "duplicate"
-            if before not in ATTEMPT_FINAL or event is not AttemptEvent.ANSWER
-            else "regression"
-        )
-    attempt.state = transition.state
+        regression = before in ATTEMPT_FINAL and event is AttemptEvent.ANSWER
+        return (Applied.REGRESSION if regression else Applied.DUPLICATE), None
     _record_call_facts(attempt, n, now)
-    if transition.state is AttemptState.ANSWERED:
+    if transition.state not in ATTEMPT_FINAL:  # `answered`: the call goes on
+        attempt.state = transition.state.value
         attempt.answered_at = now
-        return "applied"
-    campaign = session.get_one(CampaignRow, attempt.campaign_id)
-    spec = load_spec(campaign.spec)
+        return Applied.APPLIED, None
+    spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
     outcome = classify(n, amd_enabled=spec.gateway.amd_enabled)
     if outcome is None:  # pragma: no cover - finals always classify
-        return "applied"
-    attempt.outcome = outcome.value
-    attempt.counted = spec.retry.counts(outcome)
-    attempt.ended_at = now
+        return Applied.APPLIED, None
     if n.status.value == "completed" and attempt.answered_at is None:
         attempt.answered_at = now  # `completed` overtook `answered`: it was answered all the same
-    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
-    settle_contact(
-        session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
+    close_attempt(
+        session, attempt, event=event, outcome=outcome, spec=spec, now=now, rng=rng, leases=leases
     )
-    release_after_commit(
-        session, limiter, settings, attempt_id=attempt.id, campaign_id=campaign.id, spec=spec
-    )
-    return "applied"
+    return Applied.APPLIED, None

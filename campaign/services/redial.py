@@ -1,33 +1,38 @@
-"""What happens to a contact once one of its attempts has an outcome: the retry policy decides.
+"""What happens once an attempt ends: `close_attempt` records it and the retry policy decides.
 
-Used by the notification consumer (a final status), the sweeper (`lost` past the deadline) and the
-dial path (the gateway refused or kept failing), so every outcome goes through one decision.
+Used by the notification consumer (a final status), the sweeper (`lost`, or a silent attempt that
+was never placed) and the dial path (the gateway refused), so every ending goes through one place.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign import metrics
+from campaign.breaker import Breaker
 from campaign.db.engine import after_commit
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.retry_policy import PastAttempt, Redial
 from campaign.domain.spec import CampaignSpec
-from campaign.domain.states import AttemptState, ContactEvent, ContactState, contact_transition
+from campaign.domain.states import (
+    AttemptEvent,
+    AttemptState,
+    ContactEvent,
+    ContactState,
+    attempt_transition,
+    contact_transition,
+)
+from campaign.services.leases import Leases
 
-# Attempts that never reached the gateway do not count as calls in the policy's history.
+# Attempts that never reached the gateway are not in the policy's history at all.
 _NOT_DIALED = (AttemptState.QUEUED.value, AttemptState.DIALING.value, AttemptState.RELEASED.value)
-
-
-def ring_margin(spec: CampaignSpec) -> timedelta:
-    """A call is only started if the window stays open for its whole ring time."""
-    return timedelta(milliseconds=spec.gateway.timeout_in_ms)
 
 
 def histories(
@@ -45,18 +50,71 @@ def histories(
             AttemptRow.claimed_at,
             AttemptRow.outcome,
             AttemptRow.counted,
+            AttemptRow.state,
         )
         .where(AttemptRow.contact_id.in_(contact_ids), AttemptRow.state.not_in(_NOT_DIALED))
         .order_by(AttemptRow.id)
     )
     if run_id is not None:
         query = query.where(AttemptRow.run_id == run_id)
-    for contact_id, sending_at, claimed_at, outcome, counted in session.execute(query):
+    for contact_id, sending_at, claimed_at, outcome, counted, state in session.execute(query):
         at = sending_at or claimed_at
         if at is not None:
             outcome_class = OutcomeClass(outcome) if outcome else None
-            out[contact_id].append(PastAttempt(at=at, outcome=outcome_class, counted=counted))
+            # `error`: the gateway refused or never took the dial-out, so no call was placed.
+            placed = state != AttemptState.ERROR.value
+            out[contact_id].append(PastAttempt(at, outcome_class, counted, placed))
     return out
+
+
+def close_attempt(
+    session: Session,
+    attempt: AttemptRow,
+    *,
+    event: AttemptEvent,
+    outcome: OutcomeClass,
+    spec: CampaignSpec,
+    now: datetime,
+    rng: random.Random,
+    leases: Leases,
+    held_by: Breaker | None = None,
+) -> str | None:
+    """End a locked `attempt` through its machine, settle its contact, free its live-call slot.
+
+    Returns the decision, or None when `event` was a no-op (a race with another final: nothing is
+    written). `held_by` an open gateway breaker: the dial-out failed for the gateway's sake, so it
+    is not charged to the contact (no outcome, no retry-policy decision): the contact waits for the
+    breaker's next probe. The lease is freed only after commit, so a rolled-back ending never
+    frees a slot for a call that may be live.
+    """
+    transition = attempt_transition(AttemptState(attempt.state), event)
+    if not transition.changed:
+        return None
+    attempt.state = transition.state.value
+    attempt.ended_at = now
+    contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
+    leases.release_after_commit(
+        session, attempt_id=attempt.id, campaign_id=attempt.campaign_id, spec=spec
+    )
+    if held_by is not None:
+        attempt.counted = False
+        attempt.decision = f"not charged: {held_by.reason()}"
+        _wait(contact, held_by.until or now, Waiting.GATEWAY_UNAVAILABLE)
+        return attempt.decision
+    attempt.outcome = outcome.value
+    # A refused dial-out is not a call: it never counts (the spec cannot make it).
+    attempt.counted = spec.retry.counts(outcome) and outcome is not OutcomeClass.GATEWAY_ERROR
+    return settle_contact(
+        session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
+    )
+
+
+def _wait(contact: ContactRow, until: datetime, reason: Waiting) -> None:
+    state = ContactState(contact.state)
+    if state is ContactState.IN_FLIGHT:
+        contact.state = contact_transition(state, ContactEvent.REDIAL).state.value
+        contact.next_due_at = until
+        contact.waiting_reason = reason.value
 
 
 def settle_contact(
@@ -88,16 +146,16 @@ def settle_contact(
     if isinstance(result, Redial):
         every_run = histories(session, [contact.id])[contact.id]
         at = spec.retry.earliest_allowed(every_run, result.at, zones[0])
-        opens = spec.window.next_open(at, zones, ring_margin(spec))
+        opens = spec.window.next_open(at, zones, spec.ring_margin)
         if opens is None:
             contact.state = contact_transition(contact_state, ContactEvent.EXHAUST).state.value
-            contact.closed_reason = f"{outcome.value}: the calling window never opens again"
+            contact.closed_reason = f"{outcome.value}: {Closed.WINDOW_NEVER_OPENS.value}"
             contact.next_due_at = None
             decision = contact.closed_reason
         else:
             contact.state = contact_transition(contact_state, ContactEvent.REDIAL).state.value
             contact.next_due_at = opens
-            contact.waiting_reason = "retry" if opens == at else "window"
+            contact.waiting_reason = (Waiting.RETRY if opens == at else Waiting.WINDOW).value
             decision = result.reason
     else:
         event = ContactEvent.EXHAUST if result.exhausted else ContactEvent.FINISH

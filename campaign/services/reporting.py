@@ -6,20 +6,24 @@ server-side cursor so a campaign of millions of attempts is never loaded whole.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from redis import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.db.tables import AttemptRow, ContactRow, RunRow
+from campaign.breaker import Breaker
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
+from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
+from campaign.services.csv_files import SafeCsvWriter
 
 RATE_WINDOW = timedelta(seconds=10)
 """Calls per second are measured over the last RATE_WINDOW of dial-outs."""
@@ -46,8 +50,8 @@ EXPORT_COLUMNS = (
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
 _NOT_STARTED = {
-    CampaignState.DRAFT.value: "not started",
-    CampaignState.SCHEDULED.value: "not started",
+    CampaignState.DRAFT.value: Waiting.NOT_STARTED.value,
+    CampaignState.SCHEDULED.value: Waiting.NOT_STARTED.value,
 }
 
 
@@ -84,6 +88,7 @@ class CampaignStatus:
     next_run_at: datetime | None
     eta_seconds: float | None
     runs: list[RunSummary]
+    gateway: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def total_contacts(self) -> int:
@@ -160,15 +165,49 @@ def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
     )
     if state == CampaignState.PAUSED.value:
         count = session.scalar(select(func.count()).select_from(ContactRow).where(*pending)) or 0
-        return {"campaign paused": count} if count else {}
-    label = _NOT_STARTED.get(state, "due")
+        return {Waiting.CAMPAIGN_PAUSED.value: count} if count else {}
+    label = _NOT_STARTED.get(state, Waiting.DUE.value)
     reason = func.coalesce(ContactRow.waiting_reason, label)
     return _counts(session, reason, *pending)
 
 
-def campaign_status(session: Session, campaign_id: int, now: datetime) -> CampaignStatus:
+BreakerLookup = Callable[[str | None], Breaker]
+"""The breaker of the gateway a campaign dials, by trunk (read from Redis by the caller)."""
+
+
+def _gateway(
+    campaign: CampaignRow, waiting: dict[str, int], breakers: BreakerLookup | None
+) -> dict[str, str | None]:
+    """The gateway breaker's state for `status`; while it is open, contacts that are due (or held
+    by it) wait for it, and `waiting` says until when."""
+    if breakers is None:
+        return {}
+    trunk = (campaign.spec.get("gateway") or {}).get("trunk")
+    try:
+        breaker = breakers(trunk)
+    except RedisError:
+        return {"state": "unknown (Redis unreachable)"}
+    if breaker.open:
+        held = waiting.pop(Waiting.DUE, 0) + waiting.pop(Waiting.GATEWAY_UNAVAILABLE, 0)
+        if held:
+            waiting[breaker.reason()] = held
+    return {
+        "id": breaker.gateway,
+        "state": breaker.state.value,
+        "since": _iso(breaker.since),
+        "next_probe_at": _iso(breaker.until),
+    }
+
+
+def campaign_status(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    breakers: BreakerLookup | None = None,
+) -> CampaignStatus:
     """Counts by contact state and outcome class, attempts, live calls, recent calls/s, an ETA at
-    that rate, why contacts wait, and the history of runs."""
+    that rate, why contacts wait, the gateway breaker (when `breakers` can read it), and the
+    history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -181,6 +220,8 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
     cps = round((recent or 0) / RATE_WINDOW.total_seconds(), 3)
     contacts = _counts(session, ContactRow.state, ContactRow.campaign_id == campaign_id)
     still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
+    waiting = _waiting(session, campaign_id, campaign.state)
+    gateway = _gateway(campaign, waiting, breakers)
     return CampaignStatus(
         id=campaign.id,
         name=campaign.name,
@@ -190,11 +231,12 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
         attempts=attempts or 0,
         live_calls=live or 0,
         calls_per_second=cps,
-        waiting=_waiting(session, campaign_id, campaign.state),
+        waiting=waiting,
         paused_reason=campaign.paused_reason,
         next_run_at=campaign.next_run_at,
         eta_seconds=round(still_open / cps, 1) if cps > 0 and still_open else None,
         runs=_runs(session, campaign_id),
+        gateway=gateway,
     )
 
 
@@ -283,12 +325,33 @@ def export_rows(session: Session, campaign_id: int, *, chunk: int = 2000) -> Ite
         yield [contact_id, external_id or "", phone, zone_name, local.isoformat(), *tail]
 
 
+def _write_export(session: Session, campaign_id: int, out: IO[str]) -> Iterator[int]:
+    """Write the header, then each attempt row, yielding the count so far after each row.
+
+    Values from uploads and from the gateway are anyone's text: cells a spreadsheet would run as
+    formulas are neutralised (csv_files), phone numbers kept as they are.
+    """
+    writer = SafeCsvWriter(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for number, row in enumerate(export_rows(session, campaign_id), 1):
+        writer.writerow(row)
+        yield number
+
+
 def write_export(session: Session, campaign_id: int, out: IO[str]) -> int:
     """Write the export CSV (header + one row per attempt) to `out`; returns the row count."""
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for row in export_rows(session, campaign_id):
-        writer.writerow(row)
-        count += 1
+    for count in _write_export(session, campaign_id, out):  # noqa: B007 - the last count is kept
+        pass
     return count
+
+
+def export_chunks(session: Session, campaign_id: int, rows_per_chunk: int = 1000) -> Iterator[str]:
+    """The export CSV as text chunks of `rows_per_chunk` rows, for a streamed response."""
+    buffer = io.StringIO()
+    for number in _write_export(session, campaign_id, buffer):
+        if number % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -8,7 +8,7 @@ transaction, so the unique indexes on (campaign, phone) and (campaign, external_
 duplicate whether its twin came earlier in this file or from an earlier upload; every contact of
 one upload carries the same `created_at` marker, which tells the two apart for the report.
 Numbers on the do-not-call list are stored `suppressed` in the same statement. Memory stays flat
-in the file size (the report's lists of bad rows aside).
+in the file size: lines are bounded, and the report lists at most REPORT_ROWS bad rows.
 
 A file that is not a CSV we can read (not UTF-8, no header, no `phone` column, a duplicated
 column) raises `UploadRefused`; the caller's transaction then rolls back, so nothing is stored.
@@ -16,7 +16,6 @@ column) raises `UploadRefused`; the caller's transaction then rolls back, so not
 
 from __future__ import annotations
 
-import csv
 import multiprocessing
 import os
 from collections import deque
@@ -31,43 +30,70 @@ import phonenumbers
 from psycopg import Connection
 from sqlalchemy.orm import Session
 
+from campaign.domain.reasons import Closed
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.contact_rows import CheckedBatch, check_rows
-from campaign.services.csv_files import CsvRows, RowProblem, read_header
+from campaign.services.csv_files import (
+    REPORT_ROWS,
+    CsvRows,
+    RowProblem,
+    SafeCsvWriter,
+    list_some,
+    read_header,
+)
 from campaign.services.specs import load_spec
 
 BATCH_ROWS = 5000
-DNC_REASON = "on the do-not-call list"
 
 
 @dataclass
 class UploadReport:
     """What an upload did. `accepted` rows became pending contacts; `suppressed` ones were stored
-    closed (do-not-call); duplicates and rejected rows were not stored."""
+    closed (do-not-call); duplicates and rejected rows were not stored. The first REPORT_ROWS
+    rejected and duplicate rows are listed, the rest counted (`rejected_total`, `duplicates`).
+    `note` says when the accepted ones are called if not in the campaign's current run
+    (`reopened_run`: the run an upload to a completed campaign opened for them)."""
 
     rows: int = 0
     accepted: int = 0
     duplicates: int = 0
     suppressed: int = 0
+    rejected_total: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
     duplicate_rows: list[RowProblem] = field(default_factory=list)
+    keep: int | None = field(default=REPORT_ROWS, repr=False)
+    """Rows listed per list; None lists all (the CLI writing `--rejects-csv`)."""
+    reopened_run: int | None = None
+    note: str | None = None
+
+    def reject(self, problems: list[RowProblem]) -> None:
+        """Count rejected rows, listing them while there is room."""
+        self.rejected_total += len(problems)
+        list_some(self.rejected, problems, self.keep)
 
     def to_dict(self) -> dict[str, Any]:
-        """The operator contract's upload JSON, plus `rows` and `duplicate_rows`."""
+        """The operator contract's upload JSON, plus `rows`, `duplicate_rows`, the counts of rows
+        not listed, `reopened_run` and `note`."""
         return {
             "rows": self.rows,
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "suppressed": self.suppressed,
             "rejected": [p.to_dict() for p in self.rejected],
+            "rejected_total": self.rejected_total,
+            "rejected_omitted": self.rejected_total - len(self.rejected),
             "duplicate_rows": [p.to_dict() for p in self.duplicate_rows],
+            "duplicate_rows_omitted": self.duplicates - len(self.duplicate_rows),
+            "reopened_run": self.reopened_run,
+            "note": self.note,
         }
 
     def write_rejects_csv(self, out: IO[str]) -> None:
-        """Every rejected row as CSV (`line,value,reason`), for the operator to fix and resend."""
-        writer = csv.writer(out)
+        """The listed rejected rows as CSV (`line,value,reason`), for the operator to fix and
+        resend; cells that a spreadsheet would run as formulas are neutralised."""
+        writer = SafeCsvWriter(out)
         writer.writerow(("line", "value", "reason"))
         writer.writerows((p.line, p.value, p.reason) for p in self.rejected)
 
@@ -174,14 +200,14 @@ class _Store:
             "suppressed": contact_transition(
                 ContactState.PENDING, ContactEvent.SUPPRESS
             ).state.value,
-            "dnc_reason": DNC_REASON,
+            "dnc_reason": Closed.DO_NOT_CALL.value,
             "marker": _prepare_stage(self.conn),
         }
 
     def add(self, checked: CheckedBatch) -> None:
         report = self.report
         report.rows += len(checked.good) + len(checked.bad)
-        report.rejected.extend(checked.bad)
+        report.reject(checked.bad)
         if not checked.good:
             return
         with self.conn.cursor() as cur:
@@ -201,7 +227,8 @@ class _Store:
                 twin, same_upload = twins.get(row.line, (None, False))
                 reason = f"duplicate of line {twin}" if same_upload else "already in the campaign"
                 report.duplicates += 1
-                report.duplicate_rows.append(RowProblem(row.line, row.value, reason))
+                problem = RowProblem(row.line, row.value, reason)
+                list_some(report.duplicate_rows, [problem], report.keep)
             elif state == ContactState.PENDING.value:
                 report.accepted += 1
             else:
@@ -217,12 +244,14 @@ def import_contacts(
     default_region: str | None = None,
     name: str = "upload",
     workers: int = 0,
+    keep: int | None = REPORT_ROWS,
 ) -> UploadReport:
     """Import a contacts CSV into a campaign; never commits (the caller owns the transaction).
 
     `default_region` (else the spec's `default_region`) reads numbers written without `+` when a
     row has no `country`. New contacts are `pending`, due at `now`. `name` labels the file in
-    error messages. `workers` > 0 validates big files in that many processes.
+    error messages. `workers` > 0 validates big files in that many processes. The report lists
+    up to `keep` rejected and duplicate rows (None: every one).
     """
     campaign = get_campaign_row(session, campaign_id)
     if campaign.state == CampaignState.CANCELLED.value:
@@ -233,7 +262,7 @@ def import_contacts(
         raise InvalidInput(f'region "{region}" is not a two-letter country code such as US or GB')
     rows = iter(CsvRows(stream, name))
     header = read_header(rows, name)
-    report = UploadReport()
+    report = UploadReport(keep=keep)
     store = _Store(session, campaign_id, now, report)
     check = partial(
         check_rows, header=header, region=region, fallback_zone=spec.window.fallback_timezone

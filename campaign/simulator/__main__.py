@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from campaign.errors import InvalidInput
+from campaign.settings import load_settings
+from campaign.simulator.auth import Credentials
 from campaign.simulator.config import load_config
 from campaign.simulator.server import run
 
@@ -21,9 +25,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-scale", type=float, help="wall seconds per simulated second")
     parser.add_argument("--seed", type=int, help="seed for outcomes and faults")
     args = parser.parse_args(argv)
+    settings = load_settings()
+    if settings.production:
+        raise InvalidInput(
+            "simulator: ENVIRONMENT=production refuses the SAVG simulator "
+            "(it accepts any dial-out and fakes every outcome); run it only in development"
+        )
     config = load_config(args.config, time_scale=args.time_scale, seed=args.seed)
-    run(args.host, args.port, config)
+    run(args.host, args.port, config, Credentials.from_settings(settings))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InvalidInput as exc:
+        sys.exit(f"error: {exc}")

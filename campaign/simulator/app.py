@@ -4,11 +4,17 @@ The handlers are thin: the :class:`Switchboard` decides, the handler only sleeps
 fault or drops the connection for a reset fault. `/_sim/*` is the independent witness tests and
 benchmarks read: `calls`, `refused`, `stats`, `reset`, and `config` (GET reads, PUT replaces,
 PATCH deep-merges).
+
+`/_sim/*` can reconfigure and reset the simulator, so it answers only a caller on the loopback
+interface or, when `SIM_CONTROL_TOKEN` is set, one that sends `Authorization: Bearer <token>`
+(for a simulator in its own container or pod, driven from another).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -17,6 +23,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaign.simulator.auth import Credentials
 from campaign.simulator.config import SimConfig
@@ -28,8 +36,44 @@ from campaign.simulator.switchboard import Switchboard
 DIALOUT_PATH = "/api/1.1/public/bot/{bot_id}/smartassist/dialout"
 
 
-def create_app(config: SimConfig, credentials: Credentials) -> FastAPI:
-    """The ASGI app; its lifespan owns the notifier's HTTP client."""
+class ControlGuard:
+    """Plain ASGI (no per-request cost on the dial-out path): refuses `/_sim/*` to callers that
+    are neither on loopback nor holding the control token."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    def allowed(self, scope: Scope) -> bool:
+        """The caller may use the control routes."""
+        if self.token is not None:
+            given = Headers(scope=scope).get("authorization", "")
+            expected = f"Bearer {self.token}"
+            return hmac.compare_digest(given.encode(), expected.encode())
+        client = scope.get("client") or ("", 0)
+        try:
+            return ipaddress.ip_address(client[0]).is_loopback
+        except ValueError:
+            return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith("/_sim")
+            and not self.allowed(scope)
+        ):
+            detail = "the /_sim control routes need a loopback caller or SIM_CONTROL_TOKEN"
+            refusal = JSONResponse({"detail": detail}, 401, {"WWW-Authenticate": "Bearer"})
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    config: SimConfig, credentials: Credentials, control_token: str | None = None
+) -> FastAPI:
+    """The ASGI app; its lifespan owns the notifier's HTTP client. `/_sim/*` needs a loopback
+    caller, or `control_token` as a bearer token when one is given."""
     board = Switchboard(config, credentials)
 
     @asynccontextmanager
@@ -43,6 +87,7 @@ def create_app(config: SimConfig, credentials: Credentials) -> FastAPI:
 
     app = FastAPI(title="SAVG simulator", lifespan=lifespan, openapi_url=None)
     app.state.board = board
+    app.add_middleware(ControlGuard, token=control_token)
 
     @app.post(DIALOUT_PATH)
     async def dialout(bot_id: str, request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -22,16 +22,20 @@ class Credentials:
     """What the engine and the simulator share: the JWT app and the webhook secret."""
 
     client_id: str
-    client_secret: str
-    webhook_secret: str | None = None
+    client_secret: str = field(repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Credentials:
         """The same SAVG_CLIENT_ID / SAVG_CLIENT_SECRET / SAVG_WEBHOOK_SECRET the engine reads."""
         return cls(
             client_id=settings.savg_client_id,
-            client_secret=settings.savg_client_secret,
-            webhook_secret=settings.savg_webhook_secret,
+            client_secret=settings.savg_client_secret.get_secret_value(),
+            webhook_secret=(
+                None
+                if settings.savg_webhook_secret is None
+                else settings.savg_webhook_secret.get_secret_value()
+            ),
         )
 
 

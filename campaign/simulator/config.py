@@ -44,10 +44,11 @@ class DelayedRate(Rate):
 
 
 class Burst(Rate):
-    """With `rate` per request, refuse it and all requests in the next `duration_ms` (`status`)."""
+    """With `rate` per request, refuse it and all requests in the next `duration_ms` (`status`;
+    a 4xx status stands for a gateway that refuses our requests as wrong, a bad bot id say)."""
 
     duration_ms: float = Field(default=1000.0, ge=0)
-    status: int = Field(default=503, ge=500, le=599)
+    status: int = Field(default=503, ge=400, le=599)
 
 
 class ConnectionReset(Rate):

@@ -6,6 +6,7 @@ in the simulator's tests, plain httpx), so the simulator stays an independent wi
 
 from __future__ import annotations
 
+import os
 import time
 from types import TracebackType
 from typing import Any
@@ -19,9 +20,12 @@ from campaign.simulator.config import SimConfig
 class SimControl:
     """`SimControl("http://127.0.0.1:8090")`; use as a context manager or call `close()`."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, token: str | None = None) -> None:
+        """`token` (default: `SIM_CONTROL_TOKEN`) is sent as a bearer token when set."""
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        token = token or os.environ.get("SIM_CONTROL_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, headers=headers)
 
     def dialout_url(self, bot: str) -> str:
         """The dial-out endpoint for `bot` on this simulator."""

@@ -3,7 +3,7 @@
 Pure: the caller passes the random generator and how many calls this number had before, so a
 scripted sequence ("busy, busy, human") is exact regardless of timing.
 
-Rules (the simulator's reading of savg-api.md and the jambonz field notes):
+Rules (the simulator's reading of docs/gateway.md and the jambonz field notes):
 - an unanswered `no_answer` call rings until the ring timeout (`timeoutInMs`, else the configured
   default) and fails with 487; every answered call is picked up no later than that timeout;
 - with detection on, a non-human verdict ends the call by the gateway (`SAVG-disconnected`): at the

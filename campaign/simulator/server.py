@@ -7,6 +7,7 @@ port and the line names the real one.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import warnings
@@ -35,7 +36,9 @@ def run(
     # The client secret is the operator's choice; the simulator accepts whatever the engine signs.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     app = create_app(
-        config or load_config(), credentials or Credentials.from_settings(load_settings())
+        config or load_config(),
+        credentials or Credentials.from_settings(load_settings()),
+        control_token=os.environ.get("SIM_CONTROL_TOKEN") or None,
     )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP, and

@@ -89,8 +89,12 @@ class Switchboard:
         except BadRequest as exc:
             return self._refuse(400, "invalid_body", str(exc), None)
         burst = cfg.faults.burst_5xx
-        if now < self._burst_until or self._roll(burst.rate):
-            self._burst_until = max(self._burst_until, now + burst.duration_ms / 1000)
+        if now < self._burst_until:
+            return self._refuse(burst.status, "burst_5xx", "gateway error", request.target)
+        if self._roll(burst.rate):
+            # A burst starts on a roll and lasts its duration; requests inside it do not prolong
+            # it, so "500s for 20 s, then healthy" ends on time however often the client retries.
+            self._burst_until = now + burst.duration_ms / 1000
             return self._refuse(burst.status, "burst_5xx", "gateway error", request.target)
         refusal = self._gate.refusal(request.trunk, cfg.limits, now)
         if refusal is not None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from campaign.demo.run import EXAMPLES, DemoOptions
+from campaign.demo import EXAMPLES
+from campaign.demo.run import DemoOptions
 from tests.support import services
 
 ROWS = 150  # good rows; the generator adds 9 bad rows and 2 duplicates

@@ -31,7 +31,7 @@ KUBERNETES_SCRAPE = DEPLOY / "prometheus" / "scrape-kubernetes.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboard.json"
 README = DEPLOY / "README.md"
 
-# The operator contract's environment (shared/design.md) plus the deployment-only names.
+# The operator contract's environment (README, docs/operator.md) plus the deployment-only names.
 CONTRACT_ENV = frozenset(
     {
         "DATABASE_URL",
@@ -47,11 +47,21 @@ CONTRACT_ENV = frozenset(
         "QUEUE_PREFIX",
         "METRICS_PORT",
         "ENVIRONMENT",
+        "REDIS_PASSWORD",
+        "NOTIFY_SECRET_PREVIOUS",
     }
 )
-OPTIONAL_ENV = frozenset({"SAVG_WEBHOOK_SECRET"})
+OPTIONAL_ENV = frozenset({"SAVG_WEBHOOK_SECRET", "NOTIFY_SECRET_PREVIOUS"})
 SECRET_ENV = frozenset(
-    {"DATABASE_URL", "SAVG_CLIENT_SECRET", "NOTIFY_SECRET", "SAVG_WEBHOOK_SECRET", "API_KEYS"}
+    {
+        "DATABASE_URL",
+        "REDIS_PASSWORD",
+        "SAVG_CLIENT_SECRET",
+        "NOTIFY_SECRET",
+        "NOTIFY_SECRET_PREVIOUS",
+        "SAVG_WEBHOOK_SECRET",
+        "API_KEYS",
+    }
 )
 
 # A dial task is at most one connect plus one read against the gateway, plus a pacing wait and a

@@ -165,3 +165,17 @@ def test_no_overlay_puts_two_autoscalers_on_one_deployment(name: str) -> None:
 def test_keda_and_hpa_overlays_are_alternatives_for_the_same_workers() -> None:
     # Both target campaign-worker: applying both would make two HPAs fight over its replicas.
     assert _autoscaled(render(OVERLAYS["keda"])) == _autoscaled(render(OVERLAYS["hpa"]))
+
+
+def test_keda_authenticates_to_redis_with_the_engines_redis_password(
+    keda: Rendering, scaled_object: Manifest
+) -> None:
+    (auth,) = keda.of_kind("TriggerAuthentication")
+    assert auth["apiVersion"] == "keda.sh/v1alpha1"
+    (ref,) = auth["spec"]["secretTargetRef"]
+    assert ref["parameter"] == "password"
+    secret = keda.get("Secret", ref["name"])
+    assert ref["key"] in secret["stringData"]
+    assert ref["key"] == "REDIS_PASSWORD"
+    for trigger in scaled_object["spec"]["triggers"]:
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from campaign.errors import InvalidInput
 from campaign.settings import Settings, load_settings
 from tests.deploy.manifests import (
     COMPOSE_FILE,
@@ -106,12 +107,61 @@ def test_contract_names_are_read_by_the_engine_settings() -> None:
     assert {name.upper() for name in Settings.model_fields} >= CONTRACT_ENV
 
 
-def test_compose_defaults_pass_the_engine_settings_validation(services: dict[str, Any]) -> None:
+def _engine_settings(services: dict[str, Any], shell: dict[str, str]) -> Settings:
     env = services["api"]["environment"]
-    values = {k.lower(): interpolate(v) for k, v in env.items() if v is not None}
-    settings = load_settings(**values)
-    settings.check_production()
+    values = {k.lower(): interpolate(v, shell) for k, v in env.items() if v is not None}
+    return load_settings(**values)
+
+
+def test_compose_defaults_pass_the_engine_settings_validation(services: dict[str, Any]) -> None:
+    settings = _engine_settings(services, {})
+    assert not settings.production
     assert settings.queue("dial") == "campaign.dial"
+    assert settings.redis_url == "redis://:dev-redis-password@redis:6379/0"
+
+
+def test_compose_in_production_refuses_every_development_default(
+    services: dict[str, Any],
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        _engine_settings(services, {"ENVIRONMENT": "production"})
+    for variable in (
+        "REDIS_PASSWORD",
+        "SAVG_CLIENT_SECRET",
+        "NOTIFY_SECRET",
+        "API_KEYS",
+        "NOTIFY_BASE_URL",
+        "SAVG_BASE_URL",
+    ):
+        assert f"{variable}:" in str(caught.value), variable
+
+
+def test_redis_requires_the_password_the_engine_sends(services: dict[str, Any]) -> None:
+    redis = services["redis"]
+    password = interpolate(_flag(redis["command"], "--requirepass"))
+    assert password == interpolate(services["api"]["environment"]["REDIS_PASSWORD"])
+    assert interpolate(redis["environment"]["REDISCLI_AUTH"]) == password  # for the healthcheck
+
+
+@pytest.mark.parametrize(("name", "port"), [("prometheus", 9090), ("grafana", 3000)])
+def test_monitoring_ports_are_published_on_loopback_only(
+    services: dict[str, Any], name: str, port: int
+) -> None:
+    (published,) = services[name]["ports"]
+    assert interpolate(published) == f"127.0.0.1:{port}:{port}"
+
+
+def test_grafana_has_no_anonymous_access_and_no_default_password(
+    services: dict[str, Any],
+) -> None:
+    grafana = services["grafana"]
+    env = grafana["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == "${GRAFANA_ADMIN_PASSWORD:-}"
+    assert interpolate(env["GF_SECURITY_ADMIN_PASSWORD"]) == ""  # no default to fall back on
+    guard = " ".join(grafana["entrypoint"])
+    assert '[ -n "$$GF_SECURITY_ADMIN_PASSWORD" ]' in guard
+    assert guard.endswith("exec /run.sh")
 
 
 def test_redis_keeps_queued_tasks_across_restarts_and_memory_pressure(

@@ -74,8 +74,27 @@ def test_image_is_built_in_a_builder_stage_and_runs_on_python_slim() -> None:
     builder, runtime = _stages()
     assert builder.name == "builder"
     assert runtime.image == builder.image == "python:3.11-slim"
-    assert any("pip install ." in run for run in builder.arguments("RUN"))
     assert runtime.arguments("COPY") == ["--from=builder /opt/venv /opt/venv"]
+
+
+def test_builder_installs_the_wheel_without_extras() -> None:
+    """The image's install is the one tests/install runs every command from."""
+    runs = " && ".join(_stages()[0].arguments("RUN"))
+    commands = [c.strip() for c in re.split(r"&&|;", runs)]
+    assert any(c.startswith("pip wheel --no-deps") for c in commands), commands
+    installs = [c.split()[2:] for c in commands if c.startswith("pip install")]
+    assert any(a.endswith(".whl") for arguments in installs for a in arguments), commands
+    for arguments in installs:  # lock or constraint files may come too, but no source, no extra
+        assert "." not in arguments, arguments
+        assert not any("[" in a for a in arguments), arguments
+
+
+def test_the_image_installs_the_locked_dependencies_with_their_hashes() -> None:
+    builder = _stages()[0]
+    (run,) = [run for run in builder.arguments("RUN") if "pip install" in run]
+    locked = "pip install --require-hashes -r requirements/runtime.lock"
+    assert run.index(locked) < run.index("pip wheel --no-deps"), "locked first, then ours"
+    assert "!requirements/runtime.lock" in (ROOT / ".dockerignore").read_text()
 
 
 def test_runtime_stage_installs_no_build_tools() -> None:

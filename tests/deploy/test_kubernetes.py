@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from campaign.settings import load_settings
+from campaign.errors import InvalidInput
+from campaign.settings import Settings, load_settings
 from tests.deploy.manifests import (
     BASE,
     CONTRACT_ENV,
@@ -33,7 +35,7 @@ kubernetes_validate = pytest.importorskip(
 
 # The oldest Kubernetes minor still commonly run, and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.utils.latest_version())
-CUSTOM_KINDS = {"ScaledObject"}  # checked in test_autoscaling.py
+CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}  # checked in test_autoscaling.py
 KUSTOMIZATIONS = {"base": BASE, **OVERLAYS}
 
 
@@ -116,7 +118,7 @@ def test_every_process_runs_the_one_image_with_the_shared_settings(name: str) ->
 def test_api_probes_liveness_on_healthz_and_readiness_on_readyz() -> None:
     api = _container(_rendered("base"), "campaign-api")
     port = api["args"][api["args"].index("--port") + 1]
-    assert api["ports"] == [{"name": "http", "containerPort": int(port)}]
+    assert {"name": "http", "containerPort": int(port)} in api["ports"]
     assert api["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert api["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -155,12 +157,44 @@ def test_config_and_secret_carry_the_operator_contract() -> None:
     assert not config & SECRET_ENV, "secrets belong in the Secret"
 
 
-@pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))
-def test_kubernetes_settings_pass_the_engine_settings_validation(name: str) -> None:
+# What an operator puts in place of the Secret's placeholders.
+REAL_SECRETS = {
+    "DATABASE_URL": "postgresql://campaign:a-real-pg-password@postgres:5432/campaign",
+    "REDIS_PASSWORD": "a-real-redis-password-of-some-length",
+    "SAVG_CLIENT_SECRET": "issued-by-savg-0123456789",
+    "NOTIFY_SECRET": "k" * 43,
+    "API_KEYS": f"{'o' * 43}:operator",
+}
+
+
+def _settings_from(env: dict[str, str]) -> Settings:
+    return load_settings(**{key.lower(): value for key, value in env.items()})
+
+
+@pytest.mark.parametrize("name", ["base", "hpa", "keda"])
+def test_production_refuses_the_secret_placeholders_naming_each(name: str) -> None:
     env = settings_env(_rendered(name))
-    settings = load_settings(**{key.lower(): value for key, value in env.items()})
-    assert settings.environment == "production"
-    settings.check_production()
+    assert env["ENVIRONMENT"] == "production"
+    with pytest.raises(InvalidInput) as caught:
+        _settings_from(env)
+    for variable in REAL_SECRETS:
+        assert f"{variable}:" in str(caught.value), variable
+
+
+@pytest.mark.parametrize("name", ["base", "hpa", "keda"])
+def test_kubernetes_settings_pass_production_once_the_placeholders_are_replaced(
+    name: str,
+) -> None:
+    settings = _settings_from({**settings_env(_rendered(name)), **REAL_SECRETS})
+    assert settings.production
+    assert settings.redis_url == (
+        "redis://:a-real-redis-password-of-some-length@redis.campaign.svc.cluster.local:6379/0"
+    )
+
+
+def test_the_simulator_overlay_runs_in_development_since_production_refuses_the_simulator() -> None:
+    settings = _settings_from(settings_env(_rendered("simulator")))
+    assert not settings.production
 
 
 def test_migration_job_runs_db_upgrade_once_and_stops() -> None:
@@ -202,9 +236,8 @@ def test_prometheus_annotations_name_the_port_serving_metrics(deployment: str) -
     assert annotations["prometheus.io/path"] == "/metrics"
     ports = {p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
     assert int(annotations["prometheus.io/port"]) in ports
-    if deployment != "campaign-api":
-        metrics_port = rendering.get("ConfigMap", "campaign-config")["data"]["METRICS_PORT"]
-        assert annotations["prometheus.io/port"] == metrics_port
+    metrics_port = rendering.get("ConfigMap", "campaign-config")["data"]["METRICS_PORT"]
+    assert annotations["prometheus.io/port"] == metrics_port, "never the api's own port"
 
 
 @pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))
@@ -226,3 +259,64 @@ def test_every_manifest_file_is_used_by_a_kustomization() -> None:
     assert manifests <= used, sorted(str(p) for p in manifests - used)
     for path in manifests:
         assert load_docs(path), f"{path} is empty"
+
+
+def _policy(rendering: Rendering, name: str) -> Manifest:
+    spec: Manifest = rendering.get("NetworkPolicy", name)["spec"]
+    return spec
+
+
+def test_ingress_to_every_engine_pod_is_denied_unless_a_policy_admits_it() -> None:
+    rendering = _rendered("base")
+    deny = _policy(rendering, "campaign-default-deny-ingress")
+    assert deny["policyTypes"] == ["Ingress"]
+    assert "ingress" not in deny
+    for owner, _ in pod_specs(rendering.objects):
+        labels = owner["spec"]["template"]["metadata"]["labels"]
+        assert deny["podSelector"]["matchLabels"].items() <= labels.items(), owner["metadata"]
+
+
+def test_the_api_port_is_open_to_the_ingress_controller_and_metrics_to_monitoring_only() -> None:
+    rendering = _rendered("base")
+    api_http = _policy(rendering, "campaign-api-http")
+    (rule,) = api_http["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    sources = [next(iter(source)) for source in rule["from"]]
+    assert sources == ["namespaceSelector", "podSelector"]
+    metrics = _policy(rendering, "campaign-metrics")
+    (rule,) = metrics["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9100}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    config = rendering.get("ConfigMap", "campaign-config")["data"]
+    assert config["METRICS_PORT"] == "9100"
+
+
+def test_the_ingress_exposes_only_notify_over_tls_on_the_notify_host() -> None:
+    rendering = _rendered("base")
+    (ingress,) = rendering.of_kind("Ingress")
+    config = rendering.get("ConfigMap", "campaign-config")["data"]
+    host = urlsplit(config["NOTIFY_BASE_URL"]).hostname
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == host
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/notify"]
+    (path,) = rule["http"]["paths"]
+    assert path["pathType"] == "Prefix"
+    service = rendering.get("Service", "campaign-api")
+    assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert path["backend"]["service"]["port"]["name"] in {
+        p["name"] for p in service["spec"]["ports"]
+    }
+    assert any(host in tls["hosts"] for tls in ingress["spec"]["tls"])
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/enable-access-log"] == "false"
+
+
+def test_the_simulator_overlay_admits_dial_outs_to_the_simulator() -> None:
+    rendering = _rendered("simulator")
+    policy = _policy(rendering, "campaign-simulator-dialout")
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8090}]
+    pods = rendering.get("Deployment", "campaign-simulator")["spec"]["template"]["metadata"]
+    assert policy["podSelector"]["matchLabels"].items() <= pods["labels"].items()

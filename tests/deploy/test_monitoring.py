@@ -34,6 +34,7 @@ ENGINE_METRICS: dict[str, set[str]] = {
     "campaign_queue_depth": {"queue"},
     "campaign_live_calls": {"campaign"},
     "campaign_limiter_waits_total": {"reason"},
+    "campaign_gateway_breaker_open": {"gateway"},
     "campaign_dialout_latency_seconds": set(),
     "campaign_dispatch_tick_seconds": set(),
 }
@@ -167,10 +168,9 @@ def _compose_scrape_targets() -> dict[str, int]:
 
 def test_compose_scrape_config_reaches_every_metrics_endpoint() -> None:
     services = compose()["services"]
-    api = services["api"]["command"]
     metrics_port = int(services["worker"]["environment"]["METRICS_PORT"])
     assert _compose_scrape_targets() == {
-        "api": int(api[api.index("--port") + 1]),
+        "api": metrics_port,  # not the api's own port, which serves no /metrics
         "worker": metrics_port,
         "dispatcher": metrics_port,
     }

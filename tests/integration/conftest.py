@@ -22,7 +22,7 @@ def gateway_sim(
     port = free_port()
     env = {
         "SAVG_CLIENT_ID": settings.savg_client_id,
-        "SAVG_CLIENT_SECRET": settings.savg_client_secret,
+        "SAVG_CLIENT_SECRET": settings.savg_client_secret.get_secret_value(),
         "SIM_CONFIG": json.dumps({"time_scale": 0.01}),
     }
     log_dir: Path = tmp_path_factory.mktemp("gateway-sim")

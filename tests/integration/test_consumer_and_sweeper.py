@@ -48,11 +48,19 @@ def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
     rt.close()
 
 
-def _sent_attempt(rt: RecordingRuntime, *, deadline: datetime | None = None) -> int:
-    """A dispatched attempt marked `sending`, as if the POST just went out."""
+def _sent_attempt(
+    rt: RecordingRuntime,
+    *,
+    deadline: datetime | None = None,
+    silent: datetime | None = None,
+    sid: str | None = None,
+    **spec: object,
+) -> int:
+    """A dispatched attempt marked `sending` (`accepted` with a `sid`), as if the POST just went
+    out; its silent deadline is `silent`, or the full `deadline`."""
     now = datetime.now(UTC)
     with transaction(rt.sessions) as session:
-        campaign_id = factories.make_campaign(session, factories.spec())
+        campaign_id = factories.make_campaign(session, factories.spec(**spec))
         factories.add_contacts(
             session, campaign_id, factories.us_numbers(1, secrets.randbelow(10**6))
         )
@@ -61,8 +69,10 @@ def _sent_attempt(rt: RecordingRuntime, *, deadline: datetime | None = None) -> 
     [attempt_id] = rt.dials
     with transaction(rt.sessions) as session:
         attempt = session.get_one(AttemptRow, attempt_id)
-        attempt.state, attempt.sending_at = "sending", now
+        attempt.state, attempt.sending_at = "sending" if sid is None else "accepted", now
+        attempt.sid = sid
         attempt.deadline_at = deadline or now + timedelta(minutes=5)
+        attempt.silent_deadline_at = silent or attempt.deadline_at
     return attempt_id
 
 
@@ -81,8 +91,7 @@ def _notify(rt: RecordingRuntime, attempt_id: int, body: dict[str, object]) -> s
         return apply_notification(
             session,
             stored.notification_id,
-            limiter=rt.limiter,
-            settings=rt.settings,
+            leases=rt.leases,
             now=now,
             rng=random.Random(1),
         )
@@ -199,3 +208,57 @@ def test_campaign_completes_when_no_contact_is_left(runtime: RecordingRuntime) -
     with runtime.sessions() as session:
         campaign = session.get_one(CampaignRow, _rows(runtime, attempt_id)[0].campaign_id)
     assert campaign.state == "completed"
+
+
+PAST = timedelta(seconds=1)
+
+
+def test_unplaced_silent_attempt_goes_back_to_the_policy_as_a_refused_dial_out(
+    runtime: RecordingRuntime,
+) -> None:
+    # The POST got a 500 or timed out (no sid) and no call ever announced itself.
+    attempt_id = _sent_attempt(
+        runtime, silent=datetime.now(UTC) - PAST, retry={"min_gap": "1h", "per_day": 1}
+    )
+
+    result = sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    attempt, contact = _rows(runtime, attempt_id)
+    assert result.silent == 1
+    assert (attempt.state, attempt.outcome, attempt.counted) == ("error", "gateway_error", False)
+    assert contact.state == "pending"
+    assert attempt.ended_at is not None
+    assert contact.next_due_at is not None
+    # Not a call: neither min_gap (1h) nor per_day (1) holds the redial back.
+    assert contact.next_due_at - attempt.ended_at < timedelta(minutes=3)
+
+
+def test_placed_silent_attempt_is_lost_and_frees_its_slot_before_the_full_deadline(
+    runtime: RecordingRuntime,
+) -> None:
+    attempt_id = _sent_attempt(runtime, silent=datetime.now(UTC) - PAST, sid="sid-1")
+    key = runtime.limiter.live_key("campaign", _rows(runtime, attempt_id)[0].campaign_id)
+    runtime.limiter.restore([(key, str(attempt_id), datetime.now(UTC) + timedelta(hours=1))], [], 0)
+
+    sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    attempt, _ = _rows(runtime, attempt_id)
+    assert (attempt.state, attempt.outcome) == ("lost", "lost")
+    assert runtime.limiter.live_count(key) == 0
+
+
+def test_an_attempt_that_heard_anything_waits_for_its_full_deadline(
+    runtime: RecordingRuntime,
+) -> None:
+    answered = _sent_attempt(runtime, silent=datetime.now(UTC) - PAST, sid="sid-2")
+    _notify(runtime, answered, ANSWERED)
+    in_progress = _sent_attempt(runtime, silent=datetime.now(UTC) - PAST, sid="sid-3")
+    _notify(runtime, in_progress, {"status": "Call-In-Progress", "conversationId": "c3"})
+
+    result = sweep(runtime, datetime.now(UTC), random.Random(1))
+
+    assert result.silent == 0
+    assert [_rows(runtime, a)[0].state for a in (answered, in_progress)] == [
+        "answered",
+        "accepted",
+    ]

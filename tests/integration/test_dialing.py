@@ -7,17 +7,20 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete
+from pydantic import SecretStr
+from sqlalchemy import delete, select
 
+from campaign.breaker import gateway_id
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
 from campaign.domain.states import CampaignState
 from campaign.errors import PacingExhausted
 from campaign.gateway.client import SavgClient
+from campaign.runtime import make_breaker
 from campaign.services import dialing
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.settings import Settings
@@ -31,7 +34,12 @@ from tests.support.runtime import RecordingRuntime
 def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
     rt = RecordingRuntime(
         settings.model_copy(
-            update={"gateway_failures_before_pause": 3, "queue_prefix": f"d{secrets.token_hex(4)}"}
+            update={
+                "gateway_failures_before_pause": 3,
+                "gateway_breaker_failures": 3,
+                "gateway_breaker_cooldown_s": 1.0,
+                "queue_prefix": f"d{secrets.token_hex(4)}",
+            }
         ),
         pool_size=4,
     )
@@ -53,6 +61,8 @@ def deps(runtime: RecordingRuntime, sim: SimControl) -> Iterator[DialDeps]:
         settings=settings,
         sessions=runtime.sessions,
         limiter=runtime.limiter,
+        breaker=make_breaker(runtime.redis, settings),
+        receipts=runtime.receipts,
         gateway=client,
         clock=utcnow,
         rng=random.Random(7),
@@ -76,9 +86,21 @@ def queue(runtime: RecordingRuntime) -> Queue:
             )
         runtime.dials.clear()
         tick(runtime, datetime.now(UTC))
-        return list(runtime.dials)
+        with runtime.sessions() as session:
+            return list(
+                session.scalars(
+                    select(AttemptRow.id)
+                    .where(AttemptRow.id.in_(runtime.dials), AttemptRow.campaign_id == campaign_id)
+                    .order_by(AttemptRow.id)
+                )
+            )
 
     return make
+
+
+def _healthy(sim: SimControl) -> None:
+    sim.configure(faults={"burst_5xx": {"rate": 0.0}})
+    sim.reset()  # ends the burst in progress
 
 
 def _attempt(runtime: RecordingRuntime, attempt_id: int) -> AttemptRow:
@@ -179,7 +201,7 @@ def test_pacing_wait_consumes_nothing(
     assert dialing.dial(strict, attempt_ids[1], token) is DialResult.sent
 
 
-def test_gateway_refusals_redial_and_pause_the_campaign_after_a_streak(
+def test_a_streak_of_503s_opens_the_breaker_and_the_refusal_that_opened_it_is_not_charged(
     deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
 ) -> None:
     sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 503, "duration_ms": 60000}})
@@ -188,17 +210,133 @@ def test_gateway_refusals_redial_and_pause_the_campaign_after_a_streak(
     results = [_dial(deps, a) for a in attempt_ids]
 
     assert results == [DialResult.refused] * 3
-    first = _attempt(runtime, attempt_ids[0])
+    first, third = _attempt(runtime, attempt_ids[0]), _attempt(runtime, attempt_ids[2])
     assert (first.state, first.outcome, first.counted) == ("error", "gateway_error", False)
     contact = _contact(runtime, attempt_ids[0])
     assert contact.state == "pending"
     assert contact.next_due_at is not None
     assert first.ended_at is not None
     assert contact.next_due_at > first.ended_at  # redialed per the gateway_error rule
+    # The third failure opened the breaker: no outcome, no policy decision, just a wait.
+    assert (third.state, third.outcome) == ("error", None)
+    assert (third.decision or "").startswith("not charged: gateway unavailable since ")
+    held = _contact(runtime, attempt_ids[2])
+    assert (held.state, held.waiting_reason) == ("pending", "gateway unavailable")
     with runtime.sessions() as session:
         campaign = session.get_one(CampaignRow, first.campaign_id)
+    assert campaign.state == "running"  # a sick gateway holds, it does not pause
+    assert sim.calls() == []
+
+
+def test_four_500s_with_the_threshold_at_3_open_the_breaker(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 500, "duration_ms": 60000}})
+    attempt_ids = queue(4)
+
+    results = [_dial(deps, a) for a in attempt_ids]
+
+    # A 500 may come after the call was placed: never re-sent, settled by the silent deadline.
+    assert results == [DialResult.unknown] * 3 + [DialResult.held]
+    assert [_attempt(runtime, a).state for a in attempt_ids] == ["sending"] * 3 + ["released"]
+    assert _contact(runtime, attempt_ids[3]).waiting_reason == "gateway unavailable"
+    gw = deps.breaker.read(gateway_id(deps.settings.savg_base_url, None))
+    assert gw.open
+
+
+def test_an_open_breaker_holds_dials_until_one_probe_succeeds(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    *failing, first, second = queue(5)
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 503, "duration_ms": 60000}})
+    [_dial(deps, a) for a in failing]
+    _healthy(sim)
+
+    assert _dial(deps, first) is DialResult.held  # inside the 1 s cool-down
+    held = _contact(runtime, first)
+    gw = deps.breaker.read(gateway_id(deps.settings.savg_base_url, None))
+    assert (held.state, held.next_due_at) == ("pending", gw.until)
+    assert sim.calls() == []
+
+    time.sleep(1.1)
+    assert _dial(deps, second) is DialResult.sent  # the probe
+    assert not deps.breaker.read(gw.gateway).open
+    assert len(sim.calls()) == 1
+
+
+def test_a_failed_probe_reopens_the_breaker_for_twice_as_long(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    *failing, probe = queue(4)
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 503, "duration_ms": 60000}})
+    [_dial(deps, a) for a in failing]
+    gateway = gateway_id(deps.settings.savg_base_url, None)
+    opened = deps.breaker.read(gateway)
+    time.sleep(1.1)
+
+    assert _dial(deps, probe) is DialResult.refused
+
+    reopened = deps.breaker.read(gateway)
+    assert reopened.open
+    assert reopened.since == opened.since
+    assert reopened.until is not None
+    assert opened.until is not None
+    assert reopened.until - opened.until >= timedelta(seconds=1.9)  # 2 s cool-down after 1 s
+
+
+def test_a_streak_of_rejected_requests_pauses_the_campaign(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 404, "duration_ms": 60000}})
+    attempt_ids = queue(3)
+
+    assert [_dial(deps, a) for a in attempt_ids] == [DialResult.refused] * 3
+
+    with runtime.sessions() as session:
+        campaign = session.get_one(CampaignRow, _attempt(runtime, attempt_ids[0]).campaign_id)
     assert campaign.state == "paused"
-    assert "3 dial-outs in a row" in (campaign.paused_reason or "")
+    assert "refused 3 dial-outs in a row" in (campaign.paused_reason or "")
+    assert not deps.breaker.read(gateway_id(deps.settings.savg_base_url, None)).open
+
+
+def test_a_refused_dial_out_is_not_a_call_for_min_gap_at_either_gate(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    sim.configure(faults={"burst_5xx": {"rate": 1.0, "status": 503, "duration_ms": 60000}})
+    retry = {"min_gap": "1h", "per_day": 1, "outcomes": {"gateway_error": {"delays": ["1s"]}}}
+    [attempt_id] = queue(retry=retry)
+    assert _dial(deps, attempt_id) is DialResult.refused
+    contact = _contact(runtime, attempt_id)
+    assert contact.next_due_at is not None
+    assert contact.next_due_at - utcnow() < timedelta(seconds=5)  # not pushed out an hour
+    _healthy(sim)
+    time.sleep(1.1)
+
+    runtime.dials.clear()
+    tick(runtime, utcnow())  # the dispatch gate lets it through
+    [again] = runtime.dials
+    assert _dial(deps, again) is DialResult.sent  # and so does the dial gate
+    assert len(sim.calls()) == 1
+
+
+class Killed(BaseException):
+    """A worker dying: nothing after it runs (not an Exception, so nothing catches it)."""
+
+
+def test_a_worker_killed_while_waiting_for_its_slot_leaves_the_attempt_retakable(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    [attempt_id] = queue()
+
+    def die(_: float) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        _dial(replace(deps, sleep=die), attempt_id)
+
+    # `dialing`, not `sending`: nothing was sent, so the sweeper may hand it to another worker.
+    attempt = _attempt(runtime, attempt_id)
+    assert (attempt.state, attempt.sending_at) == ("dialing", None)
     assert sim.calls() == []
 
 
@@ -207,7 +345,7 @@ def test_wrong_credentials_pause_the_campaign_at_once(
 ) -> None:
     [attempt_id] = queue()
     bad = SavgClient.from_settings(
-        deps.settings.model_copy(update={"savg_client_secret": "x" * 40})
+        deps.settings.model_copy(update={"savg_client_secret": SecretStr("x" * 40)})
     )
     try:
         assert _dial(replace(deps, gateway=bad), attempt_id) is DialResult.refused

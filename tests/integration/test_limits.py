@@ -12,6 +12,8 @@ import redis
 
 from campaign.errors import PacingExhausted
 from campaign.limits import Limiter, LiveCap, RateLimit
+from campaign.runtime import Runtime
+from campaign.settings import Settings
 
 
 @pytest.fixture
@@ -149,3 +151,21 @@ def test_send_log_holds_back_a_send_that_would_bunch_with_late_ones(limiter: Lim
     worst = max(sum(1 for s in sent if a <= s < a + 1.0) for a in sent)
     assert worst <= 5
     assert len(sent) == 12
+
+
+def test_a_dial_sent_after_redis_lost_everything_still_reaches_its_queue(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    # Kombu keeps exchange bindings in Redis; after a wipe they are gone, and a send must still
+    # land in the queue's list (kombu falls back to the routing key), or queued dials would vanish.
+    rt = Runtime(settings.model_copy(update={"queue_prefix": f"w{secrets.token_hex(4)}"}))
+    queue = rt.settings.queue("dial")
+    try:
+        rt.enqueue_dials([1])
+        for key in redis_client.scan_iter(f"*{rt.settings.queue_prefix}*"):
+            redis_client.delete(key)  # the list and this prefix's bindings: all gone
+        rt.enqueue_dials([2])
+        assert redis_client.llen(queue) == 1
+    finally:
+        redis_client.delete(queue)
+        rt.close()

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from campaign.api.app import create_app
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, NotificationRow
-from campaign.domain import tokens
 from campaign.domain.signature import sign_body
 from campaign.settings import Settings
 from tests import factories
@@ -73,7 +73,7 @@ def _stored(runtime: RecordingRuntime, attempt_id: int) -> int:
 
 
 def _url(runtime: RecordingRuntime, attempt_id: int) -> str:
-    return f"/notify/{tokens.sign(attempt_id, runtime.settings.notify_secret)}"
+    return factories.notify_path(runtime.settings, attempt_id)
 
 
 def test_notification_is_stored_before_the_answer_and_handed_to_the_consumer(
@@ -102,7 +102,13 @@ def test_duplicate_notification_is_stored_once(
 
 @pytest.mark.parametrize(
     "token",
-    ["nope", "1.AAAAAAAAAAAAAAAAAAAAAAAA", "999999999.AAAAAAAAAAAAAAAAAAAAAAAA", "1." + "A" * 500],
+    [
+        "nope",
+        "1.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "1.4102444800.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "999999999.4102444800.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "1.4102444800." + "A" * 500,
+    ],
 )
 def test_forged_or_unknown_tokens_get_404_and_store_nothing(
     api: httpx.Client, runtime: RecordingRuntime, attempt_id: int, token: str
@@ -149,7 +155,9 @@ def test_oversized_body_gets_413(
 def test_signature_is_required_when_a_webhook_secret_is_configured(
     runtime: RecordingRuntime, attempt_id: int
 ) -> None:
-    signed = RecordingRuntime(runtime.settings.model_copy(update={"savg_webhook_secret": "whsec"}))
+    signed = RecordingRuntime(
+        runtime.settings.model_copy(update={"savg_webhook_secret": SecretStr("whsec")})
+    )
     body = json.dumps(COMPLETED).encode()
     url = _url(runtime, attempt_id)
     with serve(create_app(signed.settings, signed)) as base, httpx.Client(base_url=base) as client:
@@ -165,3 +173,55 @@ def test_signature_is_required_when_a_webhook_secret_is_configured(
     signed.close()
     assert (unsigned.status_code, stale.status_code, good.status_code) == (401, 401, 200)
     assert _stored(runtime, attempt_id) == 1
+
+
+def test_an_expired_token_gets_404_and_stores_nothing(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    expired = factories.notify_path(runtime.settings, attempt_id, valid_for_s=-1)
+
+    assert api.post(expired, json=COMPLETED).status_code == 404
+    assert _stored(runtime, attempt_id) == 0
+
+
+def test_tokens_of_the_previous_secret_keep_working_during_a_rotation(
+    runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    before = _url(runtime, attempt_id)  # minted under the secret being rotated out
+    old = runtime.settings.notify_secret
+    rotated = RecordingRuntime(
+        runtime.settings.model_copy(
+            update={"notify_secret": SecretStr("the-next-secret"), "notify_secret_previous": old}
+        )
+    )
+    dropped = RecordingRuntime(
+        runtime.settings.model_copy(update={"notify_secret": SecretStr("the-next-secret")})
+    )
+    try:
+        with serve(create_app(rotated.settings, rotated)) as base:
+            assert httpx.post(base + before, json=COMPLETED).status_code == 200
+        with serve(create_app(dropped.settings, dropped)) as base:
+            assert httpx.post(base + before, json=COMPLETED).status_code == 404
+    finally:
+        rotated.close()
+        dropped.close()
+
+
+def test_credentials_in_request_headers_are_not_stored(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    credentials = {
+        "Authorization": "Bearer a",
+        "Proxy-Authorization": "Basic cHJveHk6c2VjcmV0",
+        "Cookie": "session=b",
+        "X-API-Key": "c",
+    }
+    response = api.post(
+        _url(runtime, attempt_id), json=COMPLETED, headers={**credentials, "X-Trace": "kept"}
+    )
+
+    assert response.status_code == 200
+    with runtime.sessions() as session:
+        stored = session.get_one(NotificationRow, response.json()["id"]).headers
+    assert stored["x-trace"] == "kept"
+    assert not {name.lower() for name in credentials} & set(stored)

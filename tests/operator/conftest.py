@@ -17,7 +17,7 @@ from campaign.api.app import create_app
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow
 from campaign.runtime import Runtime
-from campaign.services import lifecycle
+from campaign.services import campaigns, lifecycle, uploads
 from campaign.settings import Settings
 from tests.support.asgi import serve
 
@@ -52,6 +52,14 @@ def csv_bytes(text: str, *, bom: bool = False, crlf: bool = False) -> io.BytesIO
 @pytest.fixture
 def spec() -> dict[str, Any]:
     return spec_doc()
+
+
+def running_campaign(db: Session, spec: dict[str, Any], contacts_csv: str) -> int:
+    """A started campaign holding the contacts of `contacts_csv`; its id."""
+    cid = campaigns.create_campaign(db, spec).id
+    uploads.import_contacts(db, cid, csv_bytes(contacts_csv), now=NOW)
+    lifecycle.start(db, cid, now=NOW)
+    return cid
 
 
 @pytest.fixture(scope="module")

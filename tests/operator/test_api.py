@@ -170,6 +170,7 @@ OPERATOR_ROUTES = {
     ("POST", "/api/v1/campaigns/{campaign_id}/pause"),
     ("POST", "/api/v1/campaigns/{campaign_id}/resume"),
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"),
+    ("POST", "/api/v1/campaigns/{campaign_id}/rerun"),
     ("POST", "/api/v1/campaigns/{campaign_id}/contacts"),
     ("POST", "/api/v1/dnc"),
     ("DELETE", "/api/v1/dnc/{phone}"),

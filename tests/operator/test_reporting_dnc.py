@@ -12,17 +12,14 @@ from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, ContactRow, DncRow
 from campaign.errors import InvalidInput
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, uploads
-from tests.operator.conftest import NOW, csv_bytes
+from campaign.services import dnc_admin, lifecycle, reporting
+from tests.operator.conftest import NOW, csv_bytes, running_campaign
 
 
 @pytest.fixture
 def running(db: Session, spec: dict[str, Any]) -> int:
-    cid = campaigns.create_campaign(db, spec).id
-    data = csv_bytes("phone,external_id,timezone\n2015550123,a,America/Chicago\n2015550124,b,\n")
-    uploads.import_contacts(db, cid, data, now=NOW)
-    lifecycle.start(db, cid, now=NOW)
-    return cid
+    text = "phone,external_id,timezone\n2015550123,a,America/Chicago\n2015550124,b,\n"
+    return running_campaign(db, spec, text)
 
 
 def _attempt(db: Session, cid: int, **fields: Any) -> AttemptRow:

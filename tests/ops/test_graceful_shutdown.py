@@ -11,7 +11,6 @@ import time
 import httpx
 import pytest
 
-from campaign.domain import tokens
 from tests import factories
 from tests.ops.conftest import Ops
 from tests.support.procs import wait_for, wait_http
@@ -90,10 +89,10 @@ def test_sigterm_lets_the_api_answer_the_request_in_flight_then_exit_0(ops: Ops)
     wait_http(f"{ops.api_url}/healthz", api)
     campaign_id = ops.dispatch(factories.us_numbers(1, start=7200))
     (attempt,) = ops.attempts(campaign_id)
-    token = tokens.sign(attempt.id, ops.settings.notify_secret)
+    path = factories.notify_path(ops.settings, attempt.id)
     body = json.dumps({"conversationId": "c-1", "status": "answered"}).encode()
 
-    sock = _send_headers(port, f"/notify/{token}", len(body))
+    sock = _send_headers(port, path, len(body))
     sock.sendall(body[:10])
     time.sleep(0.3)  # the server has the request; its body is still arriving
     api.signal(signal.SIGTERM)

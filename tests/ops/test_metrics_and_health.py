@@ -1,4 +1,5 @@
-"""Metrics and probes of real processes: /metrics everywhere, /healthz, /readyz, `health worker`."""
+"""Metrics and probes of real processes: /metrics on every METRICS_PORT (never on the API's own
+port), /healthz, /readyz, `health worker`, and an access log that never writes a notify token."""
 
 from __future__ import annotations
 
@@ -29,18 +30,21 @@ def _metric_names(url: str) -> set[str]:
 
 
 def test_worker_dispatcher_and_api_serve_the_engine_metrics(ops: Ops) -> None:
-    worker_port, dispatcher_port = free_port(), free_port()
+    worker_port, dispatcher_port, api_metrics_port = free_port(), free_port(), free_port()
     ops.worker("worker1", "--concurrency", "2", env={"METRICS_PORT": str(worker_port)})
     dispatcher = ops.run(
         "dispatcher", "dispatcher", "--sweep", "0.2", env={"METRICS_PORT": str(dispatcher_port)}
     )
     api_port = int(ops.api_url.rsplit(":", 1)[1])
-    api = ops.run("api", "api", "--port", str(api_port))
+    api = ops.run(
+        "api", "api", "--port", str(api_port), env={"METRICS_PORT": str(api_metrics_port)}
+    )
     wait_http(f"http://127.0.0.1:{dispatcher_port}/metrics", dispatcher)
     wait_http(f"{ops.api_url}/healthz", api)
 
     assert set(WORKER_METRICS) <= _metric_names(f"http://127.0.0.1:{worker_port}/metrics")
-    assert set(API_METRICS) <= _metric_names(f"{ops.api_url}/metrics")
+    assert set(API_METRICS) <= _metric_names(f"http://127.0.0.1:{api_metrics_port}/metrics")
+    assert httpx.get(f"{ops.api_url}/metrics", timeout=5).status_code == 404
     dial_queue = f'campaign_queue_depth{{queue="{ops.settings.queue("dial")}"}}'
 
     def dispatcher_exports_queue_depth() -> bool:
@@ -93,3 +97,17 @@ def test_health_worker_fails_without_a_worker_and_passes_with_one(ops: Ops) -> N
     ops.worker("worker1", "--concurrency", "2")
     wait_for(ops.worker_alive, 15, what="the worker's heartbeat")
     assert _health_worker(ops) == 0
+
+
+def test_the_api_access_log_masks_notify_tokens(ops: Ops) -> None:
+    port = int(ops.api_url.rsplit(":", 1)[1])
+    api = ops.run("api", "api", "--port", str(port))
+    wait_http(f"{ops.api_url}/healthz", api)
+    token = "424242.4102444800.AbCdEfGhIjKlMnOpQrStUvWx"
+
+    response = httpx.post(f"{ops.api_url}/notify/{token}", json={"status": "completed"}, timeout=5)
+
+    assert response.status_code == 404
+    masked = '"POST /notify/*** HTTP/1.1" 404'
+    wait_for(lambda: masked in api.log_path.read_text(), 10, what="the access-log line")
+    assert token not in api.log_path.read_text()

@@ -14,6 +14,19 @@ import httpx
 
 CAMPAIGN = [sys.executable, "-m", "campaign"]
 
+# The engine's timers shortened for a stack of real processes (e2e tests, `make chaos`): deadlines,
+# sweeps and breaker probes in seconds, so a recovery happens within a test. A sick gateway is
+# probed every few seconds here, not up to every 5 minutes.
+SHORT_TIMERS = {
+    "DEADLINE_MARGIN_S": "1",
+    "SWEEP_QUEUED_STALE_S": "3",
+    "SWEEP_DIALING_STALE_S": "5",
+    "SWEEP_INBOX_STALE_S": "3",
+    "GATEWAY_BREAKER_COOLDOWN_S": "1",
+    "GATEWAY_BREAKER_MAX_COOLDOWN_S": "3",
+    "SAVG_READ_TIMEOUT_S": "2",
+}
+
 
 class Proc:
     """A child process with its output in a log file (shown when a test fails)."""

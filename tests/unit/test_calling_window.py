@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaign.domain.calling_window import MIDNIGHT, CallingWindow
+from campaign.domain.calling_window import CallingWindow
+from campaign.domain.window_spec import MIDNIGHT
 
 NY = ZoneInfo("America/New_York")
 LA = ZoneInfo("America/Los_Angeles")

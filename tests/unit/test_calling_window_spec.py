@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from campaign.domain.calling_window import MIDNIGHT, CallingWindow
+from campaign.domain.calling_window import CallingWindow
+from campaign.domain.window_spec import MIDNIGHT
 from campaign.errors import SpecInvalid
 
 

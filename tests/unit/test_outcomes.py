@@ -1,5 +1,5 @@
 """Reading and classifying SAVG notifications: the vendor's samples, the newer variants, every
-quirk of savg-api.md §2, and fuzzing that proves junk only ever raises NotificationInvalid."""
+quirk of docs/gateway.md §2, and fuzzing that proves junk only ever raises NotificationInvalid."""
 
 from __future__ import annotations
 

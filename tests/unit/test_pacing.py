@@ -11,6 +11,7 @@ from campaign.domain.pacing import (
     attempt_deadline,
     dispatch_budget,
     emission_interval_ms,
+    silent_deadline,
 )
 from campaign.errors import SpecInvalid
 
@@ -81,24 +82,22 @@ def test_direct_construction_enforces_the_same_invariants() -> None:
         PacingLimits(max_live_calls=0)
 
 
-@pytest.mark.parametrize(
-    ("cps", "interval"), [(10, 100), (1, 1000), (0.1, 10000), (3, 334), (1000, 1), (0.3, 3334)]
-)
-def test_emission_interval_rounds_up_so_the_rate_is_never_exceeded(
-    cps: float, interval: int
+@pytest.mark.parametrize(("cps", "interval"), [(10, 102.5), (1, 1025), (0.1, 10250), (1000, 1.025)])
+def test_emission_interval_is_one_second_and_its_jitter_slack_per_cps(
+    cps: float, interval: float
 ) -> None:
-    assert emission_interval_ms(cps) == interval
+    assert emission_interval_ms(cps) == pytest.approx(interval)
 
 
 @given(st.floats(min_value=0.001, max_value=1000))
 def test_emission_interval_never_allows_more_than_cps(cps: float) -> None:
-    assert 1000 / emission_interval_ms(cps) <= cps
+    assert 1000 / emission_interval_ms(cps) < cps
 
 
 def test_burst_becomes_gcra_tolerance() -> None:
     assert PacingLimits(cps=20).tolerance_ms == 0
     limits = PacingLimits(cps=20, burst=5)
-    assert (limits.interval_ms, limits.tolerance_ms) == (50, 200)
+    assert (limits.interval_ms, limits.tolerance_ms) == (51.25, 205)
 
 
 DIALED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -168,3 +167,16 @@ def test_budget_keeps_live_plus_queued_within_the_cap(
     assert budget >= 0
     assert budget == 0 or live + queued + budget <= cap
     assert budget == 0 or queued + budget <= cps * horizon + 1
+
+
+def test_silent_deadline_is_the_full_deadline_without_talk_time() -> None:
+    common = {
+        "ring_timeout": timedelta(seconds=60),
+        "amd_timers_ms": {"toneTimeoutMs": 45000},
+        "margin": timedelta(seconds=30),
+    }
+    silent = silent_deadline(DIALED, **common)  # type: ignore[arg-type]
+    full = attempt_deadline(DIALED, max_call_duration=timedelta(minutes=30), **common)  # type: ignore[arg-type]
+
+    assert silent == DIALED + timedelta(seconds=60 + 45 + 30)
+    assert full - silent == timedelta(minutes=30)

@@ -135,6 +135,36 @@ def test_min_gap_holds_a_short_delay_back_and_says_why() -> None:
     )
 
 
+def test_refused_dial_outs_are_not_calls_for_any_frequency_cap() -> None:
+    policy = RetryPolicy.from_dict(
+        {"min_gap": "1h", "per_day": 1, "outcomes": {"busy": {"delays": ["2m"]}}}
+    )
+    refused = PastAttempt(NOW - MINUTE, OutcomeClass.GATEWAY_ERROR, counted=False, placed=False)
+
+    assert policy.earliest_allowed([refused], NOW, NEW_YORK) == NOW
+    policy = RetryPolicy.from_dict({"min_gap": "1h", "outcomes": {"busy": {"delays": ["2m"]}}})
+    busy = PastAttempt(NOW, BUSY, counted=True)
+    assert decide(policy, [refused, busy]) == Redial(
+        NOW + 60 * MINUTE,
+        "busy: retry 1 of 1 in 2m, held by min_gap until 2026-05-04T11:00:00-04:00",
+    )
+
+
+def test_refused_dial_outs_count_only_toward_their_own_class_max() -> None:
+    policy = RetryPolicy.from_dict(
+        {"max_attempts": 1, "outcomes": {"gateway_error": {"delays": ["1m"], "max": 3}}}
+    )
+    refused = [
+        PastAttempt(NOW - MINUTE * i, OutcomeClass.GATEWAY_ERROR, counted=False, placed=False)
+        for i in (2, 1, 0)
+    ]
+
+    assert isinstance(decide(policy, refused[:2]), Redial)  # max_attempts 1 never sees them
+    assert decide(policy, refused) == Close(
+        "gateway_error: 3 attempts ended gateway_error, max 3", exhausted=True
+    )
+
+
 def test_a_dial_exactly_min_gap_after_the_last_is_allowed() -> None:
     policy = RetryPolicy(min_gap=10 * MINUTE)
     history = ended(BUSY)

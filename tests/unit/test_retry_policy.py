@@ -85,14 +85,23 @@ def test_counted_can_be_overridden_both_ways() -> None:
     policy = RetryPolicy.from_dict(
         {
             "outcomes": {
-                "gateway_error": {"delays": ["1m"], "counted": True},
+                "unavailable": {"delays": ["1m"], "counted": True},
                 "busy": {"delays": ["1m"], "counted": False},
             }
         }
     )
-    assert policy.counts(OutcomeClass.GATEWAY_ERROR) is True
+    assert policy.counts(OutcomeClass.UNAVAILABLE) is True
     assert policy.counts(OutcomeClass.BUSY) is False
     assert policy.counts(OutcomeClass.HUMAN) is True
+
+
+def test_a_refused_dial_out_can_never_be_counted() -> None:
+    with pytest.raises(SpecInvalid) as raised:
+        RetryPolicy.from_dict({"outcomes": {"gateway_error": {"delays": ["1m"], "counted": True}}})
+    assert raised.value.errors == [
+        "retry.outcomes.gateway_error.counted: "
+        "a refused dial-out is not a call and is never counted"
+    ]
 
 
 def test_null_makes_a_default_rule_final_and_the_echo_says_so() -> None:

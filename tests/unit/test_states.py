@@ -23,12 +23,15 @@ from campaign.domain.states import (
     CampaignState,
     ContactEvent,
     ContactState,
+    RunEvent,
+    RunState,
     Table,
     Transition,
     apply,
     attempt_transition,
     campaign_transition,
     contact_transition,
+    run_transition,
 )
 from campaign.errors import IllegalTransition
 
@@ -53,17 +56,17 @@ in_flight   =         pending  done     exhausted suppressed cancelled =        
 done        =         =        =        =         =          =         pending  =
 exhausted   =         =        =        =         =          =         pending  =
 suppressed  =         =        =        =         =          =         =        =
-cancelled   =         =        =        =         =          =         =        =
+cancelled   =         =        =        =         =          =         pending  =
 """
 
 CAMPAIGN_GRID = """
-            schedule  start    pause    resume   complete  cancel
-draft       scheduled running  !        !        !         cancelled
-scheduled   =         running  !        !        !         cancelled
-running     !         =        paused   =        completed cancelled
-paused      !         !        =        running  !         cancelled
-completed   !         running  !        !        =         cancelled
-cancelled   !         !        !        !        =         =
+            schedule  start    pause    resume   complete  cancel    rerun
+draft       scheduled running  !        !        !         cancelled !
+scheduled   =         running  !        !        !         cancelled !
+running     !         =        paused   =        completed cancelled !
+paused      !         !        =        running  !         cancelled !
+completed   !         running  !        !        =         cancelled running
+cancelled   !         !        !        !        =         =         running
 """
 
 
@@ -179,6 +182,32 @@ def test_new_run_rearms_finished_contacts_but_not_suppressed_ones() -> None:
     assert kept == Transition(ContactState.SUPPRESSED, changed=False)
 
 
+def test_rerun_rearms_cancelled_contacts_too_but_never_suppressed_ones() -> None:
+    reopened = contact_transition(ContactState.CANCELLED, ContactEvent.REARM)
+    assert reopened == Transition(ContactState.PENDING, changed=True)
+    # Rearming stays the only way out: a cancelled contact takes no other event.
+    for event in set(ContactEvent) - {ContactEvent.REARM}:
+        assert not contact_transition(ContactState.CANCELLED, event).changed
+    assert not contact_transition(ContactState.SUPPRESSED, ContactEvent.REARM).changed
+
+
+def test_rerun_runs_a_completed_or_cancelled_campaign_again() -> None:
+    for state in (CampaignState.COMPLETED, CampaignState.CANCELLED):
+        result = campaign_transition(state, CampaignEvent.RERUN)
+        assert result == Transition(CampaignState.RUNNING, changed=True)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED],
+)
+def test_rerun_of_a_campaign_not_over_is_refused_so_a_repeat_opens_no_second_run(
+    state: CampaignState,
+) -> None:
+    with pytest.raises(IllegalTransition, match=f"state '{state.value}' cannot take event 'rerun'"):
+        campaign_transition(state, CampaignEvent.RERUN)
+
+
 def test_lifecycle_verbs_are_idempotent() -> None:
     for state, event in [
         (CampaignState.RUNNING, CampaignEvent.START),
@@ -198,3 +227,11 @@ def test_states_round_trip_through_their_stored_value() -> None:
     for enum in (AttemptState, ContactState, CampaignState):
         for member in enum:
             assert enum(str(member)) is member
+
+
+def test_a_run_ends_once_and_keeps_its_ending() -> None:
+    assert run_transition(RunState.RUNNING, RunEvent.CANCEL) == Transition(RunState.CANCELLED, True)
+    assert run_transition(RunState.CANCELLED, RunEvent.COMPLETE) == Transition(
+        RunState.CANCELLED, False
+    )
+    assert run_transition(RunState.SKIPPED, RunEvent.COMPLETE).changed is False

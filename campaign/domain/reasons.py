@@ -1,0 +1,31 @@
+"""Why a contact waits or was closed: the fixed words `status`, the export and the console show.
+
+Stored by value in `contacts.waiting_reason` / `contacts.closed_reason`, so renaming a value is a
+data migration. A contact closed by its retry policy carries the policy's own decision text
+instead (`busy: 3 attempts ended busy, max 3`), which says more than any fixed word could.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Waiting(StrEnum):
+    """Why a pending contact is not being called right now."""
+
+    DUE = "due"  # nothing holds it: the next claim takes it
+    NOT_STARTED = "not started"
+    CAMPAIGN_PAUSED = "campaign paused"
+    CAMPAIGN_NOT_RUNNING = "campaign not running"
+    WINDOW = "window"  # outside its calling window until its next opening
+    FREQUENCY = "frequency"  # min_gap, per_day or per_week holds it back
+    RETRY = "retry"  # the retry policy's delay
+    GATEWAY_UNAVAILABLE = "gateway unavailable"  # the gateway's breaker is open
+
+
+class Closed(StrEnum):
+    """Why a contact was closed by a gate rather than by its retry policy."""
+
+    DO_NOT_CALL = "on the do-not-call list"
+    CAMPAIGN_CANCELLED = "campaign cancelled"
+    WINDOW_NEVER_OPENS = "the calling window never opens again"

@@ -1,0 +1,62 @@
+"""The gates as the services apply them: gather each contact's facts, ask `domain.gates`, act.
+
+The dispatcher gates a batch of contacts before creating their attempts; the dial path gates one
+contact again right before the POST. Both gather the same facts here (do-not-call entries, past
+dials when the policy caps frequency) in one query each, and apply a closed gate through the
+contact machine here, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from campaign.db.tables import ContactRow
+from campaign.domain import gates
+from campaign.domain.spec import CampaignSpec
+from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
+from campaign.services.dnc import blocked_numbers
+from campaign.services.redial import histories
+
+
+def check(
+    session: Session,
+    spec: CampaignSpec,
+    campaign: CampaignState,
+    contacts: Sequence[ContactRow],
+    now: datetime,
+) -> dict[int, gates.Verdict]:
+    """Each contact's verdict, by contact id; two queries at most, whatever the batch size."""
+    if campaign is not CampaignState.RUNNING:
+        blocked: set[str] = set()  # the campaign gate decides before the number matters
+    else:
+        blocked = blocked_numbers(session, (c.phone for c in contacts), now)
+    capped = spec.retry.frequency_capped and campaign is CampaignState.RUNNING
+    past = histories(session, [c.id for c in contacts]) if capped else {}
+    return {
+        c.id: gates.decide(
+            spec,
+            campaign=campaign,
+            on_dnc=c.phone in blocked,
+            contact_zones=c.zones,
+            history=past.get(c.id, ()),
+            now=now,
+        )
+        for c in contacts
+    }
+
+
+def hold(contact: ContactRow, verdict: gates.Defer | gates.Close) -> None:
+    """Apply a closed gate to a pending or in-flight contact through the contact machine: it waits
+    for the gate's next opening, or is closed for good."""
+    state = ContactState(contact.state)
+    if isinstance(verdict, gates.Defer):
+        contact.state = contact_transition(state, ContactEvent.RELEASE).state.value
+        contact.next_due_at = verdict.at
+        contact.waiting_reason = verdict.reason.value
+        return
+    contact.state = contact_transition(state, verdict.event).state.value
+    contact.closed_reason = verdict.reason.value
+    contact.next_due_at = None

@@ -1,0 +1,1 @@
+"""`make chaos`: one campaign under every fault at once, judged only from the gateway's records."""

@@ -1,0 +1,114 @@
+"""A placed call is never taken for unplaced because PostgreSQL failed to record its sid.
+
+Found by `make chaos`: PostgreSQL restarting between the gateway's 200 and the commit of the sid
+dropped the sid; with every notification lost too (the API cannot store them while PostgreSQL is
+down) the silent deadline then settled a placed call as a refused dial-out, and the policy dialed
+the person again. The worker now retries the commit, and keeps a receipt in Redis that the
+sweeper reads first. The fault (a commit failing at that instant) is injected by failing the
+session factory once the POST has returned: PostgreSQL cannot be stopped at that exact instant
+on demand.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaign.gateway.client import DialAccepted, DialRequest, SavgClient
+from campaign.services import dialing
+from campaign.services.dialing import DialDeps, DialResult
+from campaign.simulator.control import SimControl
+from schedules.sweeper import sweep
+from tests.integration.test_dialing import (  # noqa: F401 - fixtures used by name
+    Queue,
+    _attempt,
+    _dial,
+    deps,
+    queue,
+    runtime,
+)
+from tests.support.runtime import RecordingRuntime
+
+
+class _Database:
+    """The deps' session factory; while `failures` > 0 each new session fails (and counts down),
+    as PostgreSQL does while it restarts."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self.failures = 0
+
+    def __call__(self, **kwargs: Any) -> Session:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OperationalError(
+                "COMMIT", None, Exception("the database system is shutting down")
+            )
+        return self._sessions(**kwargs)
+
+
+class _DownAfterTheAnswer:
+    """The real gateway client; PostgreSQL goes away the moment its answer is in."""
+
+    def __init__(self, client: SavgClient, database: _Database, failures: int) -> None:
+        self._client = client
+        self._database = database
+        self._failures = failures
+
+    def dial(self, request: DialRequest) -> DialAccepted:
+        accepted = self._client.dial(request)
+        self._database.failures = self._failures
+        return accepted
+
+
+def _flaky(real: DialDeps, failures: int) -> tuple[DialDeps, _Database]:
+    database = _Database(real.sessions)
+    flaky = replace(
+        real,
+        sessions=cast(sessionmaker[Session], database),
+        gateway=cast(SavgClient, _DownAfterTheAnswer(real.gateway, database, failures)),
+    )
+    return flaky, database
+
+
+def test_a_short_outage_after_the_answer_only_delays_the_sid(
+    deps: DialDeps,  # noqa: F811 - the fixture
+    runtime: RecordingRuntime,  # noqa: F811
+    queue: Queue,  # noqa: F811
+) -> None:
+    [attempt_id] = queue()
+    flaky, _ = _flaky(deps, failures=2)
+
+    assert _dial(flaky, attempt_id) is DialResult.sent
+
+    attempt = _attempt(runtime, attempt_id)
+    assert attempt.state == "accepted"
+    assert attempt.sid is not None
+
+
+def test_a_placed_call_whose_sid_never_committed_is_lost_not_unplaced(
+    deps: DialDeps,  # noqa: F811 - the fixture
+    runtime: RecordingRuntime,  # noqa: F811
+    sim: SimControl,
+    queue: Queue,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dialing, "ACCEPT_RETRY_S", 0.3)
+    [attempt_id] = queue()
+    flaky, database = _flaky(deps, failures=10**6)
+
+    assert _dial(flaky, attempt_id) is DialResult.sent  # the call exists whatever the database says
+    database.failures = 0  # PostgreSQL is back; every notification of the call was lost
+    [call] = sim.calls()
+    silent = _attempt(runtime, attempt_id).silent_deadline_at
+    assert silent is not None
+    sweep(runtime, silent + timedelta(milliseconds=500), random.Random(1))
+
+    attempt = _attempt(runtime, attempt_id)
+    assert (attempt.state, attempt.outcome, attempt.sid) == ("lost", "lost", call["sid"])
