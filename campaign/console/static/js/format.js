@@ -57,6 +57,8 @@ const WAITING = {
   due: "Due: waiting for a dial slot",
   "campaign paused": "Campaign paused",
   "not started": "Campaign not started",
+  "campaign not running": "Campaign not running",
+  "gateway unavailable": "Gateway unavailable (its breaker is open)",
 };
 
 export const waitingLabel = (reason) => WAITING[reason] || reason.charAt(0).toUpperCase() + reason.slice(1);

@@ -9,6 +9,11 @@ const PAGE = 50;
 
 /** Why a campaign is where it is, in a few words ("" when its state says it all). */
 export function whyText(item) {
+  const breaker = item.gateway && item.gateway.state;
+  if (breaker && breaker !== "closed") {
+    const probe = item.gateway.next_probe_at ? `; next probe ${ago(item.gateway.next_probe_at)}` : "";
+    return `Gateway breaker ${breaker.replace("_", "-")} since ${when(item.gateway.since)}${probe}`;
+  }
   if (item.state === "paused") {
     const reason = item.paused_reason || "paused by an operator";
     return /^paused\b/i.test(reason) ? reason.charAt(0).toUpperCase() + reason.slice(1) : `Paused: ${reason}`;
