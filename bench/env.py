@@ -112,6 +112,7 @@ class Stack:
             "SAVG_CLIENT_SECRET": s.savg_client_secret.get_secret_value(),
             "NOTIFY_BASE_URL": self.api_url,
             "NOTIFY_SECRET": s.notify_secret.get_secret_value(),
+            "API_KEYS": s.api_keys.get_secret_value(),
             "DEADLINE_MARGIN_S": "2",
             "SIM_CONFIG": json.dumps(self.sim_config),
         }

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from campaign import __version__
-from campaign.api import campaigns, notify, problems
+from campaign.api import attempts, campaigns, console, notify, overview, problems
 from campaign.runtime import Runtime
 from campaign.settings import Settings
 
@@ -31,6 +31,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(notify.router)
     app.include_router(campaigns.router)
+    app.include_router(attempts.router)
+    app.include_router(overview.router)
+    console.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -15,21 +15,12 @@ from fastapi.responses import StreamingResponse
 
 from campaign.api import schemas
 from campaign.api.deps import ApiRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem, "description": title}
-    for code, title in (
-        (401, "missing or unknown API key"),
-        (403, "the key lacks the operator scope"),
-        (404, "unknown campaign"),
-        (409, "not allowed in the campaign's current state"),
-        (413, "request body too large"),
-        (422, "invalid input, every problem listed"),
-    )
-}
+_ERRORS = problem_responses(401, 403, 404, 409, 413, 422)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Reader], responses=_ERRORS)
 _json = APIRouter(route_class=ApiRoute)
@@ -41,7 +32,7 @@ Offset = Annotated[int, Query(ge=0, le=2**31)]
 SpecBody = Annotated[dict[str, Any], Body(description="a campaign spec (docs/operator.md))")]
 
 
-def _page(total: int, limit: int, offset: int) -> dict[str, Any]:
+def page_of(total: int, limit: int, offset: int) -> dict[str, Any]:
     following = offset + limit
     return {
         "total": total,
@@ -67,7 +58,7 @@ def list_campaigns(
     with transaction(runtime.sessions) as session:
         views, total = campaigns.list_campaigns(session, limit=limit, offset=offset)
     items = [schemas.Campaign(**v.to_dict()) for v in views]
-    return schemas.CampaignPage(items=items, **_page(total, limit, offset))
+    return schemas.CampaignPage(items=items, **page_of(total, limit, offset))
 
 
 @_json.get("/campaigns/{campaign_id}")
@@ -171,7 +162,7 @@ def list_contacts(
             session, campaign_id, state=state, limit=limit, offset=offset
         )
         items = [schemas.Contact.model_validate(row, from_attributes=True) for row in rows]
-    return schemas.ContactPage(items=items, **_page(total, limit, offset))
+    return schemas.ContactPage(items=items, **page_of(total, limit, offset))
 
 
 @_json.get("/campaigns/{campaign_id}/status")
@@ -213,7 +204,7 @@ def list_dnc(
             session, now=utcnow(), limit=limit, offset=offset, include_expired=include_expired
         )
     items = [schemas.DncEntry(**e.to_dict()) for e in entries]
-    return schemas.DncPage(items=items, **_page(total, limit, offset))
+    return schemas.DncPage(items=items, **page_of(total, limit, offset))
 
 
 @_json.post("/dnc", dependencies=[Operator])

@@ -57,8 +57,8 @@ def _presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def authorize(settings: Settings, key: str | None, needed: Scope) -> None:
-    """Raise 401 unless `key` is known, 403 unless it holds `needed`."""
+def authorize(settings: Settings, key: str | None, needed: Scope) -> str:
+    """The key's scope; raise 401 unless `key` is known, 403 unless it holds `needed`."""
     scope = _scope_of(settings, key) if key else None
     if scope is None:
         raise HTTPException(
@@ -68,6 +68,20 @@ def authorize(settings: Settings, key: str | None, needed: Scope) -> None:
         )
     if needed == "operator" and scope != "operator":
         raise HTTPException(403, "this API key may only read; this route needs an operator key")
+    return scope
+
+
+def key_scope(
+    runtime: RuntimeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key)],
+) -> str:
+    """The scope of the request's key (401 when it sent none or one that is not configured)."""
+    key = bearer.credentials if bearer is not None else header_key
+    return authorize(runtime.settings, key, "read")
+
+
+KeyScope = Annotated[str, Depends(key_scope)]
 
 
 # The scope each dependency made by `require_scope` checks, for `ApiRoute` to read.

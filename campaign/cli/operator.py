@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import typer
-import yaml
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -32,6 +31,7 @@ from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.runtime import Runtime
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 from campaign.services.csv_files import REPORT_ROWS
+from campaign.services.spec_text import read_spec_text
 from campaign.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -99,13 +99,7 @@ def _read_doc(path: Path) -> object:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 text") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidInput(f"{path}: {where}{problem}") from exc
+    return read_spec_text(text, str(path))
 
 
 def _spec_errors_in(path: Path, work: Callable[[], T]) -> T:

@@ -38,7 +38,13 @@ from campaign.demo.memory import MemoryPeak
 from campaign.demo.progress import ProgressView
 from campaign.demo.report import DemoReport, collect, upload_summary
 from campaign.demo.servers import Servers, start_servers
-from campaign.demo.stack import StackConfig, StackUrls, demo_settings, start_stack
+from campaign.demo.stack import (
+    StackConfig,
+    StackUrls,
+    demo_settings,
+    operator_key,
+    start_stack,
+)
 from campaign.demo.supervisor import Supervisor
 from campaign.domain.states import CampaignState, ContactState
 from campaign.errors import ServiceUnavailable
@@ -270,6 +276,12 @@ class _Demo:
             worker_concurrency=self.options.worker_concurrency,
         )
         urls = start_stack(self.sup, self.settings, stack)
+        console.print(
+            f"[bold]console[/]       {urls.api}/\n"
+            f"[bold]operator key[/]  {operator_key(self.settings)}"
+            "  (sign in with it on the console; both last as long as the demo)",
+            soft_wrap=True,
+        )
         try:
             prepared = self.prepare()
             last = self.watch(prepared, console)

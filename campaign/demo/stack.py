@@ -67,6 +67,7 @@ def process_env(settings: Settings, api_port: int, sim_port: int) -> dict[str, s
         "SAVG_CLIENT_SECRET": settings.savg_client_secret.get_secret_value(),
         "NOTIFY_BASE_URL": f"http://127.0.0.1:{api_port}",
         "NOTIFY_SECRET": settings.notify_secret.get_secret_value(),
+        "API_KEYS": settings.api_keys.get_secret_value(),
     }
 
 
@@ -90,15 +91,22 @@ def stack_env(
 
 
 def demo_settings(base: Settings) -> Settings:
-    """`base` with per-run secrets and a queue prefix of this run's own."""
+    """`base` with per-run secrets, a queue prefix of this run's own, and one operator API key
+    made for this run (printed with the console's URL; it dies with the demo)."""
     return base.model_copy(
         update={
             "queue_prefix": f"demo{secrets.token_hex(3)}",
+            "api_keys": SecretStr(f"demo-{secrets.token_urlsafe(18)}:operator"),
             "savg_client_id": "demo-client",
             "savg_client_secret": SecretStr(secrets.token_urlsafe(32)),
             "notify_secret": SecretStr(secrets.token_urlsafe(32)),
         }
     )
+
+
+def operator_key(settings: Settings) -> str | None:
+    """The first operator key of `settings` (the demo's own), if it has one."""
+    return next((k for k, scope in settings.api_key_scopes.items() if scope == "operator"), None)
 
 
 def wait_http(url: str, child: Child, timeout_s: float = 60.0) -> None:

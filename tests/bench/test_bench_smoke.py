@@ -26,7 +26,16 @@ def test_every_suite_produces_figures_at_tiny_size(tmp_path: Path) -> None:
         print(f"{entry['name']:<40} {entry['value']:>12} {entry['unit']}")
     assert status == 0
     names = {entry["name"] for entry in figures}
-    for prefix in ("claim_", "pacing_ratio_", "naive_", "loop_attempts", "notify_", "ingest_"):
+    prefixes = (
+        "claim_",
+        "pacing_ratio_",
+        "naive_",
+        "loop_attempts",
+        "notify_",
+        "ingest_",
+        "console_",
+    )
+    for prefix in prefixes:
         assert any(name.startswith(prefix) for name in names), prefix
     assert all(set(entry) <= {"name", "value", "unit", "target"} for entry in figures)
     assert "| figure |" in markdown.read_text()

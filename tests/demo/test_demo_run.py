@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -64,6 +66,19 @@ def _wait_for_calls(demo: subprocess.Popen[bytes], lock: Path, database_url: str
     return children
 
 
+def _assert_console_shows_the_campaign(log: str) -> None:
+    """The demo printed the console's URL and an operator key, and both work while it runs."""
+    url = re.search(r"console\s+(http://\S+/)", log)
+    key = re.search(r"operator key\s+(\S+)", log)
+    assert url, log
+    assert key, log
+    assert httpx.get(url.group(1)).headers["content-type"].startswith("text/html")
+    auth = {"Authorization": f"Bearer {key.group(1)}"}
+    assert httpx.get(f"{url.group(1)}api/v1/me", headers=auth).json() == {"scope": "operator"}
+    items = httpx.get(f"{url.group(1)}api/v1/overview", headers=auth).json()["items"]
+    assert [item["state"] for item in items] == ["running"]
+
+
 def test_demo_on_external_servers_reports_what_the_database_holds(
     demo_inputs: DemoInputs, demo_database: str, demo_redis: str, data_dir: Path
 ) -> None:
@@ -111,6 +126,7 @@ def test_ctrl_c_stops_every_process_and_a_second_demo_runs_right_after(
     try:
         children = _wait_for_calls(first, data_dir / LOCK_NAME, demo_database)
         assert len(children) == 5, log_path.read_text()
+        _assert_console_shows_the_campaign(log_path.read_text())
 
         os.killpg(first.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the demo's group
 

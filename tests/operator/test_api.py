@@ -184,6 +184,13 @@ READ_ROUTES = {
     ("GET", "/api/v1/campaigns/{campaign_id}/export"),
     ("GET", "/api/v1/dnc"),
     ("POST", "/api/v1/policy/check"),
+    ("POST", "/api/v1/policy/parse"),
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/overview"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/attempts"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/attempts/{attempt_id}"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/pace"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/waiting"),
 }
 
 
@@ -198,7 +205,11 @@ def test_every_route_needs_a_key_and_changes_need_the_operator_scope(api: httpx.
     assert served == OPERATOR_ROUTES | READ_ROUTES
     with httpx.Client(base_url=str(api.base_url)) as client:
         for method, template in sorted(served):
-            path = template.replace("{campaign_id}", "1").replace("{phone}", "+12015550100")
+            path = (
+                template.replace("{campaign_id}", "1")
+                .replace("{attempt_id}", "1")
+                .replace("{phone}", "+12015550100")
+            )
             missing = client.request(method, path)
             wrong = client.request(method, path, headers={"Authorization": "Bearer nope"})
             reader = client.request(method, path, headers=READER)
