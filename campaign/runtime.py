@@ -23,7 +23,8 @@ from campaign.services.leases import Leases
 from campaign.settings import Settings
 
 DIAL_TASK = "campaign.dial"
-NOTIFY_TASK = "campaign.consume_notification"
+DRAIN_TASK = "campaign.drain_inbox"
+WAKE_TTL_MS = 5000
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -46,7 +47,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         task_routes={
             DIAL_TASK: {"queue": settings.queue("dial")},
-            NOTIFY_TASK: {"queue": settings.queue("notify")},
+            DRAIN_TASK: {"queue": settings.queue("notify")},
         },
         task_default_queue=settings.queue("dial"),
         worker_hijack_root_logger=False,
@@ -124,11 +125,20 @@ class Runtime:
             for attempt_id in attempt_ids:
                 self.celery.send_task(DIAL_TASK, args=[attempt_id], queue=queue, producer=producer)
 
-    def enqueue_notification(self, notification_id: int) -> None:
-        """Send the consumer task for one stored notification."""
-        self.celery.send_task(
-            NOTIFY_TASK, args=[notification_id], queue=self.settings.queue("notify")
-        )
+    def wake_consumer(self) -> None:
+        """Have one consumer drain the inbox, unless one was woken and has not started yet.
+
+        The drain clears the wake key before each batch it reads, so a row committed after that
+        read finds the key clear and wakes another drain: none is left behind, and a burst of
+        notifications costs one task, not one each. The key's expiry covers a lost task (and
+        the sweeper any row left anyway).
+        """
+        if self.redis.set(self.wake_key, 1, nx=True, px=WAKE_TTL_MS):
+            self.celery.send_task(DRAIN_TASK, queue=self.settings.queue("notify"))
+
+    @property
+    def wake_key(self) -> str:
+        return f"{self.settings.queue_prefix}:inbox:wake"
 
     def close(self) -> None:
         """Release pooled connections (tests and graceful shutdown)."""

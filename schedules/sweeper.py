@@ -44,7 +44,7 @@ from campaign.domain.states import (
 from campaign.runtime import Runtime
 from campaign.services.leases import keys_for
 from campaign.services.lifecycle import finish_run
-from campaign.services.notifications import apply_notification
+from campaign.services.notifications import drain_inbox
 from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 
@@ -224,28 +224,20 @@ def _restore_limiter(runtime: Runtime) -> int:
 
 
 def _apply_stale_inbox(runtime: Runtime, now: datetime, rng: random.Random) -> int:
-    """Apply, here, inbox rows no consumer applied in time (their message was lost, or Redis was
+    """Apply, here, inbox rows no consumer applied in time (its wake-up was lost, or Redis was
     down when the receiver sent it). The sweeper needs only PostgreSQL for this, so a final
     stored during a broker outage is applied before any deadline could call its attempt lost."""
     inbox_stale = timedelta(seconds=runtime.settings.sweep_inbox_stale_s)
     with transaction(runtime.sessions) as session:
-        ids = list(
-            session.scalars(
-                select(NotificationRow.id)
-                .where(
-                    NotificationRow.processed_at.is_(None),
-                    NotificationRow.received_at < now - inbox_stale,
-                )
-                .order_by(NotificationRow.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            )
+        applied = drain_inbox(
+            session,
+            leases=runtime.leases,
+            now=now,
+            rng=rng,
+            limit=BATCH,
+            received_before=now - inbox_stale,
         )
-        for notification_id in ids:
-            apply_notification(
-                session, notification_id, leases=runtime.leases, now=now, rng=rng
-            )
-    return len(ids)
+    return len(applied)
 
 
 def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""The notification consumer task: a thin adapter over campaign.services.notifications."""
+"""The notification consumer task: drains the inbox in batches (a thin adapter over
+campaign.services.notifications)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,28 @@ import random
 from campaign import metrics
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.runtime import NOTIFY_TASK
-from campaign.services.notifications import Applied, apply_notification
+from campaign.runtime import DRAIN_TASK
+from campaign.services.notifications import drain_inbox
 from workers.app import app
 from workers.base import CampaignTask
 from workers.runtime import runtime
 
+BATCH = 100
 _rng = random.Random()
 
 
-@app.task(
-    name=NOTIFY_TASK,
-    base=CampaignTask,
-    subject="notification_id",
-    result_metric=metrics.NOTIFICATIONS,
-)
-def consume_notification(notification_id: int) -> Applied:
-    """Apply one stored notification; re-delivery is harmless (processed rows are skipped)."""
+@app.task(name=DRAIN_TASK, base=CampaignTask, subject="drain")
+def drain() -> int:
+    """Apply every waiting inbox row, a batch per transaction; a second drain running at once
+    takes other rows (SKIP LOCKED), and a redelivered one finds nothing left to do."""
     rt = runtime()
-    with transaction(rt.sessions) as session:
-        return apply_notification(
-            session, notification_id, leases=rt.leases, now=utcnow(), rng=_rng
-        )
+    applied = 0
+    while True:
+        rt.redis.delete(rt.wake_key)  # before reading: a row committed after this wakes us again
+        with transaction(rt.sessions) as session:
+            results = drain_inbox(session, leases=rt.leases, now=utcnow(), rng=_rng, limit=BATCH)
+        for result in results:
+            metrics.NOTIFICATIONS.labels(result.value).inc()
+        applied += len(results)
+        if len(results) < BATCH:
+            return applied

@@ -23,11 +23,12 @@ from campaign.api.problems import problem
 from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
 from campaign.domain import tokens
-from campaign.domain.outcomes import parse_notification
+from campaign.domain.outcomes import STATUS_EVENT, parse_notification
 from campaign.domain.signature import signature_valid
+from campaign.domain.states import AttemptEvent
 from campaign.errors import NotFound, NotificationInvalid
 from campaign.runtime import Runtime
-from campaign.services.notifications import Stored, store_notification
+from campaign.services.notifications import Stored, answer_in_place, store_notification
 
 router = APIRouter()
 logger = logging.getLogger(__name__)
@@ -51,13 +52,13 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _hand_over(runtime: Runtime, notification_id: int) -> None:
-    """Wake the consumer. The row is already durable, so a broker outage is no reason to answer
-    an error: the sweeper applies rows no consumer took."""
+def _hand_over(runtime: Runtime) -> None:
+    """Wake a consumer to drain the inbox. The row is already durable, so a broker outage is no
+    reason to answer an error: the sweeper applies rows no consumer took."""
     try:
-        runtime.enqueue_notification(notification_id)
+        runtime.wake_consumer()
     except (KombuError, RedisError, OSError) as exc:
-        logger.warning("notification %s stored; consumer not woken (%s)", notification_id, exc)
+        logger.warning("notification stored; no consumer woken (%s)", exc)
 
 
 @router.post("/notify/{token}", status_code=200, include_in_schema=False)
@@ -88,6 +89,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
 
     def store() -> Stored:
+        now = utcnow()
         with log.bound(attempt_id=attempt_id), transaction(runtime.sessions) as session:
             stored = store_notification(
                 session,
@@ -95,10 +97,14 @@ async def notify(token: str, request: Request) -> JSONResponse:
                 body=body,
                 headers=headers,
                 status=parsed.status.value,
-                now=utcnow(),
+                now=now,
             )
-            if stored.created:
-                after_commit(session, lambda: _hand_over(runtime, stored.notification_id))
+            if not stored.created:
+                pass  # a duplicate: its first copy is applied, or waiting to be
+            elif STATUS_EVENT[parsed.status] is AttemptEvent.ANSWER:
+                answer_in_place(session, stored.notification_id, attempt_id, parsed, now)
+            else:
+                after_commit(session, lambda: _hand_over(runtime))
         return stored
 
     try:

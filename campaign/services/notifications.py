@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign import log
 from campaign.db.tables import AttemptRow, CampaignRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
-from campaign.domain.states import ATTEMPT_FINAL, AttemptEvent, AttemptState, attempt_transition
+from campaign.domain.states import (
+    ATTEMPT_FINAL,
+    ATTEMPT_TABLE,
+    AttemptEvent,
+    AttemptState,
+    attempt_transition,
+)
 from campaign.errors import NotFound, NotificationInvalid
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
@@ -45,23 +52,29 @@ def store_notification(
     status: str | None,
     now: datetime,
 ) -> Stored:
-    """Insert the raw body unless the same body was already stored for this attempt."""
-    if session.scalar(select(AttemptRow.id).where(AttemptRow.id == attempt_id)) is None:
-        raise NotFound("unknown notification token")
+    """Insert the raw body unless the same body was already stored for this attempt.
+
+    One statement: the foreign key refuses an attempt that does not exist (NotFound), and the
+    unique key a duplicate body (the stored row's id is looked up only then).
+    """
     key = hashlib.sha256(body).hexdigest()
-    new_id = session.scalar(
-        insert(NotificationRow)
-        .values(
-            attempt_id=attempt_id,
-            received_at=now,
-            body=body,
-            headers=dict(headers),
-            dedupe_key=key,
-            status=status,
-        )
-        .on_conflict_do_nothing(constraint="uq_notifications_dedupe")
-        .returning(NotificationRow.id)
-    )
+    try:
+        with session.begin_nested():
+            new_id = session.scalar(
+                insert(NotificationRow)
+                .values(
+                    attempt_id=attempt_id,
+                    received_at=now,
+                    body=body,
+                    headers=dict(headers),
+                    dedupe_key=key,
+                    status=status,
+                )
+                .on_conflict_do_nothing(constraint="uq_notifications_dedupe")
+                .returning(NotificationRow.id)
+            )
+    except IntegrityError as exc:  # the attempt's foreign key: a campaign deleted meanwhile
+        raise NotFound("unknown notification token") from exc
     if new_id is not None:
         return Stored(new_id, created=True)
     existing = session.scalar(
@@ -72,6 +85,50 @@ def store_notification(
     if existing is None:  # pragma: no cover - the conflicting row cannot vanish in between
         raise NotFound("notification disappeared")
     return Stored(existing, created=False)
+
+
+# `answered` moves an attempt only from these (the machine's table says which); later states
+# keep theirs, and a final that came first stays final.
+_ANSWERABLE = tuple(
+    s.value
+    for s in AttemptState
+    if (s, AttemptEvent.ANSWER) in ATTEMPT_TABLE
+    and ATTEMPT_TABLE[(s, AttemptEvent.ANSWER)] is AttemptState.ANSWERED
+    and s is not AttemptState.ANSWERED
+)
+
+
+def answer_in_place(
+    session: Session, notification_id: int, attempt_id: int, n: Notification, now: datetime
+) -> Applied:
+    """Apply an `answered` in the receiver's own transaction: it decides nothing (no policy, no
+    contact), so it needs no consumer, only the attempt's state and call facts, in one UPDATE."""
+    moved = session.scalar(
+        update(AttemptRow)
+        .where(AttemptRow.id == attempt_id, AttemptRow.state.in_(_ANSWERABLE))
+        .values(
+            state=AttemptState.ANSWERED.value,
+            answered_at=now,
+            conversation_id=func.coalesce(AttemptRow.conversation_id, n.conversation_id),
+            reason=func.coalesce(n.reason, AttemptRow.reason),
+            sip_code=func.coalesce(n.sip_code, AttemptRow.sip_code),
+            amd=func.coalesce(n.amd, AttemptRow.amd),
+        )
+        .returning(AttemptRow.id)
+    )
+    result = Applied.APPLIED if moved is not None else _late_answer(session, attempt_id)
+    session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.id == notification_id)
+        .values(processed_at=now, result=result.value)
+    )
+    return result
+
+
+def _late_answer(session: Session, attempt_id: int) -> Applied:
+    state = session.scalar(select(AttemptRow.state).where(AttemptRow.id == attempt_id))
+    final = state is not None and AttemptState(state) in ATTEMPT_FINAL
+    return Applied.REGRESSION if final else Applied.DUPLICATE
 
 
 def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> None:
@@ -156,3 +213,33 @@ def _apply(
         session, attempt, event=event, outcome=outcome, spec=spec, now=now, rng=rng, leases=leases
     )
     return Applied.APPLIED, None
+
+
+def drain_inbox(
+    session: Session,
+    *,
+    leases: Leases,
+    now: datetime,
+    rng: random.Random,
+    limit: int,
+    received_before: datetime | None = None,
+) -> list[Applied]:
+    """Apply up to `limit` unprocessed inbox rows, oldest first, in this transaction.
+
+    `SKIP LOCKED`: several consumers (and the sweeper) drain at once without waiting on each
+    other or applying a row twice. `received_before` limits the sweeper to rows a consumer
+    should have taken by now.
+    """
+    query = (
+        select(NotificationRow.id)
+        .where(NotificationRow.processed_at.is_(None))
+        .order_by(NotificationRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if received_before is not None:
+        query = query.where(NotificationRow.received_at < received_before)
+    return [
+        apply_notification(session, nid, leases=leases, now=now, rng=rng)
+        for nid in list(session.scalars(query))
+    ]

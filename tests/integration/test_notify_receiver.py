@@ -84,7 +84,7 @@ def test_notification_is_stored_before_the_answer_and_handed_to_the_consumer(
     assert response.status_code == 200
     assert response.json()["duplicate"] is False
     assert _stored(runtime, attempt_id) == 1  # committed by the time SAVG got its 200
-    assert runtime.notifications == [response.json()["id"]]
+    assert runtime.wakes == 1  # a consumer is woken to drain it
 
 
 def test_duplicate_notification_is_stored_once(
@@ -97,7 +97,7 @@ def test_duplicate_notification_is_stored_once(
     assert second.status_code == 200
     assert second.json() == {"id": first.json()["id"], "duplicate": True}
     assert _stored(runtime, attempt_id) == 1
-    assert len(runtime.notifications) == 1
+    assert runtime.wakes == 1
 
 
 @pytest.mark.parametrize(
@@ -225,3 +225,18 @@ def test_credentials_in_request_headers_are_not_stored(
         stored = session.get_one(NotificationRow, response.json()["id"]).headers
     assert stored["x-trace"] == "kept"
     assert not {name.lower() for name in credentials} & set(stored)
+
+
+def test_an_answer_is_applied_by_the_receiver_itself(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    # `answered` decides nothing: no broker hop, no consumer, one UPDATE in the receiver.
+    response = api.post(_url(runtime, attempt_id), json={**COMPLETED, "status": "Answered"})
+
+    assert response.status_code == 200
+    assert runtime.wakes == 0
+    with runtime.sessions() as session:
+        attempt = session.get_one(AttemptRow, attempt_id)
+        stored = session.get_one(NotificationRow, response.json()["id"])
+    assert (attempt.state, stored.result) == ("answered", "applied")
+    assert attempt.answered_at is not None

@@ -13,10 +13,10 @@ class RecordingRuntime(Runtime):
     """Real PostgreSQL and Redis; the messages it would send to Celery land in lists."""
 
     dials: list[int] = field(default_factory=list)
-    notifications: list[int] = field(default_factory=list)
+    wakes: int = 0
 
     def enqueue_dials(self, attempt_ids: Sequence[int]) -> None:
         self.dials.extend(attempt_ids)
 
-    def enqueue_notification(self, notification_id: int) -> None:
-        self.notifications.append(notification_id)
+    def wake_consumer(self) -> None:
+        self.wakes += 1
