@@ -8,7 +8,7 @@ from campaign import metrics
 from campaign.clock import utcnow
 from campaign.errors import PacingExhausted
 from campaign.runtime import DIAL_TASK
-from campaign.services import dialing
+from campaign.services import claims, dialing
 from campaign.services.dialing import DialResult
 from workers.app import app
 from workers.base import CampaignTask
@@ -29,13 +29,12 @@ def dial_attempt(self: CampaignTask, attempt_id: int, claim_token: str | None = 
     While pacing says wait, the task re-schedules itself with the limiter's retry-after and keeps
     its claim token, so the attempt is neither consumed nor claimable by a duplicate.
     """
-    if claim_token is None:
-        claim_token = dialing.claim(runtime().sessions, attempt_id, utcnow())
-        if claim_token is None:
-            return DialResult.skipped
+    claim = claims.take(runtime().sessions, attempt_id, claim_token, utcnow())
+    if claim is None:
+        return DialResult.skipped
     try:
-        return dialing.dial(dial_deps(), attempt_id, claim_token)
+        return dialing.dial(dial_deps(), claim)
     except PacingExhausted as exc:
         metrics.LIMITER_WAITS.labels(exc.reason).inc()
         countdown = exc.retry_after_s + random.uniform(0, 0.05)
-        raise self.retry(args=[attempt_id, claim_token], countdown=countdown) from exc
+        raise self.retry(args=[attempt_id, claim.token], countdown=countdown) from exc

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.gateway.client import DialAccepted, DialRequest, SavgClient
-from campaign.services import dialing
+from campaign.services import dial_records
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.simulator.control import SimControl
 from schedules.sweeper import sweep
@@ -99,7 +99,7 @@ def test_a_placed_call_whose_sid_never_committed_is_lost_not_unplaced(
     queue: Queue,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dialing, "ACCEPT_RETRY_S", 0.3)
+    monkeypatch.setattr(dial_records, "ACCEPT_RETRY_S", 0.3)
     [attempt_id] = queue()
     flaky, database = _flaky(deps, failures=10**6)
 

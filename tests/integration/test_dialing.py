@@ -21,7 +21,8 @@ from campaign.domain.states import CampaignState
 from campaign.errors import PacingExhausted
 from campaign.gateway.client import SavgClient
 from campaign.runtime import make_breaker
-from campaign.services import dialing
+from campaign.services import claims, dialing
+from campaign.services.claims import Claimed
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
@@ -113,10 +114,14 @@ def _contact(runtime: RecordingRuntime, attempt_id: int) -> ContactRow:
         return session.get_one(ContactRow, session.get_one(AttemptRow, attempt_id).contact_id)
 
 
+def _take(deps: DialDeps, attempt_id: int, token: str | None = None) -> Claimed:
+    claim = claims.take(deps.sessions, attempt_id, token, utcnow())
+    assert claim is not None
+    return claim
+
+
 def _dial(deps: DialDeps, attempt_id: int) -> DialResult:
-    token = dialing.claim(deps.sessions, attempt_id, utcnow())
-    assert token is not None
-    return dialing.dial(deps, attempt_id, token)
+    return dialing.dial(deps, _take(deps, attempt_id))
 
 
 def test_dial_posts_once_and_records_the_gateway_ids(
@@ -141,15 +146,15 @@ def test_dial_posts_once_and_records_the_gateway_ids(
 
 def test_duplicate_delivery_cannot_claim_a_claimed_attempt(deps: DialDeps, queue: Queue) -> None:
     [attempt_id] = queue()
-    assert dialing.claim(deps.sessions, attempt_id, utcnow()) is not None
-    assert dialing.claim(deps.sessions, attempt_id, utcnow()) is None
+    assert claims.take(deps.sessions, attempt_id, None, utcnow()) is not None
+    assert claims.take(deps.sessions, attempt_id, None, utcnow()) is None
 
 
 def test_stale_claim_token_cannot_send(deps: DialDeps, sim: SimControl, queue: Queue) -> None:
     [attempt_id] = queue()
-    dialing.claim(deps.sessions, attempt_id, utcnow())
+    _take(deps, attempt_id)
 
-    assert dialing.dial(deps, attempt_id, "not-the-claim") is DialResult.skipped
+    assert claims.take(deps.sessions, attempt_id, "not-the-claim", utcnow()) is None
     assert sim.calls() == []
 
 
@@ -190,15 +195,15 @@ def test_pacing_wait_consumes_nothing(
     attempt_ids = queue(2, pacing={"cps": 1, "max_live_calls": 5, "max_call_duration": "2s"})
     strict = replace(deps, settings=deps.settings.model_copy(update={"pacing_max_wait_s": 0.0}))
     assert _dial(strict, attempt_ids[0]) is DialResult.sent
-    token = dialing.claim(strict.sessions, attempt_ids[1], utcnow())
-    assert token is not None
+    claim = _take(strict, attempt_ids[1])
 
     with pytest.raises(PacingExhausted):
-        dialing.dial(strict, attempt_ids[1], token)
+        dialing.dial(strict, claim)
 
     assert _attempt(runtime, attempt_ids[1]).state == "dialing"  # still ours, nothing sent
     time.sleep(1.1)
-    assert dialing.dial(strict, attempt_ids[1], token) is DialResult.sent
+    again = _take(strict, attempt_ids[1], claim.token)  # the retried task re-reads its facts
+    assert dialing.dial(strict, again) is DialResult.sent
 
 
 def test_a_streak_of_503s_opens_the_breaker_and_the_refusal_that_opened_it_is_not_charged(

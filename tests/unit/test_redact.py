@@ -32,6 +32,10 @@ def test_notify_tokens_are_masked_in_paths() -> None:
 
 def _access_log(message_args: tuple[object, ...], capsys: pytest.CaptureFixture[str]) -> str:
     log.configure("text")  # what `campaign api` sets up; uvicorn's loggers propagate to it
+    for name in ("uvicorn", "uvicorn.access"):  # as `uvicorn.run(log_config=None)` leaves them
+        logger = logging.getLogger(name)  # (another test's in-process server may have set them)
+        logger.handlers, logger.propagate = [], True
+        logger.setLevel(logging.NOTSET)
     try:
         logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', *message_args)
     finally:

@@ -1,0 +1,101 @@
+"""Taking an attempt for a dial: one statement claims it and reads every fact the gates need.
+
+The claim is a conditional `queued → dialing` UPDATE with a fresh token (a duplicate delivery
+changes nothing), joined to the contact and the campaign, returning what the gates and the
+dial-out need: the number, its zones and metadata, the campaign's state, whether the number is on
+the do-not-call list, and a digest of the spec (the spec itself is parsed once per version, see
+`specs.spec_for`). A task that waited for pacing re-reads the same facts with its token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, cast, exists, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.domain.states import AttemptEvent, AttemptState, CampaignState, attempt_transition
+
+_CLAIMED = attempt_transition(AttemptState.QUEUED, AttemptEvent.CLAIM).state
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An attempt this worker holds (`token`), with the facts read in the same statement."""
+
+    attempt_id: int
+    token: str
+    campaign_id: int
+    contact_id: int
+    phone: str
+    zones: list[str]
+    metadata: dict[str, Any]
+    campaign_state: CampaignState
+    on_dnc: bool
+    spec_digest: str
+
+
+def _facts(now: datetime) -> tuple[Any, ...]:
+    on_dnc = exists().where(
+        DncRow.phone == ContactRow.phone,
+        or_(DncRow.expires_at.is_(None), DncRow.expires_at > now),
+    )
+    return (
+        AttemptRow.campaign_id,
+        AttemptRow.contact_id,
+        ContactRow.phone,
+        ContactRow.zones,
+        ContactRow.metadata_,
+        CampaignRow.state,
+        on_dnc,
+        func.md5(cast(CampaignRow.spec, Text)),
+    )
+
+
+_JOINED = (ContactRow.id == AttemptRow.contact_id, CampaignRow.id == AttemptRow.campaign_id)
+
+
+def take(
+    sessions: sessionmaker[Session], attempt_id: int, token: str | None, now: datetime
+) -> Claimed | None:
+    """Claim a queued attempt (no `token`), or re-read one already claimed with `token`; None
+    when it is not ours to dial (a duplicate delivery, a stale claim, an attempt gone)."""
+    with transaction(sessions) as session:
+        if token is None:
+            token = secrets.token_hex(16)
+            row = session.execute(
+                update(AttemptRow)
+                .where(AttemptRow.id == attempt_id, AttemptRow.state == AttemptState.QUEUED.value)
+                .where(*_JOINED)
+                .values(state=_CLAIMED.value, claim_token=token, claimed_at=now)
+                .returning(*_facts(now))
+            ).one_or_none()
+        else:
+            row = session.execute(
+                select(*_facts(now)).where(
+                    AttemptRow.id == attempt_id,
+                    AttemptRow.state == _CLAIMED.value,
+                    AttemptRow.claim_token == token,
+                    *_JOINED,
+                )
+            ).one_or_none()
+    if row is None:
+        return None
+    campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row
+    return Claimed(
+        attempt_id=attempt_id,
+        token=token,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        phone=phone,
+        zones=list(zones),
+        metadata=dict(metadata),
+        campaign_state=CampaignState(state),
+        on_dnc=bool(on_dnc),
+        spec_digest=digest,
+    )
