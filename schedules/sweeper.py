@@ -228,15 +228,14 @@ def _apply_stale_inbox(runtime: Runtime, now: datetime, rng: random.Random) -> i
     down when the receiver sent it). The sweeper needs only PostgreSQL for this, so a final
     stored during a broker outage is applied before any deadline could call its attempt lost."""
     inbox_stale = timedelta(seconds=runtime.settings.sweep_inbox_stale_s)
-    with transaction(runtime.sessions) as session:
-        applied = drain_inbox(
-            session,
-            leases=runtime.leases,
-            now=now,
-            rng=rng,
-            limit=BATCH,
-            received_before=now - inbox_stale,
-        )
+    applied = drain_inbox(
+        runtime.sessions,
+        leases=runtime.leases,
+        now=lambda: now,
+        rng=rng,
+        limit=BATCH,
+        received_before=now - inbox_stale,
+    )
     return len(applied)
 
 

@@ -7,7 +7,6 @@ import random
 
 from campaign import metrics
 from campaign.clock import utcnow
-from campaign.db.engine import transaction
 from campaign.runtime import DRAIN_TASK
 from campaign.services.notifications import drain_inbox
 from workers.app import app
@@ -26,8 +25,7 @@ def drain() -> int:
     applied = 0
     while True:
         rt.redis.delete(rt.wake_key)  # before reading: a row committed after this wakes us again
-        with transaction(rt.sessions) as session:
-            results = drain_inbox(session, leases=rt.leases, now=utcnow(), rng=_rng, limit=BATCH)
+        results = drain_inbox(rt.sessions, leases=rt.leases, now=utcnow, rng=_rng, limit=BATCH)
         for result in results:
             metrics.NOTIFICATIONS.labels(result.value).inc()
         applied += len(results)

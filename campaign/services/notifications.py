@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,9 +17,10 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import log
+from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import (
@@ -216,30 +217,44 @@ def _apply(
 
 
 def drain_inbox(
-    session: Session,
+    sessions: sessionmaker[Session],
     *,
     leases: Leases,
-    now: datetime,
+    now: Callable[[], datetime],
     rng: random.Random,
     limit: int,
     received_before: datetime | None = None,
 ) -> list[Applied]:
-    """Apply up to `limit` unprocessed inbox rows, oldest first, in this transaction.
+    """Apply up to `limit` unprocessed inbox rows, oldest first, each in its own transaction.
 
-    `SKIP LOCKED`: several consumers (and the sweeper) drain at once without waiting on each
-    other or applying a row twice. `received_before` limits the sweeper to rows a consumer
-    should have taken by now.
+    One transaction per row, not per batch: applying locks the attempt then its contact, and a
+    batch holding many of them would deadlock with a verb that locks a campaign's contacts in
+    another order (`cancel`). `SKIP LOCKED`: several consumers (and the sweeper) drain at once
+    without waiting on each other or applying a row twice. `received_before` limits the sweeper
+    to rows a consumer should have taken by now.
     """
     query = (
         select(NotificationRow.id)
         .where(NotificationRow.processed_at.is_(None))
         .order_by(NotificationRow.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
     if received_before is not None:
         query = query.where(NotificationRow.received_at < received_before)
-    return [
-        apply_notification(session, nid, leases=leases, now=now, rng=rng)
-        for nid in list(session.scalars(query))
-    ]
+    with sessions() as session:
+        ids = list(session.scalars(query))
+    results = []
+    for notification_id in ids:
+        with transaction(sessions) as session:
+            mine = session.scalar(
+                select(NotificationRow.id)
+                .where(
+                    NotificationRow.id == notification_id, NotificationRow.processed_at.is_(None)
+                )
+                .with_for_update(skip_locked=True)
+            )
+            if mine is not None:
+                results.append(
+                    apply_notification(session, notification_id, leases=leases, now=now(), rng=rng)
+                )
+    return results
