@@ -75,6 +75,7 @@ def configure(fmt: LogFormat = "text", level: int = logging.INFO) -> None:
     handler._campaign = True  # type: ignore[attr-defined]  # marks our handler for replacement
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request at INFO: a line per dial-out costs CPU on the hot path and says
-    # nothing our own records do not.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A line per dial-out or task costs CPU on the hot path and says nothing our own records do
+    # not: httpx's per-request lines, Celery's "received"/"succeeded" per task. At DEBUG they show.
+    for chatty in ("httpx", "celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

@@ -19,7 +19,7 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown
 
 from campaign import log
 from campaign.heartbeat import TTL_S, beat
-from campaign.metrics_server import serve_metrics
+from campaign.metrics import serve_metrics
 from workers.runtime import runtime
 
 logger = logging.getLogger(__name__)

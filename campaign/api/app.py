@@ -14,7 +14,7 @@ from sqlalchemy import text
 from campaign import __version__
 from campaign.api import attempts, campaigns, console, notify, overview, problems
 from campaign.runtime import Runtime
-from campaign.settings import Settings
+from campaign.settings import Settings, get_settings
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -60,3 +60,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one `campaign api` worker process, from the environment (uvicorn's factory:
+    with `--workers N` each process builds its own runtime and pools)."""
+    return create_app(get_settings())

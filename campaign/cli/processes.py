@@ -7,8 +7,10 @@ its tick, the API drains).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import tempfile
 import threading
 from typing import Annotated
 
@@ -40,23 +42,35 @@ def _exit_0(*_: object) -> None:
 def api(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="uvicorn worker processes (one per core takes more load)")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="a line per request (off: it costs CPU per notification)")
+    ] = False,
 ) -> None:
     """Run the HTTP API and notification receiver (uvicorn)."""
     import uvicorn
 
-    from campaign.api.app import create_app
-    from campaign.metrics_server import serve_metrics
+    from campaign.metrics import serve_metrics
 
     _logging()
     settings = _settings("database_url", "redis_url")
-    serve_metrics(settings)
+    if workers > 1:
+        # Each worker process counts on its own; the metrics port sums them (prometheus_client's
+        # multiprocess mode, a folder the workers write to, named before they start).
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="campaign-prom-"))
+    serve_metrics(settings, multiprocess=workers > 1)
     # uvicorn drains on SIGTERM, then re-raises it to the handler found at start: exiting 0 from
     # there makes a drained API a clean stop (not 143), like the worker and the dispatcher.
     signal.signal(signal.SIGTERM, _exit_0)
     uvicorn.run(
-        create_app(settings),
+        "campaign.api.app:from_environment",
+        factory=True,
         host=host,
         port=port,
+        workers=workers,
+        access_log=access_log,
         timeout_graceful_shutdown=20,
         log_config=None,  # uvicorn's loggers go through ours (LOG_FORMAT, tokens masked)
     )
@@ -118,7 +132,7 @@ def dispatcher(
     sweep: Annotated[float, typer.Option(help="seconds between sweeps")] = 2.0,
 ) -> None:
     """Run a dispatcher: claims due contacts, sweeps, starts recurring runs; any number may run."""
-    from campaign.metrics_server import serve_metrics
+    from campaign.metrics import serve_metrics
     from campaign.runtime import Runtime
     from schedules.runner import run
 

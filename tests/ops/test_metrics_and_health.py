@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs; process queries only
 import pytest
 
 from tests.ops.conftest import Ops
@@ -101,7 +102,7 @@ def test_health_worker_fails_without_a_worker_and_passes_with_one(ops: Ops) -> N
 
 def test_the_api_access_log_masks_notify_tokens(ops: Ops) -> None:
     port = int(ops.api_url.rsplit(":", 1)[1])
-    api = ops.run("api", "api", "--port", str(port))
+    api = ops.run("api", "api", "--port", str(port), "--access-log")  # off by default: CPU
     wait_http(f"{ops.api_url}/healthz", api)
     token = "424242.4102444800.AbCdEfGhIjKlMnOpQrStUvWx"
 
@@ -111,3 +112,19 @@ def test_the_api_access_log_masks_notify_tokens(ops: Ops) -> None:
     masked = '"POST /notify/*** HTTP/1.1" 404'
     wait_for(lambda: masked in api.log_path.read_text(), 10, what="the access-log line")
     assert token not in api.log_path.read_text()
+
+
+def test_the_api_runs_several_worker_processes_behind_one_port(ops: Ops) -> None:
+    port, metrics_port = int(ops.api_url.rsplit(":", 1)[1]), free_port()
+    api = ops.run(
+        "api", "api", "--port", str(port), "--workers", "2", env={"METRICS_PORT": str(metrics_port)}
+    )
+    wait_http(f"{ops.api_url}/readyz", api)
+
+    def two_workers() -> bool:
+        return len(psutil.Process(api.pid).children(recursive=True)) >= 2
+
+    wait_for(two_workers, 30, what="two uvicorn worker processes")
+    assert all(httpx.get(f"{ops.api_url}/readyz", timeout=5).status_code == 200 for _ in range(6))
+    # The port sums what every worker process counted (prometheus_client's multiprocess mode).
+    assert httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).status_code == 200
