@@ -20,13 +20,17 @@ from campaign.settings import get_settings
 _local = threading.local()
 
 
+def pool_size_for(threads: int) -> int:
+    """The engine's pool (it allows as many again in overflow) for `threads` worker threads: a
+    dial holds at most one connection at a time, so pool + overflow = threads, rounded up."""
+    return max(1, (threads + 1) // 2)
+
+
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    """This process's runtime, from the environment."""
-    # 8 + 8 overflow = 16 connections, the default thread count: a dial holds at most one at a
-    # time, and 4 workers × 40 (the old 20 + 20) exceeded PostgreSQL's default 100 connections,
-    # after which the API answered 500 to notifications. Threads beyond 16 wait for a connection.
-    return Runtime(get_settings(), pool_size=8)
+    """This process's runtime, from the environment; `worker_init` sizes its pool to the
+    worker's threads before the first connection (docs/production.md: the connection budget)."""
+    return Runtime(get_settings(), pool_size=pool_size_for(16))
 
 
 def dial_deps() -> DialDeps:

@@ -15,12 +15,12 @@ import logging
 import threading
 from typing import Any
 
-from celery.signals import setup_logging, worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_init, worker_ready, worker_shutdown
 
 from campaign import log
 from campaign.heartbeat import TTL_S, beat
 from campaign.metrics import serve_metrics
-from workers.runtime import runtime
+from workers.runtime import pool_size_for, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ def _beat_until_stopped() -> None:
             logger.warning("worker heartbeat not written: %s", exc)
         if _stop.wait(BEAT_INTERVAL_S):
             return
+
+
+@worker_init.connect
+def size_database_pool(sender: Any, **_: Any) -> None:
+    """One database connection per thread that can dial at once (`--concurrency`, or the
+    `--autoscale` maximum), so no thread waits for a connection and none sits idle."""
+    autoscale = getattr(sender, "autoscale", None)
+    threads = max(autoscale) if autoscale else sender.concurrency
+    runtime().pool_size = pool_size_for(int(threads or 1))
 
 
 @setup_logging.connect

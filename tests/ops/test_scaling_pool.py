@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.procs import wait_for
 from workers.pool import ScalingThreadPool
+from workers.runtime import pool_size_for
 
 
 @pytest.fixture
@@ -60,3 +61,10 @@ def test_warm_stop_finishes_running_jobs_and_drops_the_ones_not_started() -> Non
     pool.stop()
     assert finished == ["running"]
     assert _info(pool)["threads"] == 0
+
+
+@pytest.mark.parametrize(("threads", "pool"), [(1, 1), (2, 1), (8, 4), (16, 8), (17, 9), (64, 32)])
+def test_the_database_pool_covers_every_thread_of_the_worker(threads: int, pool: int) -> None:
+    # `worker_init` sizes it from --concurrency (or the --autoscale max); overflow doubles it.
+    assert pool_size_for(threads) == pool
+    assert 2 * pool_size_for(threads) >= threads
