@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from campaign.settings import Settings
 
@@ -48,6 +48,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the surrounding :func:`transaction` commits; dropped on rollback."""
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_session_sync(state: ORMExecuteState) -> None:
+    """Bulk UPDATE/DELETE statements never refresh objects already loaded in the session.
+
+    The engine's conditional UPDATEs (claims, marks, releases) run in short transactions that
+    load no objects they change, and SQLAlchemy's default ('auto' → 'evaluate') compiles a
+    Python evaluator of the WHERE clause on every call: measured at ~8 % of a worker's CPU.
+    """
+    if (
+        state.is_update or state.is_delete
+    ) and "synchronize_session" not in state.execution_options:
+        state.update_execution_options(synchronize_session=False)
 
 
 @event.listens_for(Session, "after_rollback")
