@@ -127,7 +127,8 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     """Dial a claimed attempt. Raises PacingExhausted (nothing consumed) when it must wait."""
     log.bind(campaign_id=claim.campaign_id)
     now = deps.clock()
-    spec = spec_for(deps.sessions, claim.campaign_id, claim.spec_digest)
+    with deps.sessions() as session:  # it connects only for a spec version not seen yet
+        spec = spec_for(session, claim.campaign_id, claim.spec_digest)
     keys = keys_for(deps.limiter, deps.settings, claim.campaign_id, spec)
     verdict = gates.decide(
         spec,

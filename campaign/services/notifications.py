@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +33,7 @@ from campaign.domain.states import (
 from campaign.errors import NotFound, NotificationInvalid
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
-from campaign.services.specs import load_spec
+from campaign.services.specs import spec_for
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,12 @@ def apply_notification(
         raise NotFound(f"notification {notification_id} not found")
     if row.processed_at is not None:
         return Applied.ALREADY
+    return _apply_row(session, row, leases=leases, now=now, rng=rng)
+
+
+def _apply_row(
+    session: Session, row: NotificationRow, *, leases: Leases, now: datetime, rng: random.Random
+) -> Applied:
     attempt = session.get_one(AttemptRow, row.attempt_id, with_for_update=True)
     log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
     result, why = _apply(session, row, attempt, leases=leases, now=now, rng=rng)
@@ -204,7 +210,10 @@ def _apply(
         attempt.state = transition.state.value
         attempt.answered_at = now
         return Applied.APPLIED, None
-    spec = load_spec(session.get_one(CampaignRow, attempt.campaign_id).spec)
+    digest = session.scalar(
+        select(func.md5(cast(CampaignRow.spec, Text))).where(CampaignRow.id == attempt.campaign_id)
+    )
+    spec = spec_for(session, attempt.campaign_id, digest or "")
     outcome = classify(n, amd_enabled=spec.gateway.amd_enabled)
     if outcome is None:  # pragma: no cover - finals always classify
         return Applied.APPLIED, None
@@ -246,15 +255,14 @@ def drain_inbox(
     results = []
     for notification_id in ids:
         with transaction(sessions) as session:
-            mine = session.scalar(
-                select(NotificationRow.id)
+            # Locked (or skipped, when another drain has it) in the statement that loads it.
+            row = session.scalar(
+                select(NotificationRow)
                 .where(
                     NotificationRow.id == notification_id, NotificationRow.processed_at.is_(None)
                 )
                 .with_for_update(skip_locked=True)
             )
-            if mine is not None:
-                results.append(
-                    apply_notification(session, notification_id, leases=leases, now=now(), rng=rng)
-                )
+            if row is not None:
+                results.append(_apply_row(session, row, leases=leases, now=now(), rng=rng))
     return results

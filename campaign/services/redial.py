@@ -41,11 +41,22 @@ def histories(
     """Every dial to each contact, oldest first, as the retry policy reads it: across all runs,
     or only `run_id`'s (a recurring campaign's attempt caps start afresh each run)."""
     out: dict[int, list[PastAttempt]] = {cid: [] for cid in contact_ids}
+    for contact_id, run, past in _dials(session, contact_ids):
+        if run_id is None or run == run_id:
+            out[contact_id].append(past)
+    return out
+
+
+def _dials(
+    session: Session, contact_ids: Sequence[int]
+) -> list[tuple[int, int | None, PastAttempt]]:
+    """(contact, run, dial) of every dial to these contacts, oldest first: one query."""
     if not contact_ids:
-        return out
+        return []
     query = (
         select(
             AttemptRow.contact_id,
+            AttemptRow.run_id,
             AttemptRow.sending_at,
             AttemptRow.claimed_at,
             AttemptRow.outcome,
@@ -55,16 +66,15 @@ def histories(
         .where(AttemptRow.contact_id.in_(contact_ids), AttemptRow.state.not_in(_NOT_DIALED))
         .order_by(AttemptRow.id)
     )
-    if run_id is not None:
-        query = query.where(AttemptRow.run_id == run_id)
-    for contact_id, sending_at, claimed_at, outcome, counted, state in session.execute(query):
+    dials = []
+    for contact_id, run, sending_at, claimed_at, outcome, counted, state in session.execute(query):
         at = sending_at or claimed_at
         if at is not None:
             outcome_class = OutcomeClass(outcome) if outcome else None
             # `error`: the gateway refused or never took the dial-out, so no call was placed.
             placed = state != AttemptState.ERROR.value
-            out[contact_id].append(PastAttempt(at, outcome_class, counted, placed))
-    return out
+            dials.append((contact_id, run, PastAttempt(at, outcome_class, counted, placed)))
+    return dials
 
 
 def close_attempt(
@@ -141,10 +151,11 @@ def settle_contact(
     session.flush()
     zones = spec.window.zones_for(contact.zones)
     # Attempt caps count this run's dials; frequency caps (min_gap, per_day) hold across runs.
-    this_run = histories(session, [contact.id], run_id=attempt.run_id)[contact.id]
+    dials = _dials(session, [contact.id])
+    this_run = [past for _, run, past in dials if run == attempt.run_id]
     result = spec.retry.decide(outcome, this_run, now, zones[0], rng)
     if isinstance(result, Redial):
-        every_run = histories(session, [contact.id])[contact.id]
+        every_run = [past for _, _, past in dials]
         at = spec.retry.earliest_allowed(every_run, result.at, zones[0])
         opens = spec.window.next_open(at, zones, spec.ring_margin)
         if opens is None:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow
 from campaign.domain.spec import CampaignSpec, parse_spec
@@ -34,13 +34,13 @@ _BY_DIGEST: dict[tuple[int, str], CampaignSpec] = {}
 _BY_DIGEST_MAX = 1024
 
 
-def spec_for(sessions: sessionmaker[Session], campaign_id: int, digest: str) -> CampaignSpec:
-    """The campaign's spec as of `digest`; one query on the first sight of a version."""
+def spec_for(session: Session, campaign_id: int, digest: str) -> CampaignSpec:
+    """The campaign's spec as of `digest` (md5 of its stored JSON text); `session` is used only
+    on the first sight of a version, to fetch and parse it."""
     key = (campaign_id, digest)
     spec = _BY_DIGEST.get(key)
     if spec is None:
-        with sessions() as session:
-            stored = session.scalar(select(CampaignRow.spec).where(CampaignRow.id == campaign_id))
+        stored = session.scalar(select(CampaignRow.spec).where(CampaignRow.id == campaign_id))
         if stored is None:
             raise NotFound(f"campaign {campaign_id} not found")
         spec = load_spec(stored)
