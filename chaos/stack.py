@@ -1,7 +1,7 @@
 """The system under chaos: PostgreSQL and Redis this run owns, and every engine process.
 
-The servers are embedded ones (`campaign.embedded`) in a folder of the run's own, so stopping and
-restarting them harms no other work on the machine, and they come back on the same socket/port,
+The servers are embedded ones (`campaign.demo.embedded`) in a folder of the run's own, so stopping
+and restarting them harms no other work on the machine, and they come back on the same socket/port,
 as a restarted server in production comes back at the same address. Every process is started in
 its own process group, logs to `<run>/logs/<name>.<generation>.log` (a restarted worker gets a new
 file, so the log of the one killed is kept) and is stopped by its own pid.
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from campaign.db.migrate import upgrade
+from campaign.demo.embedded import Embedded, start_embedded, start_postgres, start_redis
 from campaign.demo.stack import process_env
-from campaign.embedded import Embedded, start_embedded, start_postgres, start_redis
 from campaign.runtime import Runtime
 from campaign.settings import Settings, load_settings
 from campaign.simulator.control import SimControl

@@ -38,7 +38,7 @@ def servers() -> Iterator[tuple[str, str]]:
     if not os.environ.get("CAMPAIGN_TEST_EMBEDDED"):
         yield services.admin_database_url(), services.redis_base_url()
         return
-    from campaign.embedded import start_embedded
+    from campaign.demo.embedded import start_embedded
 
     # Not under pytest's basetemp: concurrent pytest sessions prune each other's old basetemps.
     data_dir = Path(tempfile.mkdtemp(prefix="campaign-embedded-"))

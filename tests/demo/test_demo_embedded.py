@@ -11,8 +11,8 @@ import psutil
 import pytest
 from rich.console import Console
 
+from campaign.demo.embedded import start_embedded
 from campaign.demo.run import run_demo
-from campaign.embedded import start_embedded
 from campaign.settings import load_settings
 from tests.demo.checks import assert_report_matches_database
 from tests.demo.conftest import DemoInputs

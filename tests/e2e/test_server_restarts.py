@@ -1,7 +1,7 @@
 """PostgreSQL and Redis restarted (and Redis wiped) mid-campaign, on servers this module owns.
 
 The machine's servers are shared with other test sessions, so these faults run against real
-PostgreSQL and Redis started from the wheels (`campaign.embedded`) in a folder of their own.
+PostgreSQL and Redis started from the wheels (`campaign.demo.embedded`) in a folder of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from campaign.db.migrate import upgrade
-from campaign.embedded import Embedded, start_embedded, start_postgres, start_redis
+from campaign.demo.embedded import Embedded, start_embedded, start_postgres, start_redis
 from campaign.settings import Settings
 from tests import factories
 from tests.e2e.conftest import Stack, launch

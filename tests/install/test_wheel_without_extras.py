@@ -120,7 +120,7 @@ print(package.__file__)
 print("\\n".join(failed))
 """
 # The demo needs the embedded extra by design; migrations run only under Alembic.
-DEMO_ONLY = ("campaign.demo.", "campaign.embedded", "campaign.db.migrations.")
+DEMO_ONLY = ("campaign.demo.", "campaign.db.migrations.")
 
 
 def test_every_module_but_the_demo_imports_without_extras(install: Install) -> None:

