@@ -34,8 +34,12 @@ lint: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/python tools/audit.py
 
+# Coverage of the code the test process itself runs (the processes e2e tests start are not
+# measured); the floor rises as the code settles.
+COVERAGE_FLOOR ?= 80
+
 test: lint audit
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
