@@ -7,6 +7,7 @@ where kubectl exists, a test proves both render the same objects.
 
 from __future__ import annotations
 
+import configparser
 import copy
 import re
 import shutil
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -27,6 +28,9 @@ K8S = DEPLOY / "k8s"
 BASE = K8S / "base"
 OVERLAYS = {name: K8S / "overlays" / name for name in ("keda", "hpa", "simulator")}
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+PGBOUNCER_INI = DEPLOY / "pgbouncer" / "pgbouncer.ini"
+# The Deployment, Service and ConfigMap of PgBouncer in the Kubernetes base share this name.
+PGBOUNCER = "campaign-pgbouncer"
 KUBERNETES_SCRAPE = DEPLOY / "prometheus" / "scrape-kubernetes.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboard.json"
 README = DEPLOY / "README.md"
@@ -163,6 +167,13 @@ def pod_specs(objects: list[Manifest]) -> Iterator[tuple[Manifest, Manifest]]:
             yield obj, obj["spec"]["template"]["spec"]
 
 
+def engine_pod_specs(objects: list[Manifest]) -> Iterator[tuple[Manifest, Manifest]]:
+    """(owner, pod spec) of the engine's own processes: every workload but PgBouncer."""
+    for owner, spec in pod_specs(objects):
+        if owner["metadata"]["name"] != PGBOUNCER:
+            yield owner, spec
+
+
 def _containers(objects: list[Manifest]) -> Iterator[Manifest]:
     for _, spec in pod_specs(objects):
         yield from spec.get("initContainers", [])
@@ -205,3 +216,39 @@ def seconds(duration: str) -> float:
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
     assert "".join(n + u for n, u in parts) == duration, f"not a compose duration: {duration}"
     return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def pgbouncer_ini(text: str) -> configparser.ConfigParser:
+    """A pgbouncer.ini (`;` comments, `key = value`; values hold `=`, so only the first splits)."""
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+def libpq_params(value: str) -> dict[str, str]:
+    """`host=h port=5432 dbname=d` (a [databases] entry) as a dict."""
+    return dict(pair.split("=", 1) for pair in value.split())
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a postgresql:// URL connects, and as whom."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    database: str
+
+
+def endpoint(url: str) -> Endpoint:
+    """The parts of a postgresql:// URL that decide where it connects."""
+    parts = urlsplit(url)
+    assert parts.username and parts.hostname, url
+    return Endpoint(
+        user=unquote(parts.username),
+        password=unquote(parts.password or ""),
+        host=parts.hostname,
+        port=parts.port or 5432,
+        database=parts.path.lstrip("/"),
+    )

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from campaign.cli import app
-from tests.deploy.manifests import BASE, OVERLAYS, compose, pod_specs, render
+from tests.deploy.manifests import BASE, OVERLAYS, compose, engine_pod_specs, render
 
 ENGINE_SERVICES = ("migrate", "api", "worker", "dispatcher", "simulator")
 
@@ -20,7 +20,7 @@ def _command_lines() -> set[tuple[str, ...]]:
         if check[1:2] == ["campaign"]:
             lines.add(tuple(check[2:]))
     for directory in (BASE, *OVERLAYS.values()):
-        for _, spec in pod_specs(render(directory).objects):
+        for _, spec in engine_pod_specs(render(directory).objects):
             for container in spec["containers"]:
                 lines.add(tuple(container["args"]))
                 for probe in ("startupProbe", "livenessProbe", "readinessProbe"):

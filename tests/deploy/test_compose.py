@@ -21,7 +21,7 @@ from tests.deploy.manifests import (
 )
 
 ENGINE = ("migrate", "api", "worker", "dispatcher", "simulator")
-LONG_RUNNING = ("postgres", "redis", "api", "worker", "dispatcher", "simulator")
+LONG_RUNNING = ("postgres", "pgbouncer", "redis", "api", "worker", "dispatcher", "simulator")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,7 @@ def test_engine_services_share_one_image_and_pick_the_process_by_command(
 def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
     checks = {name: services[name]["healthcheck"]["test"] for name in LONG_RUNNING}
     assert checks["postgres"][:2] == ["CMD", "pg_isready"]
+    assert checks["pgbouncer"][:2] == ["CMD", "pg_isready"]
     assert "redis-cli ping" in checks["redis"][1]
     api_port = _flag(services["api"]["command"], "--port")
     assert f"127.0.0.1:{api_port}/healthz" in checks["api"][-1]
@@ -73,9 +74,10 @@ def test_dependencies_wait_for_health_or_a_finished_migration(services: dict[str
                 assert condition == "service_started"
                 assert name not in ENGINE, f"{name} must not start before {target} is ready"
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["pgbouncer"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     for name in ("api", "worker", "dispatcher"):
         assert services[name]["depends_on"] == {
-            "postgres": {"condition": "service_healthy"},
+            "pgbouncer": {"condition": "service_healthy"},
             "redis": {"condition": "service_healthy"},
             "migrate": {"condition": "service_completed_successfully"},
         }

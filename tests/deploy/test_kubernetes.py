@@ -21,6 +21,7 @@ from tests.deploy.manifests import (
     SECRET_ENV,
     Manifest,
     Rendering,
+    engine_pod_specs,
     load_docs,
     load_yaml,
     pod_specs,
@@ -106,7 +107,7 @@ def test_every_process_runs_the_one_image_with_the_shared_settings(name: str) ->
     base_kustomization = load_yaml(BASE / "kustomization.yaml")
     (image,) = base_kustomization["images"]
     expected = f"{image['newName']}:{image['newTag']}"
-    for _, spec in pod_specs(rendering.objects):
+    for _, spec in engine_pod_specs(rendering.objects):
         for container in spec["containers"]:
             assert container["image"] == expected
             assert container["envFrom"] == [

@@ -21,6 +21,7 @@ from tests.deploy.manifests import (
     KUBERNETES_SCRAPE,
     ROOT,
     compose,
+    engine_pod_specs,
     load_yaml,
     render,
     tool,
@@ -199,9 +200,11 @@ def test_kubernetes_scrape_job_keeps_the_annotated_pods_of_the_namespace() -> No
     keep = job["relabel_configs"][0]
     assert keep["action"] == "keep"
     assert keep["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+    # Every engine process serves /metrics; PgBouncer has none of its own.
     annotated = [
-        d["spec"]["template"]["metadata"].get("annotations", {})
-        for d in render(BASE).of_kind("Deployment")
+        owner["spec"]["template"]["metadata"].get("annotations", {})
+        for owner, _ in engine_pod_specs(render(BASE).objects)
+        if owner["kind"] == "Deployment"
     ]
     assert all(re.fullmatch(keep["regex"], a["prometheus.io/scrape"]) for a in annotated)
     sources = {label for rule in job["relabel_configs"] for label in rule["source_labels"]}
