@@ -240,11 +240,17 @@ class Endpoint:
     port: int
     database: str
 
+    @property
+    def address(self) -> tuple[str, int, str]:
+        """(host, port, database): where it connects, whoever logs in."""
+        return self.host, self.port, self.database
+
 
 def endpoint(url: str) -> Endpoint:
     """The parts of a postgresql:// URL that decide where it connects."""
     parts = urlsplit(url)
-    assert parts.username and parts.hostname, url
+    assert parts.username, url
+    assert parts.hostname, url
     return Endpoint(
         user=unquote(parts.username),
         password=unquote(parts.password or ""),
