@@ -131,8 +131,9 @@ def test_compose_engine_goes_through_pgbouncer_and_the_migration_does_not(
         assert url.user == postgres_env["POSTGRES_USER"]
         assert url.password == interpolate(postgres_env["POSTGRES_PASSWORD"])
     migrate = endpoint(interpolate(services["migrate"]["environment"]["DATABASE_URL"]))
-    host, _, database = _server(ini)
-    assert migrate.address == _server(ini)
+    server = _server(ini)
+    assert migrate.address == server
+    host, _, database = server
     assert host == "postgres"  # the compose service
     assert database == postgres_env["POSTGRES_DB"]
 
@@ -158,20 +159,15 @@ def test_compose_pgbouncer_writes_the_auth_file_it_reads_with_the_postgres_passw
     auth_file = pgbouncer_ini(PGBOUNCER_INI.read_text())["pgbouncer"]["auth_file"]
     shell, flag, script, name = pgbouncer["entrypoint"]
     assert auth_file in script
-    assert (
-        pgbouncer["environment"]["POSTGRES_PASSWORD"]
-        == (services["postgres"]["environment"]["POSTGRES_PASSWORD"])
-    )
+    postgres_env = services["postgres"]["environment"]
+    assert pgbouncer["environment"]["POSTGRES_PASSWORD"] == postgres_env["POSTGRES_PASSWORD"]
     # The real script (compose turns `$$` into `$`) against a password the format must escape.
     written = tmp_path / "userlist.txt"
     script = script.replace("$$", "$").replace(auth_file, str(written))
     password = 'a "quoted" $password\\'
     env = {"PATH": os.environ["PATH"], "POSTGRES_PASSWORD": password}
     subprocess.run([shell, flag, script, name, "true"], env=env, check=True, timeout=10)
-    assert _userlist(written.read_text()) == (
-        services["postgres"]["environment"]["POSTGRES_USER"],
-        password,
-    )
+    assert _userlist(written.read_text()) == (postgres_env["POSTGRES_USER"], password)
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
 
 
