@@ -69,6 +69,7 @@ def _build_context(dest: Path) -> Path:
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     return dest
 
@@ -89,7 +90,10 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Install:
     (wheel,) = (base / "dist").glob("*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120)
     python = base / "venv" / "bin" / "python"
-    _pip(python, "install", "-q", str(wheel))
+    # As the Dockerfile does: the locked runtime dependencies (hashes checked), then the wheel.
+    lock = str(source / "requirements/runtime.lock")
+    _pip(python, "install", "-q", "--require-hashes", "-r", lock)
+    _pip(python, "install", "-q", "--no-deps", str(wheel))
     workdir = base / "work"
     workdir.mkdir()
     return Install(bin=base / "venv" / "bin", workdir=workdir)
