@@ -66,7 +66,7 @@ class CampaignView:
         }
 
 
-def _unstorable(value: object, path: str) -> list[str]:
+def unstorable(value: object, path: str) -> list[str]:
     """Values PostgreSQL's JSONB cannot hold (NUL characters, NaN and infinities), by path."""
     if isinstance(value, str):
         return [f"{path}: contains a NUL character"] if "\x00" in value else []
@@ -75,16 +75,16 @@ def _unstorable(value: object, path: str) -> list[str]:
     if isinstance(value, Mapping):
         found = [f"{path}: key contains a NUL character" for k in value if "\x00" in str(k)]
         for key, item in value.items():
-            found += _unstorable(item, f"{path}.{key}" if path else str(key))
+            found += unstorable(item, f"{path}.{key}" if path else str(key))
         return found
     if isinstance(value, list):
-        return [e for i, item in enumerate(value) for e in _unstorable(item, f"{path}[{i}]")]
+        return [e for i, item in enumerate(value) for e in unstorable(item, f"{path}[{i}]")]
     return []
 
 
 def validate_spec(document: object) -> dict[str, Any]:
     """The stored form of a spec (defaults filled in); SpecInvalid lists every problem."""
-    problems = _unstorable(document, "")
+    problems = unstorable(document, "")
     if problems:
         raise SpecInvalid(problems)
     return parse_spec(document).to_dict()
