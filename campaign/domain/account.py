@@ -37,6 +37,7 @@ from campaign.domain.calling_window import CallingWindow
 from campaign.domain.frequency import KEYS as CAP_KEYS
 from campaign.domain.frequency import FrequencyCaps
 from campaign.domain.pacing import MAX_CPS
+from campaign.domain.regions import region_code
 from campaign.errors import SpecInvalid
 
 DEFAULT = "default"
@@ -46,16 +47,9 @@ MAX_MIN_GAP = timedelta(days=7)
 _TOP_KEYS = ("trunks", "compliance")
 _TRUNK_KEYS = ("cps", "max_live_calls")
 _COMPLIANCE_KEYS = ("per_number", "hours", "holidays", "require_consent")
-_REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", re.ASCII)
 _TRUNK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
 
 Week = tuple[tuple[words.Range, ...], ...]
-
-
-def region_code(value: str) -> str | None:
-    """`value` as a region code (`US`, `US-FL`, upper case), or None if it is not one."""
-    code = value.strip().upper()
-    return code if _REGION.fullmatch(code) else None
 
 
 @dataclass(frozen=True)

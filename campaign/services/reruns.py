@@ -41,7 +41,7 @@ from campaign.errors import Conflict, InvalidInput
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.lifecycle import open_run, rearm_contacts, scrub_dnc
 from campaign.services.specs import load_spec
-from campaign.services.uploads import UploadReport
+from campaign.services.upload_report import UploadReport
 
 _OVER = (CampaignState.COMPLETED, CampaignState.CANCELLED)
 _BY_DEFAULT = (ContactState.EXHAUSTED, ContactState.CANCELLED)
