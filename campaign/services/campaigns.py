@@ -21,6 +21,7 @@ from campaign.db.tables import CampaignRow
 from campaign.domain.spec import parse_spec
 from campaign.domain.states import CampaignState
 from campaign.errors import Conflict, NotFound, SpecInvalid
+from campaign.services import audit
 
 EDITABLE_BLOCKS = ("pacing", "retry", "window")
 """Blocks an operator may replace on an existing campaign; the rest fixes what the calls are."""
@@ -97,6 +98,7 @@ def create_campaign(session: Session, document: object) -> CampaignView:
     session.add(row)
     session.flush()
     session.refresh(row)
+    audit.record(session, "campaign.create", campaign_id=row.id, after={"spec": spec})
     return CampaignView.of(row)
 
 
@@ -159,7 +161,16 @@ def edit_campaign(session: Session, campaign_id: int, document: object) -> Campa
         raise SpecInvalid(problems)
     merged = dict(row.spec)
     merged.update({key: document[key] for key in EDITABLE_BLOCKS if key in document})
+    before = row.spec
     row.spec = validate_spec(merged)
+    changed = [key for key in EDITABLE_BLOCKS if row.spec.get(key) != before.get(key)]
+    audit.record(
+        session,
+        "campaign.edit",
+        campaign_id=campaign_id,
+        before={key: before.get(key) for key in changed},
+        after={key: row.spec.get(key) for key in changed},
+    )
     session.flush()
     session.refresh(row)
     return CampaignView.of(row)

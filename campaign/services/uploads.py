@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from campaign.domain.reasons import Closed
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
-from campaign.services import account
+from campaign.services import account, audit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.contact_rows import CheckedBatch, check_rows
 from campaign.services.csv_files import (
@@ -240,6 +240,9 @@ def import_contacts(
     session.refresh(campaign, with_for_update={"read": True})
     if campaign.state == CampaignState.CANCELLED.value:
         raise Conflict(f"campaign {campaign_id} was cancelled during the upload; nothing stored")
+    counts = ("rows", "accepted", "duplicates", "suppressed", "rejected_total")
+    detail = {"file": name, **{key: report.to_dict()[key] for key in counts}}
+    audit.record(session, "contacts.upload", campaign_id=campaign_id, detail=detail)
     return report
 
 
