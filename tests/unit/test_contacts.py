@@ -192,10 +192,10 @@ def test_region_and_consent_columns_feed_the_account_rules() -> None:
     row = check({"phone": "+1 305 555 0100", "region": "us-fl", "consent": "2026-03-01"})
     assert isinstance(row, ContactRow)
     assert (row.region, row.consent, str(row.consent_on)) == ("US-FL", True, "2026-03-01")
-    for word, given in (("yes", True), ("FALSE", False), ("1", True), ("no", False)):
+    for word, said in (("yes", True), ("FALSE", False), ("1", True), ("no", False)):
         row = check({"phone": "+1 305 555 0100", "consent": word})
         assert isinstance(row, ContactRow)
-        assert (row.consent, row.consent_on) == (given, None)
+        assert (row.consent, row.consent_on) == (said, None)
     unsaid = check({"phone": "+800 1234 5678"})
     assert isinstance(unsaid, ContactRow)
     assert (unsaid.region, unsaid.consent) == (None, None)  # non-geographic: no country
