@@ -14,6 +14,7 @@ import pytest
 import typer
 import yaml
 from pydantic import SecretStr
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -21,6 +22,7 @@ from campaign.api.app import create_app
 from campaign.cli import account as account_cli
 from campaign.cli import operator
 from campaign.db.engine import transaction
+from campaign.db.tables import DncRow
 from campaign.errors import SpecInvalid
 from campaign.runtime import Runtime
 from campaign.services import account
@@ -41,12 +43,17 @@ UNNAMED = {"Authorization": "Bearer op-key"}
 VERBS = ["create", "edit", "start", "pause", "resume", "cancel", "rerun"]
 
 
+DNC = ["+13125550196", "+13125550197", "+13125550198", "+13125550199"]
+
+
 @pytest.fixture(autouse=True)
 def _no_account_rules_after(session_factory: sessionmaker[Session]) -> Iterator[None]:
-    """Other tests share this database: leave it with no account rules in force."""
+    """Other tests share this database: leave it with no account rules in force, and none of
+    this module's numbers on the do-not-call list."""
     yield
     with transaction(session_factory) as session:
         account.apply(session, {})
+        session.execute(delete(DncRow).where(DncRow.phone.in_(DNC)))
 
 
 @pytest.fixture
@@ -125,10 +132,10 @@ def test_every_cli_verb_is_in_the_audit_trail_with_the_os_user(
     run(cli, "upload", cid, str(contacts))
     for verb in ("start", "pause", "resume", "cancel", "rerun"):
         run(cli, verb, cid)
-    run(cli, "dnc", "add", "+12015550199")
-    run(cli, "dnc", "remove", "+12015550199")
+    run(cli, "dnc", "add", DNC[3])
+    run(cli, "dnc", "remove", DNC[3])
     dnc_file = tmp_path / "dnc.csv"
-    dnc_file.write_text("phone\n+12015550198\n")
+    dnc_file.write_text(f"phone\n{DNC[2]}\n")
     run(cli, "dnc", "import", str(dnc_file))
     policy = tmp_path / "account.yaml"
     policy.write_text(yaml.safe_dump(POLICY))
@@ -165,9 +172,9 @@ def test_every_api_verb_is_in_the_audit_trail_under_the_keys_name(
     assert api.post(f"/api/v1/campaigns/{cid}/contacts", files=files).is_success
     for verb in ("start", "pause", "resume", "cancel", "rerun"):
         assert api.post(f"/api/v1/campaigns/{cid}/{verb}").is_success, verb
-    assert api.post("/api/v1/dnc", json={"numbers": ["+12015550197"]}).is_success
-    assert api.delete("/api/v1/dnc/+12015550197").is_success
-    dnc = {"file": ("dnc.csv", b"phone\n+12015550196\n", "text/csv")}
+    assert api.post("/api/v1/dnc", json={"numbers": [DNC[1]]}).is_success
+    assert api.delete(f"/api/v1/dnc/{DNC[1]}").is_success
+    dnc = {"file": ("dnc.csv", f"phone\n{DNC[0]}\n".encode(), "text/csv")}
     assert api.post("/api/v1/dnc/import", files=dnc).is_success
     put = api.put("/api/v1/account", json=POLICY)
     assert put.status_code == 200, put.text
