@@ -209,3 +209,35 @@ def test_the_api_shows_the_policy_and_refuses_a_bad_one_or_a_read_key(api: httpx
     shown = api.get("/api/v1/account", headers=reader).json()
     assert shown["policy"]["trunks"] == {"default": {"cps": 20.0, "max_live_calls": 100}}
     assert shown["applied_by"] == "ops-bot"
+
+
+def test_required_consent_suppresses_contacts_without_it_with_the_reason_in_the_report(
+    api: httpx.Client,
+) -> None:
+    assert api.put("/api/v1/account", json={"compliance": {"require_consent": True}}).is_success
+    cid = api.post("/api/v1/campaigns", json=spec_doc()).json()["id"]
+    csv_text = (
+        "phone,consent,region\n"
+        "+13055550101,true,US-FL\n"
+        "+13055550102,,US-FL\n"
+        "+13055550103,2026-01-15,\n"
+        "+13055550104,no,\n"
+        "+13055550105,perhaps,\n"
+    )
+    files = {"file": ("c.csv", csv_text.encode(), "text/csv")}
+    report = api.post(f"/api/v1/campaigns/{cid}/contacts", files=files).json()
+    assert (report["accepted"], report["suppressed"]) == (2, 2)
+    assert report["suppressed_reasons"] == {"no consent": 2}
+    assert report["suppressed_rows"] == [
+        {"line": 3, "value": "+13055550102", "reason": "no consent"},
+        {"line": 5, "value": "+13055550104", "reason": "no consent"},
+    ]
+    assert report["rejected"] == [
+        {
+            "line": 6,
+            "value": "perhaps",
+            "reason": 'consent "perhaps" is not true, false or a date (YYYY-MM-DD)',
+        }
+    ]
+    contacts = api.get(f"/api/v1/campaigns/{cid}/contacts", params={"state": "suppressed"})
+    assert [c["closed_reason"] for c in contacts.json()["items"]] == ["no consent"] * 2
