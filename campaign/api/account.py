@@ -33,21 +33,10 @@ class AccountPolicy(BaseModel):
     policy: dict[str, Any]
 
 
-class AuditEntry(BaseModel):
-    """One operator action."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    campaign_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    detail: dict[str, Any] | None
-
-
 class AuditPage(BaseModel):
-    items: list[AuditEntry]
+    """Operator actions, oldest first (the services' entries, as they are)."""
+
+    items: list[audit.AuditEntry]
     limit: int
     offset: int
 
@@ -84,5 +73,4 @@ def audit_trail(
         found = audit.entries(
             session, campaign_id=campaign_id, since=since, limit=limit, offset=offset
         )
-    items = [AuditEntry(**entry.to_dict()) for entry in found]
-    return AuditPage(items=items, limit=limit, offset=offset)
+    return AuditPage(items=found, limit=limit, offset=offset)

@@ -5,9 +5,7 @@ campaigns, a hold never consumes an attempt, trunk limits come from the policy."
 from __future__ import annotations
 
 import io
-import random
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,16 +16,14 @@ from sqlalchemy import delete, select, update
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.errors import PacingExhausted
-from campaign.gateway.client import SavgClient
 from campaign.limits import PacingWait
-from campaign.runtime import make_breaker
 from campaign.services import account, claims, dialing, reporting, uploads
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 from schedules.dispatcher import tick
 from tests import factories
-from tests.support.runtime import RecordingRuntime
+from tests.support.runtime import RecordingRuntime, dial_deps
 
 GB = [f"+44207946{n:04d}" for n in range(11, 15)]  # London landlines
 US = ["+12015550142"]
@@ -66,20 +62,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def deps(runtime: RecordingRuntime, sim: SimControl, clock: Clock) -> Iterator[DialDeps]:
-    settings = runtime.settings.model_copy(update={"savg_base_url": sim.base_url})
-    client = SavgClient.from_settings(settings)
-    yield DialDeps(
-        settings=settings,
-        sessions=runtime.sessions,
-        limiter=runtime.limiter,
-        breaker=make_breaker(runtime.redis, settings),
-        receipts=runtime.receipts,
-        gateway=client,
-        clock=clock,
-        rng=random.Random(7),
-        sleep=time.sleep,
-    )
-    client.close()
+    with dial_deps(runtime, sim.base_url, clock) as built:
+        yield built
 
 
 def _policy(runtime: RecordingRuntime, document: dict[str, Any]) -> None:

@@ -4,10 +4,8 @@ validation with paths, versions, and every operator verb recorded with who did i
 from __future__ import annotations
 
 import getpass
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,18 +14,15 @@ import yaml
 from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
 from campaign.api.app import create_app
-from campaign.cli import account as account_cli
-from campaign.cli import operator
 from campaign.db.engine import transaction
 from campaign.db.tables import DncRow
 from campaign.errors import SpecInvalid
 from campaign.runtime import Runtime
 from campaign.services import account
-from campaign.settings import Settings, get_settings
-from tests.operator.conftest import spec_doc
+from campaign.settings import Settings
+from tests.operator.conftest import run, run_json, spec_doc
 from tests.support.asgi import serve
 
 POLICY = {
@@ -56,25 +51,6 @@ def _no_account_rules_after(session_factory: sessionmaker[Session]) -> Iterator[
         session.execute(delete(DncRow).where(DncRow.phone.in_(DNC)))
 
 
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    operator.register(app)
-    account_cli.register(app)
-    yield app
-    get_settings.cache_clear()
-
-
-def run(app: typer.Typer, *args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout) if "--json" in args else result.stdout
-
-
 @pytest.fixture(scope="module")
 def named_server(settings: Settings) -> Iterator[str]:
     """The app with one named operator key, one unnamed and a read key."""
@@ -97,14 +73,14 @@ def test_cli_applies_and_shows_the_policy_and_refuses_a_bad_one_naming_each_path
 ) -> None:
     good = tmp_path / "account.yaml"
     good.write_text(yaml.safe_dump(POLICY))
-    applied = run(cli, "account", "apply", "-f", str(good), "--json")
+    applied = run_json(cli, "account", "apply", "-f", str(good))
     assert applied["changed"] is True
     assert applied["applied_by"] == f"cli:{getpass.getuser()}"
-    again = run(cli, "account", "apply", "-f", str(good), "--json")
+    again = run_json(cli, "account", "apply", "-f", str(good))
     assert (again["changed"], again["version"]) == (False, applied["version"])
-    shown = run(cli, "account", "show", "--json")
+    shown = run_json(cli, "account", "show")
     assert shown["policy"]["compliance"]["hours"]["US-FL"] == "08:00-20:00"
-    assert "version" in run(cli, "account", "show")
+    assert "version" in run(cli, "account", "show").stdout
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"compliance": {"hours": {"US-FL": "8pm"}, "holidays": ["XX"]}}))
@@ -123,7 +99,7 @@ def test_every_cli_verb_is_in_the_audit_trail_with_the_os_user(
     who = f"cli:{getpass.getuser()}"
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(spec_doc()))
-    cid = str(run(cli, "create", "-f", str(spec), "--json")["id"])
+    cid = str(run_json(cli, "create", "-f", str(spec))["id"])
     edit = tmp_path / "edit.yaml"
     edit.write_text(yaml.safe_dump({"pacing": {"cps": 2, "max_live_calls": 5}}))
     run(cli, "edit", cid, "-f", str(edit))
@@ -141,7 +117,7 @@ def test_every_cli_verb_is_in_the_audit_trail_with_the_os_user(
     policy.write_text(yaml.safe_dump(POLICY))
     run(cli, "account", "apply", "-f", str(policy))
 
-    mine = run(cli, "audit", "--campaign", cid, "--json")["items"]
+    mine = run_json(cli, "audit", "--campaign", cid)["items"]
     actions = [item["action"] for item in mine]
     assert actions == [
         "campaign.create", "campaign.edit", "contacts.upload", "campaign.start",
@@ -153,12 +129,12 @@ def test_every_cli_verb_is_in_the_audit_trail_with_the_os_user(
     assert edited["after"]["pacing"]["cps"] == 2
     assert (mine[3]["before"], mine[3]["after"]) == ({"state": "draft"}, {"state": "running"})
     assert mine[2]["detail"]["accepted"] == 1
-    recent = run(cli, "audit", "--since", "1h", "--json")["items"]
+    recent = run_json(cli, "audit", "--since", "1h")["items"]
     tail = [(item["action"], item["actor"]) for item in recent[-4:]]
     assert tail == [("dnc.add", who), ("dnc.remove", who), ("dnc.import", who),
                     ("account.apply", who)]  # fmt: skip
     assert recent[-1]["after"]["compliance"]["holidays"] == ["US", "GB"]
-    assert "campaign.create" in run(cli, "audit", "--campaign", cid)
+    assert "campaign.create" in run(cli, "audit", "--campaign", cid).stdout
 
 
 def test_every_api_verb_is_in_the_audit_trail_under_the_keys_name(
