@@ -153,9 +153,7 @@ class AttemptRow(Base):
         Index(
             "ix_attempts_phone_open",
             "phone",
-            postgresql_where=text(
-                "state IN ('queued','dialing','sending','accepted','answered')"
-            ),
+            postgresql_where=text("state IN ('queued','dialing','sending','accepted','answered')"),
         ),
     )
 
