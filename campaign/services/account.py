@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -74,15 +74,10 @@ def current(session: Session) -> AccountPolicy:
     return NONE if digest is None else _by_digest(session, digest)
 
 
-def policy_for(sessions: sessionmaker[Session], digest: str | None) -> AccountPolicy:
-    """The policy whose document has `digest` (as a claim read it); a query on first sight."""
-    if digest is None:
-        return NONE
-    policy = _BY_DIGEST.get(digest)
-    if policy is None:
-        with sessions() as session:
-            policy = _by_digest(session, digest)
-    return policy
+def policy_for(session: Session, digest: str | None) -> AccountPolicy:
+    """The policy whose document has `digest` (as a claim read it); `session` is used only on
+    the first sight of a document, to fetch and parse it."""
+    return NONE if digest is None else _by_digest(session, digest)
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,8 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     log.bind(campaign_id=claim.campaign_id)
     now = deps.clock()
     spec = spec_for(deps.sessions, claim.campaign_id, claim.spec_digest)
-    policy = account.policy_for(deps.sessions, claim.account_digest)
+    with deps.sessions() as session:  # it connects only for a policy version not seen yet
+        policy = account.policy_for(session, claim.account_digest)
     keys = keys_for(deps.limiter, deps.settings, claim.campaign_id, spec, policy)
     verdict = gates.decide(
         spec,
