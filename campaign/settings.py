@@ -11,6 +11,7 @@ error tracker never prints them: read a secret with `.get_secret_value()` where 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -174,10 +175,12 @@ class Settings(BaseSettings):
     def _api_keys_shape(cls, value: SecretStr) -> SecretStr:
         entries = [p.strip() for p in value.get_secret_value().split(",")]
         for position, pair in enumerate(filter(None, entries), 1):
-            key, sep, scope = pair.rpartition(":")
-            if not sep or not key or scope not in {"operator", "read"}:
+            _, key, scope = _api_key_entry(pair)
+            if not key or scope not in {"operator", "read"}:
                 # Never echo the entry: it is a key.
-                raise ValueError(f"entry {position} is not key:operator or key:read")
+                raise ValueError(
+                    f"entry {position} is not key:operator or key:read (or name=key:scope)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -209,9 +212,12 @@ class Settings(BaseSettings):
         yield from production.url_password_problems("DATABASE_URL", self.database_url)
         yield from production.url_password_problems("REDIS_URL", self.redis_url)
 
-    def _api_key_pairs(self) -> list[tuple[str, str]]:
+    def _api_key_entries(self) -> list[tuple[str | None, str, str]]:
         entries = (p.strip() for p in self.api_keys.get_secret_value().split(","))
-        return [(key, scope) for key, _, scope in (p.rpartition(":") for p in entries if p)]
+        return [_api_key_entry(p) for p in entries if p]
+
+    def _api_key_pairs(self) -> list[tuple[str, str]]:
+        return [(key, scope) for _, key, scope in self._api_key_entries()]
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
@@ -226,8 +232,14 @@ class Settings(BaseSettings):
 
     @property
     def api_key_scopes(self) -> dict[str, str]:
-        """API key → scope, from `API_KEYS` (`key:scope,…`)."""
+        """API key → scope, from `API_KEYS` (`key:scope,…`, or `name=key:scope`)."""
         return dict(self._api_key_pairs())
+
+    @property
+    def api_key_names(self) -> dict[str, str]:
+        """API key → its name, for the keys `API_KEYS` names (`name=key:scope`): who acts, in
+        the audit trail, instead of the key itself."""
+        return {key: name for name, key, _ in self._api_key_entries() if name is not None}
 
     @property
     def notify_secrets(self) -> tuple[str, ...]:
@@ -249,6 +261,19 @@ class Settings(BaseSettings):
     def queue(self, name: str) -> str:
         """The Celery queue name for `name` ("dial", "notify") under this deployment's prefix."""
         return f"{self.queue_prefix}.{name}"
+
+
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
+
+
+def _api_key_entry(entry: str) -> tuple[str | None, str, str]:
+    """(name, key, scope) of one `API_KEYS` entry: `key:scope`, or `name=key:scope` where the
+    name is letters, digits and `._@-` (so a key that itself holds `=` still reads as a key)."""
+    rest, _, scope = entry.rpartition(":")
+    name, sep, key = rest.partition("=")
+    if sep and _KEY_NAME.fullmatch(name):
+        return name, key, scope
+    return None, rest, scope
 
 
 def _check_port(url: str) -> None:

@@ -42,6 +42,7 @@ from campaign.domain.states import (
     contact_transition,
 )
 from campaign.runtime import Runtime
+from campaign.services import account
 from campaign.services.leases import keys_for
 from campaign.services.lifecycle import finish_run
 from campaign.services.notifications import drain_inbox
@@ -208,15 +209,16 @@ def _restore_limiter(runtime: Runtime) -> int:
                 CampaignRow.state == CampaignState.RUNNING.value
             )
         ).all()
+        policy = account.current(session)
     leases = []
     for attempt_id, deadline, campaign_id, stored in live:
-        keys = keys_for(runtime.limiter, runtime.settings, campaign_id, load_spec(stored))
+        keys = keys_for(runtime.limiter, runtime.settings, campaign_id, load_spec(stored), policy)
         leases += [(cap.key, str(attempt_id), deadline) for cap in keys.caps]
     rate_keys = {
         rate.key
         for campaign_id, stored in running
         for rate in keys_for(
-            runtime.limiter, runtime.settings, campaign_id, load_spec(stored)
+            runtime.limiter, runtime.settings, campaign_id, load_spec(stored), policy
         ).rates
     }
     hold_s = runtime.settings.pacing_max_wait_s

@@ -14,7 +14,15 @@ from fastapi import APIRouter, Body, File, Path, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from campaign.api import schemas
-from campaign.api.deps import ApiRoute, Operator, Reader, RuntimeDep, UploadRoute
+from campaign.api.deps import (
+    ActorDep,
+    ApiRoute,
+    Operator,
+    Reader,
+    RuntimeDep,
+    UploadRoute,
+    acting,
+)
 from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
@@ -43,9 +51,11 @@ def page_of(total: int, limit: int, offset: int) -> dict[str, Any]:
 
 
 @_json.post("/campaigns", status_code=201, dependencies=[Operator])
-def create_campaign(spec: SpecBody, runtime: RuntimeDep) -> schemas.CampaignCreated:
+def create_campaign(
+    spec: SpecBody, runtime: RuntimeDep, actor: ActorDep
+) -> schemas.CampaignCreated:
     """Create a campaign (state `draft`) from a spec validated in full."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         view = campaigns.create_campaign(session, spec)
     return schemas.CampaignCreated(id=view.id, spec=view.spec)
 
@@ -71,10 +81,10 @@ def get_campaign(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Ca
 
 @_json.patch("/campaigns/{campaign_id}", dependencies=[Operator])
 def edit_campaign(
-    campaign_id: CampaignIdPath, spec: SpecBody, runtime: RuntimeDep
+    campaign_id: CampaignIdPath, spec: SpecBody, runtime: RuntimeDep, actor: ActorDep
 ) -> schemas.Campaign:
     """Replace the pacing, retry and window blocks; the engine uses them on its next decision."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         view = campaigns.edit_campaign(session, campaign_id, spec)
     return schemas.Campaign(**view.to_dict())
 
@@ -84,30 +94,30 @@ def _lifecycle(result: lifecycle.LifecycleResult) -> schemas.Lifecycle:
 
 
 @_json.post("/campaigns/{campaign_id}/start", dependencies=[Operator])
-def start(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+def start(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
     """Start (one-shot: run 1 now; recurring: scheduled). Repeating it changes nothing."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         return _lifecycle(lifecycle.start(session, campaign_id, now=utcnow()))
 
 
 @_json.post("/campaigns/{campaign_id}/pause", dependencies=[Operator])
-def pause(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+def pause(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
     """Stop new dial-outs; calls already out finish."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         return _lifecycle(lifecycle.pause(session, campaign_id))
 
 
 @_json.post("/campaigns/{campaign_id}/resume", dependencies=[Operator])
-def resume(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+def resume(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
     """Continue a paused campaign where it stopped."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         return _lifecycle(lifecycle.resume(session, campaign_id))
 
 
 @_json.post("/campaigns/{campaign_id}/cancel", dependencies=[Operator])
-def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycle:
+def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
     """Cancel for good: contacts not yet finished are closed."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         return _lifecycle(lifecycle.cancel(session, campaign_id, now=utcnow()))
 
 
@@ -115,13 +125,14 @@ def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Lifecycl
 def rerun(
     campaign_id: CampaignIdPath,
     runtime: RuntimeDep,
+    actor: ActorDep,
     body: Annotated[schemas.RerunRequest | None, Body()] = None,
 ) -> schemas.Rerun:
     """Open a new run of a completed or cancelled campaign for the contacts whose last outcome is
     in `outcomes` (default: every contact not done or suppressed); 409 says why when it cannot."""
     names = body.outcomes if body is not None else None
     outcomes = None if names is None else reruns.parse_outcomes(names, "outcomes")
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         result = reruns.rerun(session, campaign_id, now=utcnow(), outcomes=outcomes)
     return schemas.Rerun(**result.to_dict())
 
@@ -131,11 +142,12 @@ def upload_contacts(
     campaign_id: CampaignIdPath,
     file: Annotated[UploadFile, File(description="contacts CSV (header row with `phone`)")],
     runtime: RuntimeDep,
+    actor: ActorDep,
     region: Annotated[str | None, Query(max_length=3)] = None,
 ) -> schemas.UploadReport:
     """Import contacts from a CSV; the report lists every rejected row with its reason, and
     `note` says when the new contacts are called if the campaign had completed."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         report = uploads.import_contacts(
             session,
             campaign_id,
@@ -208,11 +220,11 @@ def list_dnc(
 
 
 @_json.post("/dnc", dependencies=[Operator])
-def add_dnc(body: schemas.DncAdd, runtime: RuntimeDep) -> schemas.DncAdded:
+def add_dnc(body: schemas.DncAdd, runtime: RuntimeDep, actor: ActorDep) -> schemas.DncAdded:
     """List numbers (all or none); an existing entry takes the new expiry and note."""
     now = utcnow()
     until = dnc_admin.parse_expiry(body.expires, now) if body.expires else None
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         phones = dnc_admin.add_numbers(
             session,
             body.numbers,
@@ -228,10 +240,11 @@ def add_dnc(body: schemas.DncAdd, runtime: RuntimeDep) -> schemas.DncAdded:
 def remove_dnc(
     phone: Annotated[str, Path(max_length=64)],
     runtime: RuntimeDep,
+    actor: ActorDep,
     region: Annotated[str | None, Query(max_length=3)] = None,
 ) -> schemas.DncRemoved:
     """Unlist a number; `removed` is 0 when it was not listed."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         removed = dnc_admin.remove_numbers(session, [phone], default_region=region)
     return schemas.DncRemoved(removed=removed)
 
@@ -240,10 +253,11 @@ def remove_dnc(
 def import_dnc(
     file: Annotated[UploadFile, File(description="CSV: phone[,expires_at][,note]")],
     runtime: RuntimeDep,
+    actor: ActorDep,
     region: Annotated[str | None, Query(max_length=3)] = None,
 ) -> schemas.DncImport:
     """Import do-not-call numbers; bad rows are reported, the rest listed."""
-    with transaction(runtime.sessions) as session:
+    with acting(runtime, actor) as session:
         report = dnc_admin.import_numbers(
             session,
             file.file,

@@ -1,9 +1,11 @@
 """Dependencies of the operator API: the process runtime, API-key scopes, and body size limits.
 
-Keys come from `API_KEYS` (`key:operator` or `key:read`), sent as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`. `operator` may change things and look; `read` may only look. A missing or
-unknown key is 401, a key without the scope a route needs is 403. Keys are compared in constant
-time so response timing does not leak a prefix.
+Keys come from `API_KEYS` (`key:operator` or `key:read`, optionally named: `name=key:scope`), sent
+as `Authorization: Bearer <key>` or `X-API-Key: <key>`. The audit trail records who acted by the
+key's name, or by a short fingerprint of an unnamed key, never by the key itself. `operator` may
+change things and look; `read` may only look. A missing or unknown key is 401, a key without the
+scope a route needs is 403. Keys are compared in constant time so response timing does not leak
+a prefix.
 
 The check runs twice on purpose. `ApiRoute` runs it before the handler reads anything: FastAPI
 parses a body (a multipart upload is spooled to disk) before it runs dependencies, so a check that
@@ -13,16 +15,21 @@ stays for the OpenAPI security schemes and as a second lock on every route.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request, Response, params
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 from starlette.types import Message
 
+from campaign.db.engine import transaction
 from campaign.runtime import Runtime
+from campaign.services import audit
 from campaign.settings import Settings
 
 Scope = Literal["operator", "read"]
@@ -82,6 +89,29 @@ def key_scope(
 
 
 KeyScope = Annotated[str, Depends(key_scope)]
+
+
+def actor_name(settings: Settings, key: str) -> str:
+    """Who a key is in the audit trail: its name, else `key:` and 8 hex digits of its SHA-256
+    (enough to tell keys apart, useless for guessing one)."""
+    name = settings.api_key_names.get(key)
+    return name if name is not None else f"key:{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def request_actor(request: Request) -> str:
+    """Who acts in this request (the route has already checked the key)."""
+    key = _presented_key(request.headers) or ""
+    return actor_name(get_runtime(request).settings, key)
+
+
+ActorDep = Annotated[str, Depends(request_actor)]
+
+
+@contextmanager
+def acting(runtime: Runtime, actor: str) -> Iterator[Session]:
+    """One transaction whose changes the audit trail records as `actor`'s."""
+    with transaction(runtime.sessions) as session:
+        yield audit.act_as(session, actor)
 
 
 # The scope each dependency made by `require_scope` checks, for `ApiRoute` to read.

@@ -105,6 +105,11 @@ class UploadReport(BaseModel):
     rejected_omitted: int
     duplicate_rows: list[RowProblem]
     duplicate_rows_omitted: int
+    suppressed_reasons: dict[str, int] = Field(
+        description="suppressed rows by reason (do-not-call list, no consent)"
+    )
+    suppressed_rows: list[RowProblem]
+    suppressed_rows_omitted: int
     reopened_run: int | None = Field(
         description="the run an upload to a completed campaign opened to call its new contacts"
     )

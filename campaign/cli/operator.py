@@ -9,6 +9,7 @@ file, line or field at fault.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -29,7 +30,7 @@ from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.runtime import Runtime
-from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
+from campaign.services import audit, campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 from campaign.services.csv_files import REPORT_ROWS
 from campaign.services.spec_text import read_spec_text
 from campaign.settings import Settings, get_settings
@@ -68,12 +69,21 @@ def _open_input(file: Path) -> Iterator[IO[bytes]]:
         yield stream
 
 
+def cli_actor() -> str:
+    """Who acts from the command line, for the audit trail: `cli:<os user>`."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # a container user with no passwd entry and no USER
+        user = f"uid {os.getuid()}"
+    return f"cli:{user}"
+
+
 @contextmanager
 def _session() -> Iterator[Session]:
     engine = make_engine(_settings(), pool_size=1)
     try:
         with transaction(make_session_factory(engine)) as session:
-            yield session
+            yield audit.act_as(session, cli_actor())
     finally:
         engine.dispose()
 

@@ -6,12 +6,13 @@ that ask the state machines writes them. Timestamps are `timestamptz`, always UT
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -108,6 +109,11 @@ class ContactRow(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(16))
     closed_reason: Mapped[str | None] = mapped_column(Text)
     line_no: Mapped[int | None] = mapped_column(Integer)
+    # The account rules' facts: `US` or `US-FL` (the CSV's, else the number's country), and the
+    # consent the CSV gave (None: not given; `consent_on` when it gave a date).
+    region: Mapped[str | None] = mapped_column(String(8))
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    consent_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, server_default=func.now(), onupdate=func.now()
@@ -135,6 +141,19 @@ class AttemptRow(Base):
             "ix_attempts_silent",
             "silent_deadline_at",
             postgresql_where=text("state IN ('sending','accepted')"),
+        ),
+        # The account's per-number caps: a number's placed calls by time, and its open attempts,
+        # across every campaign; each lookup reads a number's few entries, never a scan.
+        Index(
+            "ix_attempts_phone_calls",
+            "phone",
+            "sending_at",
+            postgresql_where=text("sending_at IS NOT NULL AND state <> 'error'"),
+        ),
+        Index(
+            "ix_attempts_phone_open",
+            "phone",
+            postgresql_where=text("state IN ('queued','dialing','sending','accepted','answered')"),
         ),
     )
 
@@ -207,3 +226,34 @@ class DncRow(Base):
     added_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class AccountPolicyRow(Base):
+    """One version of the account policy; the highest version is in force."""
+
+    __tablename__ = "account_policies"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    applied_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    applied_by: Mapped[str] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """One operator action: who, when, what, and the before/after of what it changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_campaign", "campaign_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))
+    # No foreign key: the trail outlives what it describes.
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain.states import AttemptState
 from campaign.services.reporting import CampaignStatus
-from campaign.services.uploads import UploadReport
+from campaign.services.upload_report import UploadReport
 
 _ONE_S = timedelta(seconds=1)
 _TEN_S = timedelta(seconds=10)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
@@ -24,9 +25,10 @@ from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat,
 from phonenumbers.phonenumberutil import _number_type_helper
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_geographical_number
 
+from campaign.domain.regions import consent_of, region_code
 from campaign.domain.window_spec import canonical_zone_name
 
-_KNOWN_COLUMNS = frozenset({"phone", "timezone", "external_id", "country"})
+_KNOWN_COLUMNS = frozenset({"phone", "timezone", "external_id", "country", "region", "consent"})
 _PARSE_REASONS = {
     NumberParseException.NOT_A_NUMBER: "not a phone number",
     NumberParseException.TOO_SHORT_AFTER_IDD: "too short to be a phone number",
@@ -44,7 +46,9 @@ class ContactRow:
     `zones` is never empty: the row's own `timezone`, else every zone phonenumbers maps the
     number to (the calling window must be open in all of them), else the campaign's fallback.
     `country` is the number's own region (`CA` for +1 604…, even when read with default region
-    `US`), or `001` for non-geographic numbers such as +800.
+    `US`), or `001` for non-geographic numbers such as +800. `region` is what the account rules
+    read: the row's `region` (`US-FL`), else the number's country (None for non-geographic
+    numbers). `consent` is None when the row says nothing; `consent_on` the date it gave.
     """
 
     phone: str
@@ -52,6 +56,9 @@ class ContactRow:
     country: str
     external_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    consent: bool | None = None
+    consent_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,8 @@ def _region(value: str | None) -> str | Rejection | None:
 def validate_row(
     row: Mapping[str, str | None], *, default_region: str | None, fallback_zone: str
 ) -> ContactRow | Rejection:
-    """Check one CSV row: `phone` (required), `timezone`, `external_id`, `country`; every other
-    non-empty column becomes metadata.
+    """Check one CSV row: `phone` (required), `timezone`, `external_id`, `country`, `region`,
+    `consent`; every other non-empty column becomes metadata.
 
     Values are stripped and an empty value counts as absent. `country` (ISO region) says how to
     read a number written without `+` and overrides `default_region`. Column names match
@@ -153,6 +160,9 @@ def validate_row(
         return parsed
     number, country, kind = parsed
 
+    facts = _account_facts(values, country)
+    if isinstance(facts, Rejection):
+        return facts
     zone_column = values.get("timezone")
     if zone_column is None:
         zones = _zones_for(number, kind) or (fallback_zone,)
@@ -167,7 +177,33 @@ def validate_row(
         country=country,
         external_id=values.get("external_id"),
         metadata=metadata,
+        region=facts[0],
+        consent=facts[1],
+        consent_on=facts[2],
     )
+
+
+def _account_facts(
+    values: Mapping[str, str], country: str
+) -> tuple[str | None, bool | None, date | None] | Rejection:
+    """(region, consent, consent date) of a row, or why its `region`/`consent` cell is wrong."""
+    raw_region = values.get("region")
+    if raw_region is None:
+        region = None if country == "001" else country
+    else:
+        region = region_code(raw_region)
+        if region is None or region[:2] not in phonenumbers.SUPPORTED_REGIONS:
+            return Rejection(
+                f'region "{raw_region}" is not a region code such as US or US-FL', raw_region
+            )
+    raw_consent = values.get("consent")
+    if raw_consent is None:
+        return region, None, None
+    consent = consent_of(raw_consent)
+    if consent is None:
+        reason = f'consent "{raw_consent}" is not true, false or a date (YYYY-MM-DD)'
+        return Rejection(reason, raw_consent)
+    return region, consent[0], consent[1]
 
 
 def normalise_phone(raw: str, default_region: str | None) -> str | None:

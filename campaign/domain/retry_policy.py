@@ -23,13 +23,14 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaign.domain.blocks import read_block
-from campaign.domain.durations import format_duration, read_duration
+from campaign.domain.durations import format_duration
+from campaign.domain.frequency import FrequencyCaps
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_rules import (
     DEFAULT_RULES,
@@ -53,7 +54,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ATTEMPTS = 5
-WEEK = timedelta(days=7)
 
 _TOP_KEYS = ("max_attempts", "per_day", "per_week", "min_gap", "outcomes")
 
@@ -125,15 +125,11 @@ class RetryPolicy:
         max_attempts = count(
             data.get("max_attempts"), f"{path}.max_attempts", errors, DEFAULT_MAX_ATTEMPTS
         )
-        per_day = count(data.get("per_day"), f"{path}.per_day", errors, None)
-        per_week = count(data.get("per_week"), f"{path}.per_week", errors, None)
-        min_gap = None
-        if data.get("min_gap") is not None:
-            min_gap = read_duration(data["min_gap"], f"{path}.min_gap", errors)
+        caps = FrequencyCaps.read(data, path, errors)
         rules = read_outcomes(data.get("outcomes"), f"{path}.outcomes", errors)
         if errors:
             raise SpecInvalid(errors)
-        return cls(max_attempts, per_day, per_week, min_gap, MappingProxyType(rules))
+        return cls(max_attempts, caps.per_day, caps.per_week, caps.min_gap, MappingProxyType(rules))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy with every default filled in; `from_dict(to_dict())` gives an equal policy."""
@@ -145,16 +141,14 @@ class RetryPolicy:
                 outcomes[outcome.value] = None  # the operator made a default rule final
         return {
             "max_attempts": self.max_attempts,
-            "per_day": self.per_day,
-            "per_week": self.per_week,
-            "min_gap": None if self.min_gap is None else format_duration(self.min_gap),
+            **self.caps.to_dict(),
             "outcomes": outcomes,
         }
 
     @property
     def frequency_capped(self) -> bool:
         """Whether any cap reads the contact's past calls (callers skip loading them if not)."""
-        return bool(self.per_day or self.per_week or self.min_gap)
+        return self.caps.capped
 
     def counts(self, outcome: OutcomeClass) -> bool:
         """Whether an attempt ending in `outcome` counts against `max_attempts`."""
@@ -211,32 +205,15 @@ class RetryPolicy:
         """
         return self._earliest(_calls(history), at, zone)[0]
 
+    @property
+    def caps(self) -> FrequencyCaps:
+        """`min_gap`, `per_day` and `per_week` as the one definition shared with the account."""
+        return FrequencyCaps(self.per_day, self.per_week, self.min_gap)
+
     def _earliest(
         self, dials: list[datetime], at: datetime, zone: ZoneInfo
     ) -> tuple[datetime, str | None]:
-        # Each step jumps to the first instant the broken cap could allow, never past an allowed
-        # one, and strictly forward; past the last dial + 7 days + min_gap nothing is broken.
-        t, held_by = at.astimezone(UTC), None
-        while (step := self._broken(dials, t, zone)) is not None:
-            held_by, t = step
-        return t, held_by
-
-    def _broken(
-        self, dials: list[datetime], t: datetime, zone: ZoneInfo
-    ) -> tuple[str, datetime] | None:
-        if self.min_gap is not None and dials and t < dials[-1] + self.min_gap:
-            return "min_gap", (dials[-1] + self.min_gap).astimezone(UTC)
-        if self.per_day is not None:
-            day = t.astimezone(zone).date()
-            if sum(1 for d in dials if d.astimezone(zone).date() == day) >= self.per_day:
-                # fold=0 on a midnight skipped by DST means the transition itself: the day's start.
-                next_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-                return "per_day", next_day.astimezone(UTC)
-        if self.per_week is not None:
-            recent = [d for d in dials if d > t - WEEK]
-            if len(recent) >= self.per_week:
-                return "per_week", (recent[-self.per_week] + WEEK).astimezone(UTC)
-        return None
+        return self.caps.earliest(dials, at, zone)
 
 
 def _calls(history: Sequence[PastAttempt]) -> list[datetime]:

@@ -75,7 +75,8 @@ def _days(key: str) -> list[int] | None:
     return days
 
 
-def _ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
+def ranges(value: object, path: str, problems: list[str]) -> tuple[Range, ...]:
+    """HH:MM-HH:MM ranges (one, a comma-separated list, or a list; "closed" for none)."""
     parts = value if isinstance(value, list) else [value]
     if parts == ["closed"]:
         return ()
@@ -105,12 +106,12 @@ def hours(value: object, path: str, problems: list[str]) -> tuple[tuple[Range, .
         return (ALL_DAY,) * 7
     week: list[tuple[Range, ...]] = [()] * 7
     given_by: dict[int, str] = {}
-    for key, ranges in value.items():
+    for key, day_ranges in value.items():
         days = _days(key) if isinstance(key, str) else None
         if days is None:
             problems.append(f"{path}.{key}: not a day or days (mon..sun, as mon-fri or sat,sun)")
             continue
-        parsed = _ranges(ranges, f"{path}.{key}", problems)
+        parsed = ranges(day_ranges, f"{path}.{key}", problems)
         for day in days:
             if day in given_by:
                 problems.append(f"{path}.{key}: {WEEKDAYS[day]} is also given by {given_by[day]}")

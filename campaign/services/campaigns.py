@@ -21,6 +21,7 @@ from campaign.db.tables import CampaignRow
 from campaign.domain.spec import parse_spec
 from campaign.domain.states import CampaignState
 from campaign.errors import Conflict, NotFound, SpecInvalid
+from campaign.services import audit
 
 EDITABLE_BLOCKS = ("pacing", "retry", "window")
 """Blocks an operator may replace on an existing campaign; the rest fixes what the calls are."""
@@ -66,7 +67,7 @@ class CampaignView:
         }
 
 
-def _unstorable(value: object, path: str) -> list[str]:
+def unstorable(value: object, path: str) -> list[str]:
     """Values PostgreSQL's JSONB cannot hold (NUL characters, NaN and infinities), by path."""
     if isinstance(value, str):
         return [f"{path}: contains a NUL character"] if "\x00" in value else []
@@ -75,16 +76,16 @@ def _unstorable(value: object, path: str) -> list[str]:
     if isinstance(value, Mapping):
         found = [f"{path}: key contains a NUL character" for k in value if "\x00" in str(k)]
         for key, item in value.items():
-            found += _unstorable(item, f"{path}.{key}" if path else str(key))
+            found += unstorable(item, f"{path}.{key}" if path else str(key))
         return found
     if isinstance(value, list):
-        return [e for i, item in enumerate(value) for e in _unstorable(item, f"{path}[{i}]")]
+        return [e for i, item in enumerate(value) for e in unstorable(item, f"{path}[{i}]")]
     return []
 
 
 def validate_spec(document: object) -> dict[str, Any]:
     """The stored form of a spec (defaults filled in); SpecInvalid lists every problem."""
-    problems = _unstorable(document, "")
+    problems = unstorable(document, "")
     if problems:
         raise SpecInvalid(problems)
     return parse_spec(document).to_dict()
@@ -97,6 +98,7 @@ def create_campaign(session: Session, document: object) -> CampaignView:
     session.add(row)
     session.flush()
     session.refresh(row)
+    audit.record(session, "campaign.create", campaign_id=row.id, after={"spec": spec})
     return CampaignView.of(row)
 
 
@@ -159,7 +161,16 @@ def edit_campaign(session: Session, campaign_id: int, document: object) -> Campa
         raise SpecInvalid(problems)
     merged = dict(row.spec)
     merged.update({key: document[key] for key in EDITABLE_BLOCKS if key in document})
+    before = row.spec
     row.spec = validate_spec(merged)
+    changed = [key for key in EDITABLE_BLOCKS if row.spec.get(key) != before.get(key)]
+    audit.record(
+        session,
+        "campaign.edit",
+        campaign_id=campaign_id,
+        before={key: before.get(key) for key in changed},
+        after={key: row.spec.get(key) for key in changed},
+    )
     session.flush()
     session.refresh(row)
     return CampaignView.of(row)

@@ -3,14 +3,16 @@
 The claim is a conditional `queued → dialing` UPDATE with a fresh token (a duplicate delivery
 changes nothing), joined to the contact and the campaign, returning what the gates and the
 dial-out need: the number, its zones and metadata, the campaign's state, whether the number is on
-the do-not-call list, and a digest of the spec (the spec itself is parsed once per version, see
-`specs.spec_for`). A task that waited for pacing re-reads the same facts with its token.
+the do-not-call list, a digest of the spec (the spec itself is parsed once per version, see
+`specs.spec_for`), and the account rules' facts: a digest of the account policy in force, the
+contact's region and consent, and the number's calls across every campaign. A task that waited
+for pacing re-reads the same facts with its token.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.domain.account_gates import NumberFacts
 from campaign.domain.states import AttemptEvent, AttemptState, CampaignState, attempt_transition
+from campaign.services import account, number_calls
 
 _CLAIMED = attempt_transition(AttemptState.QUEUED, AttemptEvent.CLAIM).state
 
@@ -38,6 +42,8 @@ class Claimed:
     campaign_state: CampaignState
     on_dnc: bool
     spec_digest: str
+    account_digest: str | None = None
+    number: NumberFacts = field(default_factory=NumberFacts)
 
 
 def _facts(now: datetime) -> tuple[Any, ...]:
@@ -54,6 +60,10 @@ def _facts(now: datetime) -> tuple[Any, ...]:
         CampaignRow.state,
         on_dnc,
         func.md5(cast(CampaignRow.spec, Text)),
+        account.digest_in_force(),
+        ContactRow.region,
+        ContactRow.consent,
+        number_calls.calls_before(now),
     )
 
 
@@ -86,7 +96,8 @@ def take(
             ).one_or_none()
     if row is None:
         return None
-    campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row
+    campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]
+    account_digest, region, consent, calls = row[8:]
     return Claimed(
         attempt_id=attempt_id,
         token=token,
@@ -98,4 +109,6 @@ def take(
         campaign_state=CampaignState(state),
         on_dnc=bool(on_dnc),
         spec_digest=digest,
+        account_digest=account_digest,
+        number=NumberFacts(region=region, consent=consent, calls=tuple(calls or ())),
     )

@@ -67,9 +67,12 @@ def check_rows(
             bad.append(RowProblem(line, result.value, result.reason))
             continue
         ext = result.external_id
+        consent = _NULL if result.consent is None else ("t" if result.consent else "f")
+        consent_on = _NULL if result.consent_on is None else result.consent_on.isoformat()
         text = (
             f"{line}\t{result.phone}\t{_NULL if ext is None else _copy_text(ext)}"
-            f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}\n"
+            f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}"
+            f"\t{result.region or _NULL}\t{consent}\t{consent_on}\n"
         )
         good.append(GoodRow(line, row.get("phone", "").strip(), text))
     return CheckedBatch(good, bad)

@@ -32,6 +32,7 @@ from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
 from campaign.limits import Limiter
 from campaign.receipts import Receipts
+from campaign.services import account
 from campaign.services import dial_records as records
 from campaign.services.claims import Claimed
 from campaign.services.leases import Leases, keys_for
@@ -127,9 +128,10 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     """Dial a claimed attempt. Raises PacingExhausted (nothing consumed) when it must wait."""
     log.bind(campaign_id=claim.campaign_id)
     now = deps.clock()
-    with deps.sessions() as session:  # it connects only for a spec version not seen yet
+    with deps.sessions() as session:  # it connects only for a version not seen yet
         spec = spec_for(session, claim.campaign_id, claim.spec_digest)
-    keys = keys_for(deps.limiter, deps.settings, claim.campaign_id, spec)
+        policy = account.policy_for(session, claim.account_digest)
+    keys = keys_for(deps.limiter, deps.settings, claim.campaign_id, spec, policy)
     verdict = gates.decide(
         spec,
         campaign=claim.campaign_state,
@@ -137,6 +139,8 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
         contact_zones=claim.zones,
         history=_history(deps, spec, claim),
         now=now,
+        account=policy,
+        number=claim.number,
     )
     gateway = gateway_id(deps.settings.savg_base_url, spec.gateway.trunk)
     if not isinstance(verdict, gates.Open):

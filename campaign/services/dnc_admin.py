@@ -3,7 +3,8 @@
 Numbers are stored in E.164 (the form contacts are stored in), so a number written `(201)
 555-0123` blocks the contact `+12015550123`. The list is applied at upload, before each run and
 at dial time (`services.dnc.blocked_numbers`); an entry past its `expires_at` no longer blocks.
-Adding a number that is already listed replaces its expiry and note. Callers own the transaction.
+Adding a number that is already listed replaces its expiry and note. Every change is recorded in
+the audit trail (`services.audit`). Callers own the transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from campaign.db.tables import DncRow
 from campaign.domain.contacts import normalise_phone
 from campaign.domain.durations import parse_duration
 from campaign.errors import InvalidInput
+from campaign.services import audit
 from campaign.services.csv_files import CsvRows, RowProblem, list_some, read_header
+
+AUDIT_NUMBERS = 100
+"""Numbers an audit entry lists; a bigger change is counted, not listed."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,16 @@ def add_numbers(
         session,
         [{"phone": p, "added_at": now, "expires_at": expires_at, "note": note} for p in phones],
     )
+    audit.record(
+        session,
+        "dnc.add",
+        after={
+            "numbers": phones[:AUDIT_NUMBERS],
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "note": note,
+        },
+        detail={"count": len(phones)},
+    )
     return phones
 
 
@@ -190,6 +205,8 @@ def import_numbers(
             batch = []
     _upsert(session, list({r["phone"]: r for r in batch}.values()))
     report.added += len(batch)
+    detail = {"file": name, "added": report.added, "rejected": report.rejected_total}
+    audit.record(session, "dnc.import", detail=detail)
     return report
 
 
@@ -198,8 +215,16 @@ def remove_numbers(
 ) -> int:
     """Unlist numbers; returns how many were listed. Contacts already suppressed stay so."""
     phones = _normalised(numbers, default_region)
-    result = session.execute(delete(DncRow).where(DncRow.phone.in_(phones)))
-    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+    removed = session.scalars(
+        delete(DncRow).where(DncRow.phone.in_(phones)).returning(DncRow.phone)
+    ).all()
+    audit.record(
+        session,
+        "dnc.remove",
+        before={"numbers": list(removed)[:AUDIT_NUMBERS]},
+        detail={"asked": phones[:AUDIT_NUMBERS], "removed": len(removed)},
+    )
+    return len(removed)
 
 
 def list_numbers(

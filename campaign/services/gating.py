@@ -2,8 +2,9 @@
 
 The dispatcher gates a batch of contacts before creating their attempts; the dial path gates one
 contact again right before the POST. Both gather the same facts here (do-not-call entries, past
-dials when the policy caps frequency) in one query each, and apply a closed gate through the
-contact machine here, so the two can never disagree.
+dials when the policy caps frequency, the account policy in force and each number's calls across
+campaigns when it caps them) in one query each, and apply a closed gate through the contact
+machine here, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from campaign.db.tables import ContactRow
 from campaign.domain import gates
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
+from campaign.services import account, number_calls
 from campaign.services.dnc import blocked_numbers
 from campaign.services.redial import histories
 
@@ -28,13 +30,19 @@ def check(
     contacts: Sequence[ContactRow],
     now: datetime,
 ) -> dict[int, gates.Verdict]:
-    """Each contact's verdict, by contact id; two queries at most, whatever the batch size."""
+    """Each contact's verdict, by contact id; a few queries, whatever the batch size."""
     if campaign is not CampaignState.RUNNING:
-        blocked: set[str] = set()  # the campaign gate decides before the number matters
-    else:
-        blocked = blocked_numbers(session, (c.phone for c in contacts), now)
-    capped = spec.retry.frequency_capped and campaign is CampaignState.RUNNING
-    past = histories(session, [c.id for c in contacts]) if capped else {}
+        # The campaign gate decides before the number matters.
+        return {
+            c.id: gates.decide(
+                spec, campaign=campaign, on_dnc=False, contact_zones=c.zones, history=(), now=now
+            )
+            for c in contacts
+        }
+    blocked = blocked_numbers(session, (c.phone for c in contacts), now)
+    past = histories(session, [c.id for c in contacts]) if spec.retry.frequency_capped else {}
+    policy = account.current(session)
+    numbers = number_calls.facts(session, contacts, policy, now)
     return {
         c.id: gates.decide(
             spec,
@@ -43,6 +51,8 @@ def check(
             contact_zones=c.zones,
             history=past.get(c.id, ()),
             now=now,
+            account=policy,
+            number=numbers[c.id],
         )
         for c in contacts
     }
@@ -55,7 +65,7 @@ def hold(contact: ContactRow, verdict: gates.Defer | gates.Close) -> None:
     if isinstance(verdict, gates.Defer):
         contact.state = contact_transition(state, ContactEvent.RELEASE).state.value
         contact.next_due_at = verdict.at
-        contact.waiting_reason = verdict.reason.value
+        contact.waiting_reason = verdict.text
         return
     contact.state = contact_transition(state, verdict.event).state.value
     contact.closed_reason = verdict.reason.value

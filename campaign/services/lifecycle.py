@@ -4,7 +4,8 @@ Each verb locks the campaign row (`FOR UPDATE`), asks `campaign_transition`, and
 the state machine says something changed, so repeating a verb is a no-op. Pausing only flips the
 state: the dispatcher picks contacts of running campaigns only and the dial task re-checks the
 state before its POST, while calls already out finish and their notifications are still applied.
-Cancelling closes every contact not yet finished. Callers own the transaction.
+Cancelling closes every contact not yet finished. Each verb is recorded in the audit trail, a
+repeat too (before and after then agree). Callers own the transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from campaign.domain.states import (
     contact_transition,
     run_transition,
 )
+from campaign.services import audit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.specs import load_spec
 
@@ -151,8 +153,23 @@ def finish_run(session: Session, run_id: int | None, event: RunEvent, now: datet
         run.finished_at = now
 
 
-def _result(row: CampaignRow, previous: CampaignState, run: int | None = None) -> LifecycleResult:
-    return LifecycleResult(row.id, row.state, previous.value, row.state != previous.value, run)
+def _result(
+    session: Session,
+    verb: str,
+    row: CampaignRow,
+    previous: CampaignState,
+    run: int | None = None,
+) -> LifecycleResult:
+    result = LifecycleResult(row.id, row.state, previous.value, row.state != previous.value, run)
+    audit.record(
+        session,
+        f"campaign.{verb}",
+        campaign_id=row.id,
+        before={"state": previous.value},
+        after={"state": row.state},
+        detail=None if run is None else {"run": run},
+    )
+    return result
 
 
 def start(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResult:
@@ -173,9 +190,9 @@ def start(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResu
                 row.next_run_at = next_run(schedule.cron, schedule.timezone, now)
         elif state not in (CampaignState.RUNNING, CampaignState.COMPLETED):
             campaign_transition(state, CampaignEvent.START)  # raises for paused/cancelled
-        return _result(row, state)
+        return _result(session, "start", row, state)
     if state is CampaignState.COMPLETED:
-        return _result(row, state)
+        return _result(session, "start", row, state)
     transition = campaign_transition(state, CampaignEvent.START)
     run_number = None
     if transition.changed:
@@ -183,7 +200,7 @@ def start(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResu
         scrub_dnc(session, campaign_id, now)
         run_number = open_run(session, row, now=now).number
     session.flush()
-    return _result(row, state, run_number)
+    return _result(session, "start", row, state, run_number)
 
 
 def pause(session: Session, campaign_id: int, *, reason: str = OPERATOR_PAUSE) -> LifecycleResult:
@@ -195,7 +212,7 @@ def pause(session: Session, campaign_id: int, *, reason: str = OPERATOR_PAUSE) -
         row.state = transition.state.value
         row.paused_reason = reason
         session.flush()
-    return _result(row, state)
+    return _result(session, "pause", row, state)
 
 
 def resume(session: Session, campaign_id: int) -> LifecycleResult:
@@ -207,7 +224,7 @@ def resume(session: Session, campaign_id: int) -> LifecycleResult:
         row.state = transition.state.value
         row.paused_reason = None
         session.flush()
-    return _result(row, state)
+    return _result(session, "resume", row, state)
 
 
 def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleResult:
@@ -217,7 +234,7 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
     state = CampaignState(row.state)
     transition = campaign_transition(state, CampaignEvent.CANCEL)
     if not transition.changed:
-        return _result(row, state)
+        return _result(session, "cancel", row, state)
     row.state = transition.state.value
     row.next_run_at = None
     for source in (ContactState.PENDING, ContactState.IN_FLIGHT):
@@ -232,4 +249,4 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
         )
     finish_run(session, row.current_run_id, RunEvent.CANCEL, now)
     session.flush()
-    return _result(row, state)
+    return _result(session, "cancel", row, state)

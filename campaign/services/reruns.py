@@ -38,10 +38,11 @@ from campaign.domain.states import (
     campaign_transition,
 )
 from campaign.errors import Conflict, InvalidInput
+from campaign.services import audit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.lifecycle import open_run, rearm_contacts, scrub_dnc
 from campaign.services.specs import load_spec
-from campaign.services.uploads import UploadReport
+from campaign.services.upload_report import UploadReport
 
 _OVER = (CampaignState.COMPLETED, CampaignState.CANCELLED)
 _BY_DEFAULT = (ContactState.EXHAUSTED, ContactState.CANCELLED)
@@ -164,7 +165,16 @@ def rerun(
     note = f"rerun of outcomes {', '.join(chosen)}" if chosen else "rerun of every open contact"
     run = _open_next_run(session, campaign, now, note)
     session.flush()
-    return RerunResult(campaign_id, run, _pending(session, campaign_id), chosen)
+    result = RerunResult(campaign_id, run, _pending(session, campaign_id), chosen)
+    audit.record(
+        session,
+        "campaign.rerun",
+        campaign_id=campaign_id,
+        before={"state": state.value},
+        after={"state": campaign.state},
+        detail=result.to_dict(),
+    )
+    return result
 
 
 def after_upload(

@@ -7,8 +7,9 @@ RETURNING`, written by a second thread while the next batch is read. The whole u
 transaction, so the unique indexes on (campaign, phone) and (campaign, external_id) catch a
 duplicate whether its twin came earlier in this file or from an earlier upload; every contact of
 one upload carries the same `created_at` marker, which tells the two apart for the report.
-Numbers on the do-not-call list are stored `suppressed` in the same statement. Memory stays flat
-in the file size: lines are bounded, and the report lists at most REPORT_ROWS bad rows.
+Numbers on the do-not-call list, and contacts without consent when the account policy requires
+it, are stored `suppressed` in the same statement, each with its reason in the report. Memory
+stays flat in the file size: lines are bounded, and the report lists at most REPORT_ROWS bad rows.
 
 A file that is not a CSV we can read (not UTF-8, no header, no `phone` column, a duplicated
 column) raises `UploadRefused`; the caller's transaction then rolls back, so nothing is stored.
@@ -21,7 +22,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import IO, Any
@@ -33,69 +33,20 @@ from sqlalchemy.orm import Session
 from campaign.domain.reasons import Closed
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
+from campaign.services import account, audit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.contact_rows import CheckedBatch, check_rows
 from campaign.services.csv_files import (
     REPORT_ROWS,
     CsvRows,
     RowProblem,
-    SafeCsvWriter,
     list_some,
     read_header,
 )
 from campaign.services.specs import load_spec
+from campaign.services.upload_report import UploadReport
 
 BATCH_ROWS = 5000
-
-
-@dataclass
-class UploadReport:
-    """What an upload did. `accepted` rows became pending contacts; `suppressed` ones were stored
-    closed (do-not-call); duplicates and rejected rows were not stored. The first REPORT_ROWS
-    rejected and duplicate rows are listed, the rest counted (`rejected_total`, `duplicates`).
-    `note` says when the accepted ones are called if not in the campaign's current run
-    (`reopened_run`: the run an upload to a completed campaign opened for them)."""
-
-    rows: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    suppressed: int = 0
-    rejected_total: int = 0
-    rejected: list[RowProblem] = field(default_factory=list)
-    duplicate_rows: list[RowProblem] = field(default_factory=list)
-    keep: int | None = field(default=REPORT_ROWS, repr=False)
-    """Rows listed per list; None lists all (the CLI writing `--rejects-csv`)."""
-    reopened_run: int | None = None
-    note: str | None = None
-
-    def reject(self, problems: list[RowProblem]) -> None:
-        """Count rejected rows, listing them while there is room."""
-        self.rejected_total += len(problems)
-        list_some(self.rejected, problems, self.keep)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The operator contract's upload JSON, plus `rows`, `duplicate_rows`, the counts of rows
-        not listed, `reopened_run` and `note`."""
-        return {
-            "rows": self.rows,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "suppressed": self.suppressed,
-            "rejected": [p.to_dict() for p in self.rejected],
-            "rejected_total": self.rejected_total,
-            "rejected_omitted": self.rejected_total - len(self.rejected),
-            "duplicate_rows": [p.to_dict() for p in self.duplicate_rows],
-            "duplicate_rows_omitted": self.duplicates - len(self.duplicate_rows),
-            "reopened_run": self.reopened_run,
-            "note": self.note,
-        }
-
-    def write_rejects_csv(self, out: IO[str]) -> None:
-        """The listed rejected rows as CSV (`line,value,reason`), for the operator to fix and
-        resend; cells that a spreadsheet would run as formulas are neutralised."""
-        writer = SafeCsvWriter(out)
-        writer.writerow(("line", "value", "reason"))
-        writer.writerows((p.line, p.value, p.reason) for p in self.rejected)
 
 
 def _batches(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
@@ -145,7 +96,8 @@ def _prepare_stage(conn: Connection[Any]) -> datetime:
     """An empty stage table, and this upload's `created_at` marker (unique per upload)."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS contacts_upload_stage (line_no integer, phone text, "
-        "external_id text, zones text[], metadata jsonb) ON COMMIT DROP"
+        "external_id text, zones text[], metadata jsonb, region text, consent boolean, "
+        "consent_on date) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE contacts_upload_stage")
     row = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -156,18 +108,23 @@ def _prepare_stage(conn: Connection[Any]) -> datetime:
 
 _INSERT = """
 INSERT INTO contacts (campaign_id, phone, external_id, zones, metadata, state, attempts,
-                      next_due_at, closed_reason, line_no, created_at)
+                      next_due_at, closed_reason, line_no, created_at, region, consent, consent_on)
 SELECT %(campaign)s, s.phone, s.external_id, s.zones, s.metadata,
-       CASE WHEN d.phone IS NULL THEN %(pending)s ELSE %(suppressed)s END, 0,
-       CASE WHEN d.phone IS NULL THEN %(now)s END,
-       CASE WHEN d.phone IS NOT NULL THEN %(dnc_reason)s END,
-       s.line_no, %(marker)s
+       CASE WHEN w.why IS NULL THEN %(pending)s ELSE %(suppressed)s END, 0,
+       CASE WHEN w.why IS NULL THEN %(now)s END,
+       w.why,
+       s.line_no, %(marker)s, s.region, s.consent, s.consent_on
 FROM contacts_upload_stage s
 LEFT JOIN dnc_numbers d
        ON d.phone = s.phone AND (d.expires_at IS NULL OR d.expires_at > %(now)s)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN d.phone IS NOT NULL THEN %(dnc_reason)s
+                WHEN %(require_consent)s AND s.consent IS NOT TRUE THEN %(consent_reason)s
+           END AS why
+) w
 ORDER BY s.line_no
 ON CONFLICT DO NOTHING
-RETURNING line_no, state
+RETURNING line_no, state, closed_reason
 """
 
 # For rows the INSERT skipped: the contact they collide with (by number first).
@@ -188,7 +145,14 @@ WHERE s.line_no = ANY(%(lines)s)
 class _Store:
     """Moves validated batches into `contacts` and tallies the outcome in the report."""
 
-    def __init__(self, session: Session, campaign_id: int, now: datetime, report: UploadReport):
+    def __init__(
+        self,
+        session: Session,
+        campaign_id: int,
+        now: datetime,
+        report: UploadReport,
+        require_consent: bool,
+    ):
         raw = session.connection().connection.driver_connection
         assert isinstance(raw, Connection)  # noqa: S101 - psycopg 3 is the only driver we use
         self.conn: Connection[Any] = raw
@@ -201,6 +165,8 @@ class _Store:
                 ContactState.PENDING, ContactEvent.SUPPRESS
             ).state.value,
             "dnc_reason": Closed.DO_NOT_CALL.value,
+            "require_consent": require_consent,
+            "consent_reason": Closed.NO_CONSENT.value,
             "marker": _prepare_stage(self.conn),
         }
 
@@ -214,7 +180,7 @@ class _Store:
             with cur.copy("COPY contacts_upload_stage FROM STDIN") as copy:
                 copy.write("".join(row.copy for row in checked.good))
             cur.execute(_INSERT, self.params)
-            stored = dict(cur.fetchall())
+            stored = {line: (state, why) for line, state, why in cur.fetchall()}
             missing = [row.line for row in checked.good if row.line not in stored]
             twins: dict[int, tuple[int, bool]] = {}
             if missing:
@@ -222,7 +188,7 @@ class _Store:
                 twins = {line: (twin, same) for line, twin, same in cur.fetchall()}
             cur.execute("TRUNCATE contacts_upload_stage")
         for row in checked.good:
-            state = stored.get(row.line)
+            state, why = stored.get(row.line, (None, None))
             if state is None:
                 twin, same_upload = twins.get(row.line, (None, False))
                 reason = f"duplicate of line {twin}" if same_upload else "already in the campaign"
@@ -232,7 +198,7 @@ class _Store:
             elif state == ContactState.PENDING.value:
                 report.accepted += 1
             else:
-                report.suppressed += 1
+                report.suppress(RowProblem(row.line, row.value, why or "suppressed"))
 
 
 def import_contacts(
@@ -263,7 +229,8 @@ def import_contacts(
     rows = iter(CsvRows(stream, name))
     header = read_header(rows, name)
     report = UploadReport(keep=keep)
-    store = _Store(session, campaign_id, now, report)
+    require_consent = account.current(session).compliance.require_consent
+    store = _Store(session, campaign_id, now, report, require_consent)
     check = partial(
         check_rows, header=header, region=region, fallback_zone=spec.window.fallback_timezone
     )
@@ -273,6 +240,9 @@ def import_contacts(
     session.refresh(campaign, with_for_update={"read": True})
     if campaign.state == CampaignState.CANCELLED.value:
         raise Conflict(f"campaign {campaign_id} was cancelled during the upload; nothing stored")
+    counts = ("rows", "accepted", "duplicates", "suppressed", "rejected_total")
+    detail = {"file": name, **{key: report.to_dict()[key] for key in counts}}
+    audit.record(session, "contacts.upload", campaign_id=campaign_id, detail=detail)
     return report
 
 

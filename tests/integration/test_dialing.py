@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
 from campaign.domain.states import CampaignState
 from campaign.errors import PacingExhausted
 from campaign.gateway.client import SavgClient
-from campaign.runtime import make_breaker
 from campaign.services import claims, dialing
 from campaign.services.claims import Claimed
 from campaign.services.dialing import DialDeps, DialResult
@@ -28,7 +26,7 @@ from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 from schedules.dispatcher import tick
 from tests import factories
-from tests.support.runtime import RecordingRuntime
+from tests.support.runtime import RecordingRuntime, dial_deps
 
 
 @pytest.fixture
@@ -54,22 +52,8 @@ def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
 
 @pytest.fixture
 def deps(runtime: RecordingRuntime, sim: SimControl) -> Iterator[DialDeps]:
-    settings = runtime.settings.model_copy(
-        update={"savg_base_url": sim.base_url, "savg_read_timeout_s": 1.0}
-    )
-    client = SavgClient.from_settings(settings)
-    yield DialDeps(
-        settings=settings,
-        sessions=runtime.sessions,
-        limiter=runtime.limiter,
-        breaker=make_breaker(runtime.redis, settings),
-        receipts=runtime.receipts,
-        gateway=client,
-        clock=utcnow,
-        rng=random.Random(7),
-        sleep=time.sleep,
-    )
-    client.close()
+    with dial_deps(runtime, sim.base_url, utcnow, savg_read_timeout_s=1.0) as built:
+        yield built
 
 
 Queue = Callable[..., list[int]]

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from campaign.api.app import create_app
+from campaign.cli import account as account_cli
+from campaign.cli import operator
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow
 from campaign.runtime import Runtime
 from campaign.services import campaigns, lifecycle, uploads
-from campaign.settings import Settings
+from campaign.settings import Settings, get_settings
 from tests.support.asgi import serve
 
 OPERATOR = {"Authorization": "Bearer op-key"}
@@ -86,3 +91,28 @@ def _cancel_leftover_campaigns(session_factory: sessionmaker[Session]) -> Iterat
         ).all()
         for campaign_id in ids:
             lifecycle.cancel(session, campaign_id, now=NOW)
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    """The operator and account commands, on this session's database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    app = typer.Typer()
+    operator.register(app)
+    account_cli.register(app)
+    yield app
+    get_settings.cache_clear()
+
+
+def run(app: typer.Typer, *args: str) -> Any:
+    """Invoke a command in-process; an engine error is raised as itself."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def run_json(app: typer.Typer, *args: str) -> Any:
+    return json.loads(run(app, *args, "--json").stdout)

@@ -175,6 +175,7 @@ OPERATOR_ROUTES = {
     ("POST", "/api/v1/dnc"),
     ("DELETE", "/api/v1/dnc/{phone}"),
     ("POST", "/api/v1/dnc/import"),
+    ("PUT", "/api/v1/account"),
 }
 READ_ROUTES = {
     ("GET", "/api/v1/campaigns"),
@@ -191,6 +192,8 @@ READ_ROUTES = {
     ("GET", "/api/v1/campaigns/{campaign_id}/attempts/{attempt_id}"),
     ("GET", "/api/v1/campaigns/{campaign_id}/pace"),
     ("GET", "/api/v1/campaigns/{campaign_id}/waiting"),
+    ("GET", "/api/v1/account"),
+    ("GET", "/api/v1/audit"),
 }
 
 

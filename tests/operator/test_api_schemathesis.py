@@ -46,7 +46,10 @@ def test_operator_routes_never_answer_a_server_error(server: str) -> None:
     operations = [
         result.ok() for result in schema.include(path_regex="^/api/v1/").get_all_operations()
     ]
-    assert len(operations) == 25
+    assert len(operations) == 28
     with httpx.Client(base_url=server, headers=OPERATOR) as client:
-        for operation in operations:
-            _fuzzer(operation, _campaign_with_contacts(client))()
+        try:
+            for operation in operations:
+                _fuzzer(operation, _campaign_with_contacts(client))()
+        finally:
+            client.put("/api/v1/account", json={})  # other tests share the database: no rules

@@ -6,41 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
 import yaml
-from typer.testing import CliRunner
 
-from campaign.cli import operator
-from campaign.settings import get_settings
-from tests.operator.conftest import spec_doc
+from tests.operator.conftest import run, run_json, spec_doc
 from tests.support.services import free_port
-
-
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    app = typer.Typer()
-    operator.register(app)
-    yield app
-    get_settings.cache_clear()
-
-
-def run(app: typer.Typer, *args: str) -> Any:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=True)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def run_json(app: typer.Typer, *args: str) -> Any:
-    return json.loads(run(app, *args, "--json").stdout)
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow
+from tests.operator.conftest import run, run_json
 from tests.operator.test_api import PROBLEM, READER, _create, _upload, api
-from tests.operator.test_cli import _campaign, cli, run, run_json, spec_file
+from tests.operator.test_cli import _campaign, spec_file
 
-__all__ = ["api", "cli", "spec_file"]  # fixtures shared with the CLI and API tests
+__all__ = ["api", "spec_file"]  # fixtures shared with the CLI and API tests
 
 
 def _complete(sessions: sessionmaker[Session], campaign_id: int) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from campaign.runtime import Runtime
+from campaign.gateway.client import SavgClient
+from campaign.runtime import Runtime, make_breaker
+from campaign.services.dialing import DialDeps
 
 
 @dataclass
@@ -20,3 +27,27 @@ class RecordingRuntime(Runtime):
 
     def wake_consumer(self) -> None:
         self.wakes += 1
+
+
+@contextmanager
+def dial_deps(
+    runtime: Runtime, gateway_url: str, clock: Callable[[], datetime], **settings: Any
+) -> Iterator[DialDeps]:
+    """The dial path's dependencies on `runtime`'s stores, dialing `gateway_url` (a simulator)
+    under `clock`; `settings` overrides the runtime's."""
+    dialing = runtime.settings.model_copy(update={"savg_base_url": gateway_url, **settings})
+    client = SavgClient.from_settings(dialing)
+    try:
+        yield DialDeps(
+            settings=dialing,
+            sessions=runtime.sessions,
+            limiter=runtime.limiter,
+            breaker=make_breaker(runtime.redis, dialing),
+            receipts=runtime.receipts,
+            gateway=client,
+            clock=clock,
+            rng=random.Random(7),
+            sleep=time.sleep,
+        )
+    finally:
+        client.close()

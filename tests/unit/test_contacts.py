@@ -20,7 +20,7 @@ def check(row: dict[str, str | None], default_region: str | None = None) -> Cont
 
 def test_e164_number_gets_its_zone_and_region_from_the_number() -> None:
     assert check({"phone": "+1 415-555-0123"}) == ContactRow(
-        phone="+14155550123", zones=("America/Los_Angeles",), country="US"
+        phone="+14155550123", zones=("America/Los_Angeles",), country="US", region="US"
     )
 
 
@@ -186,3 +186,28 @@ def test_dnc_values_that_are_not_valid_numbers_normalise_to_none(
     raw: str, region: str | None
 ) -> None:
     assert normalise_phone(raw, region) is None
+
+
+def test_region_and_consent_columns_feed_the_account_rules() -> None:
+    row = check({"phone": "+1 305 555 0100", "region": "us-fl", "consent": "2026-03-01"})
+    assert isinstance(row, ContactRow)
+    assert (row.region, row.consent, str(row.consent_on)) == ("US-FL", True, "2026-03-01")
+    for word, said in (("yes", True), ("FALSE", False), ("1", True), ("no", False)):
+        row = check({"phone": "+1 305 555 0100", "consent": word})
+        assert isinstance(row, ContactRow)
+        assert (row.consent, row.consent_on) == (said, None)
+    unsaid = check({"phone": "+800 1234 5678"})
+    assert isinstance(unsaid, ContactRow)
+    assert (unsaid.region, unsaid.consent) == (None, None)  # non-geographic: no country
+
+
+def test_a_bad_region_or_consent_rejects_the_row_naming_the_value() -> None:
+    assert check({"phone": "+13055550100", "region": "Florida"}) == Rejection(
+        'region "Florida" is not a region code such as US or US-FL', "Florida"
+    )
+    assert check({"phone": "+13055550100", "region": "XX-FL"}) == Rejection(
+        'region "XX-FL" is not a region code such as US or US-FL', "XX-FL"
+    )
+    assert check({"phone": "+13055550100", "consent": "maybe"}) == Rejection(
+        'consent "maybe" is not true, false or a date (YYYY-MM-DD)', "maybe"
+    )
