@@ -27,6 +27,9 @@ from campaign.api.responses import problem_responses
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
+from campaign.services.campaigns import CampaignView
+from campaign.services.lifecycle import LifecycleResult
+from campaign.services.reruns import RerunResult
 
 _ERRORS = problem_responses(401, 403, 404, 409, 413, 422)
 
@@ -67,58 +70,55 @@ def list_campaigns(
     """Campaigns, newest first."""
     with transaction(runtime.sessions) as session:
         views, total = campaigns.list_campaigns(session, limit=limit, offset=offset)
-    items = [schemas.Campaign(**v.to_dict()) for v in views]
-    return schemas.CampaignPage(items=items, **page_of(total, limit, offset))
+    return schemas.CampaignPage(items=views, **page_of(total, limit, offset))
 
 
 @_json.get("/campaigns/{campaign_id}")
-def get_campaign(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> schemas.Campaign:
+def get_campaign(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> CampaignView:
     """One campaign with its stored spec."""
     with transaction(runtime.sessions) as session:
         view = campaigns.get_campaign(session, campaign_id)
-    return schemas.Campaign(**view.to_dict())
+    return view
 
 
 @_json.patch("/campaigns/{campaign_id}", dependencies=[Operator])
 def edit_campaign(
     campaign_id: CampaignIdPath, spec: SpecBody, runtime: RuntimeDep, actor: ActorDep
-) -> schemas.Campaign:
+) -> CampaignView:
     """Replace the pacing, retry and window blocks; the engine uses them on its next decision."""
     with acting(runtime, actor) as session:
         view = campaigns.edit_campaign(session, campaign_id, spec)
-    return schemas.Campaign(**view.to_dict())
+    return view
 
 
-def _lifecycle(result: lifecycle.LifecycleResult) -> schemas.Lifecycle:
-    return schemas.Lifecycle.model_validate(result.to_dict())
 
 
 @_json.post("/campaigns/{campaign_id}/start", dependencies=[Operator])
-def start(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
+def start(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Start (one-shot: run 1 now; recurring: scheduled). Repeating it changes nothing."""
     with acting(runtime, actor) as session:
-        return _lifecycle(lifecycle.start(session, campaign_id, now=utcnow()))
+        return lifecycle.start(session, campaign_id, now=utcnow())
 
 
 @_json.post("/campaigns/{campaign_id}/pause", dependencies=[Operator])
-def pause(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
+def pause(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Stop new dial-outs; calls already out finish."""
     with acting(runtime, actor) as session:
-        return _lifecycle(lifecycle.pause(session, campaign_id))
+        return lifecycle.pause(session, campaign_id)
 
 
 @_json.post("/campaigns/{campaign_id}/resume", dependencies=[Operator])
-def resume(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
+def resume(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Continue a paused campaign where it stopped."""
     with acting(runtime, actor) as session:
-        return _lifecycle(lifecycle.resume(session, campaign_id))
+        return lifecycle.resume(session, campaign_id)
 
 
 @_json.post("/campaigns/{campaign_id}/cancel", dependencies=[Operator])
-def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> schemas.Lifecycle:
+def cancel(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Cancel for good: contacts not yet finished are closed."""
     with acting(runtime, actor) as session:
-        return _lifecycle(lifecycle.cancel(session, campaign_id, now=utcnow()))
+        return lifecycle.cancel(session, campaign_id, now=utcnow())
 
 
 @_json.post("/campaigns/{campaign_id}/rerun", dependencies=[Operator])
@@ -127,14 +127,14 @@ def rerun(
     runtime: RuntimeDep,
     actor: ActorDep,
     body: Annotated[schemas.RerunRequest | None, Body()] = None,
-) -> schemas.Rerun:
+) -> RerunResult:
     """Open a new run of a completed or cancelled campaign for the contacts whose last outcome is
     in `outcomes` (default: every contact not done or suppressed); 409 says why when it cannot."""
     names = body.outcomes if body is not None else None
     outcomes = None if names is None else reruns.parse_outcomes(names, "outcomes")
     with acting(runtime, actor) as session:
         result = reruns.rerun(session, campaign_id, now=utcnow(), outcomes=outcomes)
-    return schemas.Rerun(**result.to_dict())
+    return result
 
 
 @_files.post("/campaigns/{campaign_id}/contacts", dependencies=[Operator])
@@ -173,8 +173,7 @@ def list_contacts(
         rows, total = reporting.list_contacts(
             session, campaign_id, state=state, limit=limit, offset=offset
         )
-        items = [schemas.Contact.model_validate(row, from_attributes=True) for row in rows]
-    return schemas.ContactPage(items=items, **page_of(total, limit, offset))
+    return schemas.ContactPage(items=rows, **page_of(total, limit, offset))
 
 
 @_json.get("/campaigns/{campaign_id}/status")
@@ -215,8 +214,7 @@ def list_dnc(
         entries, total = dnc_admin.list_numbers(
             session, now=utcnow(), limit=limit, offset=offset, include_expired=include_expired
         )
-    items = [schemas.DncEntry(**e.to_dict()) for e in entries]
-    return schemas.DncPage(items=items, **page_of(total, limit, offset))
+    return schemas.DncPage(items=entries, **page_of(total, limit, offset))
 
 
 @_json.post("/dnc", dependencies=[Operator])

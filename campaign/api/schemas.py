@@ -1,6 +1,9 @@
 """Request and response models of the operator API (never ORM rows); they document OpenAPI.
 
-Response shapes match the CLI's `--json` output, so a script can switch between the two.
+A resource the services already shape as a frozen dataclass (a campaign, a contact, a
+do-not-call entry, a lifecycle result, a rerun) is returned as that dataclass, which FastAPI
+documents and serialises as it is: no second copy of its fields here. Response shapes match
+the CLI's `--json` output, so a script can switch between the two.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from campaign.services.campaigns import CampaignView
+from campaign.services.dnc_admin import DncEntry
+from campaign.services.reporting import ContactView
 
 
 class Problem(BaseModel):
@@ -28,19 +35,6 @@ class CampaignCreated(BaseModel):
     spec: dict[str, Any]
 
 
-class Campaign(BaseModel):
-    """A campaign and its lifecycle state."""
-
-    id: int
-    name: str
-    state: str
-    spec: dict[str, Any]
-    paused_reason: str | None
-    next_run_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class Page(BaseModel):
     """Pagination of a list: `next_offset` is null on the last page."""
 
@@ -51,37 +45,11 @@ class Page(BaseModel):
 
 
 class CampaignPage(Page):
-    items: list[Campaign]
-
-
-class Contact(BaseModel):
-    """One contact of a campaign."""
-
-    id: int
-    phone: str
-    external_id: str | None
-    zones: list[str]
-    state: str
-    attempts: int
-    next_due_at: datetime | None
-    waiting_reason: str | None
-    last_outcome: str | None
-    closed_reason: str | None
-    line_no: int | None
+    items: list[CampaignView]
 
 
 class ContactPage(Page):
-    items: list[Contact]
-
-
-class Lifecycle(BaseModel):
-    """The state after a lifecycle verb; `changed` is false when the verb was a repeat."""
-
-    id: int
-    state: str
-    previous: str
-    changed: bool
-    run: int | None
+    items: list[ContactView]
 
 
 class RowProblem(BaseModel):
@@ -123,15 +91,6 @@ class RerunRequest(BaseModel):
     outcomes: list[str] | None = Field(
         default=None, max_length=32, description="outcome classes, e.g. busy, no_answer, machine"
     )
-
-
-class Rerun(BaseModel):
-    """The run a rerun opened and how many contacts it will call."""
-
-    id: int
-    run: int
-    reopened: int
-    outcomes: list[str] | None
 
 
 class Run(BaseModel):
@@ -185,13 +144,6 @@ class DncAdded(BaseModel):
 
 class DncRemoved(BaseModel):
     removed: int
-
-
-class DncEntry(BaseModel):
-    phone: str
-    added_at: datetime
-    expires_at: datetime | None
-    note: str | None
 
 
 class DncPage(Page):

@@ -11,7 +11,7 @@ repeat too (before and after then agree). Callers own the transaction.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -47,16 +47,10 @@ class LifecycleResult:
     state: str
     previous: str
     changed: bool
-    run_number: int | None = None
+    run: int | None = None  # the run a `start` opened
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "state": self.state,
-            "previous": self.previous,
-            "changed": self.changed,
-            "run": self.run_number,
-        }
+        return asdict(self)
 
 
 def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:

@@ -33,7 +33,7 @@ def test_start_opens_run_one_and_repeating_it_changes_nothing(
 ) -> None:
     first = lifecycle.start(db, campaign_id, now=NOW)
     again = lifecycle.start(db, campaign_id, now=NOW)
-    assert (first.state, first.changed, first.run_number) == ("running", True, 1)
+    assert (first.state, first.changed, first.run) == ("running", True, 1)
     assert (again.state, again.changed) == ("running", False)
     runs = list(db.scalars(select(RunRow).where(RunRow.campaign_id == campaign_id)))
     assert [(r.number, r.state) for r in runs] == [(1, "running")]
@@ -103,7 +103,7 @@ def test_recurring_campaign_start_schedules_the_first_occurrence(db: Session) ->
     doc = spec_doc(schedule={"cron": "0 10 * * MON", "timezone": "America/Chicago"})
     cid = campaigns.create_campaign(db, doc).id
     result = lifecycle.start(db, cid, now=NOW)  # Monday 2026-03-02 15:00 UTC = 09:00 CST
-    assert (result.state, result.run_number) == ("scheduled", None)
+    assert (result.state, result.run) == ("scheduled", None)
     row = db.get(CampaignRow, cid)
     assert row is not None
     assert row.next_run_at == NOW.replace(hour=16)

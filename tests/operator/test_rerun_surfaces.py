@@ -156,4 +156,4 @@ def test_openapi_documents_the_rerun_body_and_answer(api: httpx.Client) -> None:
     assert "409" in operation["responses"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert "RerunRequest" in str(body)
-    assert {"run", "reopened"} <= set(schema["components"]["schemas"]["Rerun"]["properties"])
+    assert {"run", "reopened"} <= set(schema["components"]["schemas"]["RerunResult"]["properties"])
