@@ -1,0 +1,138 @@
+"""The forecast's clock: when calls may start for a set of zones, and which local day a moment is,
+both as seconds from the forecast's `now` so the simulation does arithmetic on floats.
+
+Nothing here decides what is open: `CallingWindow.next_open` and `open_until` do (DST-exact,
+blackouts, campaign start and end); this only remembers their answers as a sorted list of spans,
+extended on demand, which every Monte-Carlo run then reads with a bisection.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from campaign.domain.calling_window import ALL_DAY, CallingWindow
+
+HORIZON_S = 400 * 86_400.0
+"""How far ahead the forecast looks; work left beyond it never finishes."""
+_LOOKAHEAD = timedelta(days=8)
+
+
+def always_open(window: CallingWindow) -> bool:
+    """Whether the window never closes (no hours, blackouts, start or end to respect)."""
+    return (
+        all(day == ALL_DAY for day in window.hours)
+        and not window.blackout
+        and window.start_at is None
+        and window.end_at is None
+    )
+
+
+class OpenHours:
+    """When a call to contacts of one zone set may start, as spans `[open, until]` in seconds
+    from `now` (a call may start at any instant of a span, ring time included)."""
+
+    def __init__(
+        self,
+        window: CallingWindow,
+        zones: Sequence[ZoneInfo],
+        margin: timedelta,
+        now: datetime,
+    ) -> None:
+        self._window, self._zones, self._margin, self._now = window, tuple(zones), margin, now
+        self._opens: list[float] = []
+        self._untils: list[float] = []
+        self._last = (math.inf, -math.inf)  # the span the latest question fell in
+        self._covered = 0.0  # answers are known for every time before this
+        self._never_after: float | None = None
+        if always_open(window):
+            self._opens, self._untils = [-math.inf], [math.inf]
+            self._covered = math.inf
+
+    def _instant(self, seconds: float) -> datetime:
+        return self._now + timedelta(seconds=seconds)
+
+    def _seconds(self, at: datetime) -> float:
+        return (at - self._now).total_seconds()
+
+    def _extend(self) -> None:
+        """Learn the next span from the window, or that none follows."""
+        opens_at = self._window.next_open(self._instant(self._covered), self._zones, self._margin)
+        if opens_at is None or self._seconds(opens_at) > HORIZON_S:
+            self._never_after = self._covered
+            self._covered = math.inf
+            return
+        until_at = self._window.open_until(opens_at, self._zones, self._margin, _LOOKAHEAD)
+        opens, until = self._seconds(opens_at), self._seconds(until_at or opens_at)
+        if self._untils and opens <= self._untils[-1] + 1e-6:
+            self._untils[-1] = until  # a run cut by the lookahead goes on
+        else:
+            self._opens.append(opens)
+            self._untils.append(until)
+        self._covered = until + 1e-6
+
+    def span(self, t: float) -> tuple[float, float] | None:
+        """The span a call may start in at `t` or next after it; None if the window never opens
+        again (within the horizon)."""
+        while t >= self._covered:
+            self._extend()
+        i = bisect_right(self._opens, t) - 1
+        if i >= 0 and t <= self._untils[i]:
+            return self._opens[i], self._untils[i]
+        while i + 1 >= len(self._opens):
+            if self._covered == math.inf:
+                return None
+            self._extend()
+        return self._opens[i + 1], self._untils[i + 1]
+
+    def next_open(self, t: float) -> float | None:
+        """The earliest time >= `t` a call may start, or None."""
+        opens, until = self._last
+        if opens <= t <= until:
+            return t
+        found = self.span(t)
+        if found is not None and found[0] <= t:
+            self._last = found
+        return None if found is None else max(t, found[0])
+
+    @property
+    def ends_campaign(self) -> bool:
+        """Whether the last opening is cut by the campaign's end rather than by the hours."""
+        return self._window.end_at is not None and self._never_after is not None
+
+
+class Days:
+    """Which local date (in the campaign's zone) a time in seconds from `now` falls on."""
+
+    def __init__(self, zone: ZoneInfo, now: datetime) -> None:
+        self._zone, self._now = zone, now
+        self._first = now.astimezone(zone).date()
+        self._starts: list[float] = []  # seconds from now of each midnight after `now`
+        self._last = (math.inf, -math.inf, self._first)  # the day the latest question fell in
+
+    def of(self, t: float) -> date:
+        start, end, day = self._last
+        if start <= t < end:
+            return day
+        while not self._starts or self._starts[-1] <= t:
+            day = self._first + timedelta(days=len(self._starts) + 1)
+            # A midnight a DST jump skips reads (fold=0) as the jump itself: the day's start.
+            midnight = datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
+            self._starts.append((midnight - self._now).total_seconds())
+            if len(self._starts) > HORIZON_S / 86_400 + 2:
+                break
+        i = bisect_right(self._starts, t)
+        day = self._first + timedelta(days=i)
+        if i < len(self._starts):
+            self._last = (self._starts[i - 1] if i else -math.inf, self._starts[i], day)
+        return day
+
+    def midday(self, t: float) -> float:
+        """The middle of the local day `t` falls in (the day `now` is in counts from `now`)."""
+        self.of(t)
+        i = bisect_right(self._starts, t)
+        start = self._starts[i - 1] if i else min(t, 0.0)
+        return round((start + self._starts[i]) / 2, 3)

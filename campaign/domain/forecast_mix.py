@@ -1,0 +1,185 @@
+"""What the forecast believes about calls: the outcome mix per attempt number and how long a call
+holds a live-call slot, learnt from what was observed and shrunk toward stated assumptions.
+
+The mix is a Dirichlet posterior: the assumed mix counts as `PRIOR_CALLS` calls, the campaign's
+own (recency-weighted) outcomes are added to it, and each attempt number gets its own posterior
+centred on that pooled one (`NUMBER_PRIOR_CALLS`), because a contact redialed after `busy` is not
+a fresh contact. Each Monte-Carlo run draws one mix and one set of call durations from these
+beliefs, so a forecast made on few calls is honestly wider than one made on thousands.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from campaign.domain.outcomes import OutcomeClass
+
+PRIOR_CALLS = 8.0
+NUMBER_PRIOR_CALLS = 20.0
+OBSERVED_ENOUGH = 30
+"""Calls with an outcome a forecast needs before its basis is `observed` rather than `assumed`."""
+DURATION_PRIOR_CALLS = 3.0
+DURATION_SPREAD = 0.5
+"""Coefficient of variation of one call's duration: the uncertainty of a mean of n calls."""
+
+ASSUMED_MIX: Mapping[OutcomeClass, float] = {
+    OutcomeClass.HUMAN: 0.35,
+    OutcomeClass.MACHINE: 0.20,
+    OutcomeClass.NO_ANSWER: 0.20,
+    OutcomeClass.BUSY: 0.10,
+    OutcomeClass.REJECTED: 0.05,
+    OutcomeClass.UNAVAILABLE: 0.05,
+    OutcomeClass.FAILED_OTHER: 0.05,
+}
+_FAILING_FAST = (OutcomeClass.BUSY, OutcomeClass.UNAVAILABLE, OutcomeClass.FAILED_OTHER)
+
+
+def binomial(n: int, p: float, rng: random.Random) -> int:
+    """A Binomial(n, p) draw in O(n·p) steps at most (the stdlib has none before Python 3.12):
+    gaps between successes while few are expected, a rounded normal past a dozen."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - binomial(n, 1.0 - p, rng)
+    mean = n * p
+    if mean >= 12.0:
+        drawn = round(rng.gauss(mean, math.sqrt(mean * (1.0 - p))))
+        return min(n, max(0, drawn))
+    log_q = math.log1p(-p)
+    successes = position = 0
+    while True:
+        position += int(math.log(1.0 - rng.random()) / log_q) + 1
+        if position > n:
+            return successes
+        successes += 1
+
+
+@dataclass(frozen=True)
+class Observations:
+    """The campaign's calls so far: recency-weighted outcome counts per attempt number, and the
+    weighted mean seconds a call of each class held its slot (with its total weight)."""
+
+    mix: Mapping[int, Mapping[OutcomeClass, float]] = field(default_factory=dict)
+    occupancy_s: Mapping[OutcomeClass, tuple[float, float]] = field(default_factory=dict)
+    calls: int = 0
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What the forecast takes for granted before it has seen enough calls."""
+
+    mix: Mapping[OutcomeClass, float]
+    occupancy_s: Mapping[OutcomeClass, float]
+
+    @classmethod
+    def for_calls(cls, ring_timeout: timedelta, max_call_duration: timedelta) -> Assumptions:
+        """`ASSUMED_MIX`, and durations bounded by the spec: an unanswered call rings for the
+        whole ring timeout, a failing one ends in about 2 s, an answered one rings a quarter of
+        the timeout (10 s at most) and then talks for 60 s (a machine 30 s), never longer than
+        half the allowed call duration."""
+        ring = ring_timeout.total_seconds()
+        talk = max_call_duration.total_seconds() / 2
+        answer = min(10.0, ring / 4)
+        occupancy = {outcome: answer + min(30.0, talk) for outcome in OutcomeClass}
+        occupancy |= {outcome: min(2.0, ring) for outcome in _FAILING_FAST}
+        occupancy |= {
+            OutcomeClass.HUMAN: answer + min(60.0, talk),
+            OutcomeClass.NO_ANSWER: ring,
+            OutcomeClass.REJECTED: ring / 3,
+            OutcomeClass.GATEWAY_ERROR: 1.0,
+            OutcomeClass.LOST: ring + max_call_duration.total_seconds(),
+        }
+        return cls(ASSUMED_MIX, occupancy)
+
+    def describe(self) -> list[str]:
+        """The assumptions in words, for the forecast's `assumptions` list."""
+        mix = ", ".join(f"{c.value} {p:.0%}" for c, p in self.mix.items())
+        held = ", ".join(
+            f"{c.value} {self.occupancy_s[c]:.0f}s"
+            for c in (OutcomeClass.HUMAN, OutcomeClass.MACHINE, OutcomeClass.NO_ANSWER)
+        )
+        return [f"outcome mix {mix}", f"call durations {held}, failures about 2s"]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One Monte-Carlo run's world: outcome probabilities for attempts 1, 2, … (the last entry
+    serves every later attempt) and the mean seconds a call of each class holds its slot."""
+
+    mix: tuple[Mapping[OutcomeClass, float], ...]
+    occupancy_s: Mapping[OutcomeClass, float]
+
+    def for_attempt(self, number: int) -> Mapping[OutcomeClass, float]:
+        return self.mix[min(number, len(self.mix)) - 1]
+
+
+def _dirichlet(
+    alpha: Mapping[OutcomeClass, float], rng: random.Random
+) -> dict[OutcomeClass, float]:
+    gammas = {c: rng.gammavariate(a, 1.0) for c, a in alpha.items() if a > 0}
+    total = sum(gammas.values())
+    if total <= 0:  # every gamma underflowed: fall back to the mean
+        total_alpha = sum(alpha.values())
+        return {c: a / total_alpha for c, a in alpha.items() if a > 0}
+    return {c: g / total for c, g in gammas.items()}
+
+
+def _normalised(weights: Mapping[OutcomeClass, float]) -> dict[OutcomeClass, float]:
+    total = sum(weights.values())
+    return {c: w / total for c, w in weights.items() if w > 0}
+
+
+class Beliefs:
+    """The posterior over outcome mixes and call durations, from assumptions and observations."""
+
+    def __init__(self, assumptions: Assumptions, observations: Observations) -> None:
+        self.assumptions = assumptions
+        self.observations = observations
+        pooled: dict[OutcomeClass, float] = {c: PRIOR_CALLS * p for c, p in assumptions.mix.items()}
+        for counts in observations.mix.values():
+            for outcome, weight in counts.items():
+                pooled[outcome] = pooled.get(outcome, 0.0) + weight
+        self._pooled = pooled
+        self._numbers = max(observations.mix, default=0) + 1
+
+    @property
+    def basis(self) -> str:
+        """`observed` once the campaign's own calls outweigh what was assumed."""
+        return "observed" if self.observations.calls >= OBSERVED_ENOUGH else "assumed"
+
+    def _occupancy(self, outcome: OutcomeClass) -> tuple[float, float]:
+        """Posterior mean seconds and the weight of evidence behind it."""
+        assumed = self.assumptions.occupancy_s[outcome]
+        mean, weight = self.observations.occupancy_s.get(outcome, (assumed, 0.0))
+        total = weight + DURATION_PRIOR_CALLS
+        return (weight * mean + DURATION_PRIOR_CALLS * assumed) / total, total
+
+    def _mix(self, pooled: Mapping[OutcomeClass, float], number: int) -> dict[OutcomeClass, float]:
+        alpha = {c: NUMBER_PRIOR_CALLS * p for c, p in pooled.items()}
+        for outcome, weight in self.observations.mix.get(number, {}).items():
+            alpha[outcome] = alpha.get(outcome, 0.0) + weight
+        return alpha
+
+    def draw(self, rng: random.Random) -> Draw:
+        """One plausible world: a pooled mix, a mix per attempt number around it, durations."""
+        pooled = _dirichlet(self._pooled, rng)
+        mix = tuple(_dirichlet(self._mix(pooled, n), rng) for n in range(1, self._numbers + 1))
+        occupancy = {}
+        for outcome in OutcomeClass:
+            mean, weight = self._occupancy(outcome)
+            occupancy[outcome] = mean * math.exp(
+                rng.gauss(0.0, DURATION_SPREAD / math.sqrt(weight))
+            )
+        return Draw(mix, occupancy)
+
+    def expected(self) -> Draw:
+        """The posterior means (no randomness), for the outcome shares a forecast reports."""
+        pooled = _normalised(self._pooled)
+        mix = tuple(_normalised(self._mix(pooled, n)) for n in range(1, self._numbers + 1))
+        return Draw(mix, {outcome: self._occupancy(outcome)[0] for outcome in OutcomeClass})
