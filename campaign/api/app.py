@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from campaign import __version__
-from campaign.api import campaigns, notify, problems
+from campaign.api import campaigns, forecast, notify, problems
 from campaign.runtime import Runtime
 from campaign.settings import Settings
 
@@ -20,6 +20,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(notify.router)
     app.include_router(campaigns.router)
+    app.include_router(forecast.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

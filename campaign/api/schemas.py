@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from campaign.api.forecast_schemas import Forecast
+
 
 class Problem(BaseModel):
     """An error, as `application/problem+json` (RFC 9457)."""
@@ -131,6 +133,7 @@ class Status(BaseModel):
     eta_seconds: float | None
     runs: list[Run]
     total_contacts: int
+    forecast: Forecast | None = None
 
 
 class DncAdd(BaseModel):

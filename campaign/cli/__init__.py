@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 # Typer vendors click; its usage errors are not the `click` package's classes.
 from typer._click.exceptions import ClickException
 
-from campaign.cli import advice, demo, operator, processes
+from campaign.cli import advice, demo, forecast, operator, processes
 from campaign.errors import CampaignError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 processes.register(app)
 operator.register(app)
+forecast.register(app)
 advice.register(app)
 demo.register(app)
 

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.forecast_calendar import Days, always_open
 from campaign.domain.forecast_mix import Beliefs
-from campaign.domain.forecast_run import RETRY, WINDOWS, History, Run, RunResult, Setup
+from campaign.domain.forecast_run import RETRY, WINDOWS, Run, RunResult
+from campaign.domain.forecast_setup import History, Setup
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import RetryPolicy
 
@@ -148,10 +149,10 @@ def _step(plan: Plan, groups: Sequence[ContactGroup], beliefs: Beliefs) -> float
 def _start(run: Run, setup: Setup, groups: Sequence[ContactGroup], index: list[int]) -> None:
     for group, zk in zip(groups, index, strict=True):
         endings = tuple(group.endings.get(c, 0) for c in setup.redialed)
-        steps: tuple[float, ...] = ()
+        dials: tuple[float, ...] = ()
         if setup.keep_dials and group.last_dial_s is not None:
-            steps = (group.last_dial_s,)
-        history: History = (group.dials, group.counted, endings, steps)
+            dials = (group.last_dial_s,)
+        history: History = (group.dials, group.counted, endings, dials)
         if group.in_flight:
             run.ended((zk, history), group.count, 0.0, held_left=0.5)
         else:

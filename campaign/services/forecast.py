@@ -54,6 +54,13 @@ class CampaignForecast:
     run: int | None
     starts: datetime | None = None
 
+    def eta_seconds(self) -> float | None:
+        """Seconds from the forecast's `as_of` to its median finish (None: it never finishes)."""
+        if self.forecast.finish is None:
+            return None
+        left = (self.forecast.finish[1] - self.forecast.as_of).total_seconds()
+        return round(max(0.0, left), 1)
+
     def to_dict(self) -> dict[str, Any]:
         """The contract's forecast JSON, plus `run` and `run_starts`."""
         out = self.forecast.to_dict()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campaign.db.tables import AttemptRow, ContactRow, RunRow
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
+from campaign.services.forecast import forecast_campaign
 
 RATE_WINDOW = timedelta(seconds=10)
 """Calls per second are measured over the last RATE_WINDOW of dial-outs."""
@@ -68,8 +69,8 @@ class RunSummary:
 @dataclass(frozen=True)
 class CampaignStatus:
     """Everything `campaign status` shows; `to_dict` is the contract's `--json` shape (plus
-    `name`, `next_run_at`, `eta_seconds`, `total_contacts`). The ETA assumes the recent rate
-    holds and ignores retries still to come."""
+    `name`, `next_run_at`, `eta_seconds`, `total_contacts`, `forecast`). The ETA is the
+    forecast's median finish (`services.forecast`), seconds from now."""
 
     id: int
     name: str
@@ -84,6 +85,7 @@ class CampaignStatus:
     next_run_at: datetime | None
     eta_seconds: float | None
     runs: list[RunSummary]
+    forecast: dict[str, Any] | None = None
 
     @property
     def total_contacts(self) -> int:
@@ -167,8 +169,8 @@ def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
 
 
 def campaign_status(session: Session, campaign_id: int, now: datetime) -> CampaignStatus:
-    """Counts by contact state and outcome class, attempts, live calls, recent calls/s, an ETA at
-    that rate, why contacts wait, and the history of runs."""
+    """Counts by contact state and outcome class, attempts, live calls, recent calls/s, the
+    forecast (and its median finish as the ETA), why contacts wait, and the history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -181,6 +183,7 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
     cps = round((recent or 0) / RATE_WINDOW.total_seconds(), 3)
     contacts = _counts(session, ContactRow.state, ContactRow.campaign_id == campaign_id)
     still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
+    outlook = forecast_campaign(session, campaign_id, now=now)
     return CampaignStatus(
         id=campaign.id,
         name=campaign.name,
@@ -193,8 +196,9 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
         waiting=_waiting(session, campaign_id, campaign.state),
         paused_reason=campaign.paused_reason,
         next_run_at=campaign.next_run_at,
-        eta_seconds=round(still_open / cps, 1) if cps > 0 and still_open else None,
+        eta_seconds=outlook.eta_seconds() if still_open else None,
         runs=_runs(session, campaign_id),
+        forecast=outlook.to_dict(),
     )
 
 

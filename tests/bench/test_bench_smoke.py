@@ -26,7 +26,8 @@ def test_every_suite_produces_figures_at_tiny_size(tmp_path: Path) -> None:
         print(f"{entry['name']:<40} {entry['value']:>12} {entry['unit']}")
     assert status == 0
     names = {entry["name"] for entry in figures}
-    for prefix in ("claim_", "pacing_ratio_", "naive_", "loop_attempts", "notify_", "ingest_"):
+    for prefix in ("claim_", "pacing_ratio_", "naive_", "loop_attempts", "notify_", "ingest_",
+                   "forecast_ms_", "forecast_error_"):
         assert any(name.startswith(prefix) for name in names), prefix
     assert all(set(entry) <= {"name", "value", "unit", "target"} for entry in figures)
     assert "| figure |" in markdown.read_text()
