@@ -32,6 +32,7 @@ NEVER_OPENS = "calling window never opens again"
 CAMPAIGN_ENDS = "campaign ends first"
 BEYOND = "not done within 400 days"
 _SMALL = 12  # below this many calls, draw each call's class; above, binomials
+_LARGE = 200  # from this many, the expected split rounded at random: its noise is negligible
 
 Entry = tuple[int, History]  # (zone set, history)
 Bucket = dict[Entry, int]
@@ -169,21 +170,27 @@ class Run:
         return found
 
     def _classes(self, n: int, split: _Split) -> list[int]:
-        """How `n` calls split among the classes: one draw per call while few, else binomials."""
-        counts = [0] * len(split.probs)
-        last = len(counts) - 1
+        """How `n` calls split among the classes: one draw per call while few, past `_LARGE`
+        the expected split rounded at random, binomials in between."""
+        probs, top, rng = split.probs, split.cumulative[-1], self.rng
+        last = len(probs) - 1
+        counts = [0] * len(probs)
         if n < _SMALL:
-            top = split.cumulative[-1]
             for _ in range(n):
-                counts[min(last, bisect_right(split.cumulative, self.rng.random() * top))] += 1
+                counts[min(last, bisect_right(split.cumulative, rng.random() * top))] += 1
             return counts
-        left, rest = n, split.cumulative[-1]
-        for i, p in enumerate(split.probs):
-            if left == 0:
-                break
-            counts[i] = left if i == last else binomial(left, min(1.0, p / rest), self.rng)
+        if n >= _LARGE:
+            counts = [int(x) + (rng.random() < x - int(x)) for x in (n * p / top for p in probs)]
+            counts[0] += n - sum(counts)  # the likeliest class absorbs the rounding
+            if counts[0] >= 0:
+                return counts
+        left, rest = n, top
+        for i, p in enumerate(probs):
+            counts[i] = left if i == last or p >= rest else binomial(left, p / rest, rng)
             left -= counts[i]
             rest -= p
+            if not left:
+                break
         return counts
 
     def ended(self, entry: Entry, count: int, placed_s: float, held_left: float = 1.0) -> None:
