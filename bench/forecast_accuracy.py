@@ -9,7 +9,8 @@ The actual finish is the end of its last call; the actual calls are its attempts
 - `live`: 3 live calls bind (calls of 0.5-2 s at time_scale 0.05) while 20 calls/s do not.
 - `retry`: half the calls are busy and redialed after 4, 6, 8 s, `min_gap` 3 s: retry delays
   set the end.
-- `window`: 3 calls/s, and the calling window closes for a whole minute while contacts are left.
+- `window`: 3 calls/s, and the calling window closes for a whole minute while contacts are left
+  (each call must also fit its 3 s ring time before the close).
 
 The simulator's outcome mixes are not the forecast's assumed one, so the 0 % error shows what an
 assumption costs; from 10 % on the forecast reads the campaign's own calls.
@@ -73,7 +74,7 @@ SCENARIOS = {
          "talk_s": {"min": 10, "max": 40}},
     ),
     "retry": Scenario(
-        60,
+        150,
         {"cps": 10, "max_live_calls": 30, "max_call_duration": "10s"},
         {"max_attempts": 5, "min_gap": "3s",
          "outcomes": {"busy": {"delays": ["4s", "6s", "8s"]}, "no_answer": {"delays": ["5s"]},
@@ -81,7 +82,7 @@ SCENARIOS = {
         {"time_scale": 0.01, "mix": {"busy": 0.5, "human": 0.4, "no_answer": 0.1}},
     ),
     "window": Scenario(
-        120,
+        150,
         {"cps": 3, "max_live_calls": 30, "max_call_duration": "10s"},
         {"max_attempts": 4, "outcomes": {"busy": {"delays": ["2s", "3s"]},
                                          "no_answer": {"delays": ["4s"]}, **_FAILSAFE}},
@@ -159,9 +160,11 @@ class Outcome:
 
 
 def _window(now: datetime) -> dict[str, Any]:
-    """Open now, closed for the whole minute that starts 2 minutes from now, open again after."""
+    """Open now, closed for the first whole minute that starts 25 s from now or later (while
+    contacts are left), open again after it."""
     start = now.replace(second=0, microsecond=0)
-    closes, reopens = start + timedelta(minutes=2), start + timedelta(minutes=3)
+    closes = (now + timedelta(seconds=25 + 59)).replace(second=0, microsecond=0)
+    reopens = closes + timedelta(minutes=1)
     hours = f"{start:%H:%M}-{closes:%H:%M},{reopens:%H:%M}-24:00"
     return {"timezone": "UTC", "hours": {"mon-sun": hours}}
 
@@ -196,7 +199,7 @@ def _snapshot(stack: Stack, campaign_id: int, calls_before: int) -> Snapshot:
 def _play(stack: Stack, name: str, seed: int, sizes: AccuracySizes, first_phone: int) -> Outcome:
     scenario = SCENARIOS[name]
     now = utcnow()
-    if scenario.window_gap and (now + timedelta(minutes=4)).date() != now.date():
+    if scenario.window_gap and (now + timedelta(minutes=3)).date() != now.date():
         name, scenario = "pace", SCENARIOS["pace"]  # the closed minute would cross midnight
     stack.sim.reset()
     stack.sim.configure(**{**_RING, **scenario.sim, "seed": seed})

@@ -34,6 +34,8 @@ DEFAULT_RUNS = 20
 STEPS = 100
 """About how many steps the busiest stretch of a run takes: finer costs time, coarser accuracy."""
 MIN_STEP_S = 0.05
+MAX_STEP_S = 86_400.0  # a pace so slow the horizon passes first still moves day by day
+MIN_RATE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -140,10 +142,10 @@ def _step(plan: Plan, groups: Sequence[ContactGroup], beliefs: Beliefs) -> float
     first = expected.for_attempt(1)
     redialed = sum(p for c, p in first.items() if c in plan.policy.outcomes)
     calls_each = sum(redialed**i for i in range(plan.policy.max_attempts))
-    hold = sum(p * expected.occupancy_s[c] for c, p in first.items())
-    rate = min(plan.cps, plan.max_live_calls / hold if hold > 0 else plan.cps)
+    hold = expected.lag_s + sum(p * expected.occupancy_s[c] for c, p in first.items())
+    rate = max(MIN_RATE, min(plan.cps, plan.max_live_calls / hold if hold > 0 else plan.cps))
     contacts = sum(g.count for g in groups)
-    return max(MIN_STEP_S, contacts * calls_each / rate / STEPS)
+    return min(MAX_STEP_S, max(MIN_STEP_S, contacts * calls_each / rate / STEPS))
 
 
 def _start(run: Run, setup: Setup, groups: Sequence[ContactGroup], index: list[int]) -> None:

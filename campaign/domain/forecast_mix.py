@@ -18,13 +18,16 @@ from datetime import timedelta
 
 from campaign.domain.outcomes import OutcomeClass
 
-PRIOR_CALLS = 8.0
+PRIOR_CALLS = 4.0
 NUMBER_PRIOR_CALLS = 20.0
 OBSERVED_ENOUGH = 30
 """Calls with an outcome a forecast needs before its basis is `observed` rather than `assumed`."""
-DURATION_PRIOR_CALLS = 3.0
+DURATION_PRIOR_CALLS = 1.0
 DURATION_SPREAD = 0.5
 """Coefficient of variation of one call's duration: the uncertainty of a mean of n calls."""
+ASSUMED_LAG_S = 0.1
+"""From due to dialed when nothing holds a call back: half of the dispatcher's default tick."""
+LAG_SPREAD = 0.5
 
 ASSUMED_MIX: Mapping[OutcomeClass, float] = {
     OutcomeClass.HUMAN: 0.35,
@@ -62,12 +65,14 @@ def binomial(n: int, p: float, rng: random.Random) -> int:
 
 @dataclass(frozen=True)
 class Observations:
-    """The campaign's calls so far: recency-weighted outcome counts per attempt number, and the
-    weighted mean seconds a call of each class held its slot (with its total weight)."""
+    """The campaign's calls so far: recency-weighted outcome counts per attempt number, the
+    weighted mean seconds a call of each class held its slot (with its total weight), and the
+    engine's lag from a contact coming due to its call going out (None: not seen)."""
 
     mix: Mapping[int, Mapping[OutcomeClass, float]] = field(default_factory=dict)
     occupancy_s: Mapping[OutcomeClass, tuple[float, float]] = field(default_factory=dict)
     calls: int = 0
+    lag_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class Draw:
 
     mix: tuple[Mapping[OutcomeClass, float], ...]
     occupancy_s: Mapping[OutcomeClass, float]
+    lag_s: float = ASSUMED_LAG_S
 
     def for_attempt(self, number: int) -> Mapping[OutcomeClass, float]:
         return self.mix[min(number, len(self.mix)) - 1]
@@ -147,6 +153,9 @@ class Beliefs:
                 pooled[outcome] = pooled.get(outcome, 0.0) + weight
         self._pooled = pooled
         self._numbers = max(observations.mix, default=0) + 1
+        seen = observations.occupancy_s
+        assumed = sum(assumptions.occupancy_s[c] * w for c, (_, w) in seen.items())
+        self._scale = sum(m * w for m, w in seen.values()) / assumed if assumed > 0 else 1.0
 
     @property
     def basis(self) -> str:
@@ -154,11 +163,13 @@ class Beliefs:
         return "observed" if self.observations.calls >= OBSERVED_ENOUGH else "assumed"
 
     def _occupancy(self, outcome: OutcomeClass) -> tuple[float, float]:
-        """Posterior mean seconds and the weight of evidence behind it."""
-        assumed = self.assumptions.occupancy_s[outcome]
-        mean, weight = self.observations.occupancy_s.get(outcome, (assumed, 0.0))
+        """Posterior mean seconds and the weight of evidence behind it. The assumed durations
+        are first scaled by how far the classes seen are from theirs (calls twice as long as
+        assumed in one class are likely so in the others)."""
+        prior = self.assumptions.occupancy_s[outcome] * self._scale
+        mean, weight = self.observations.occupancy_s.get(outcome, (prior, 0.0))
         total = weight + DURATION_PRIOR_CALLS
-        return (weight * mean + DURATION_PRIOR_CALLS * assumed) / total, total
+        return (weight * mean + DURATION_PRIOR_CALLS * prior) / total, total
 
     def _mix(self, pooled: Mapping[OutcomeClass, float], number: int) -> dict[OutcomeClass, float]:
         alpha = {c: NUMBER_PRIOR_CALLS * p for c, p in pooled.items()}
@@ -166,20 +177,27 @@ class Beliefs:
             alpha[outcome] = alpha.get(outcome, 0.0) + weight
         return alpha
 
+    @property
+    def lag_s(self) -> float:
+        """The engine's lag from due to dialed: as seen, else assumed."""
+        lag = self.observations.lag_s
+        return ASSUMED_LAG_S if lag is None else lag
+
     def draw(self, rng: random.Random) -> Draw:
-        """One plausible world: a pooled mix, a mix per attempt number around it, durations."""
+        """One plausible world: a pooled mix, a mix per attempt number around it, durations,
+        and the engine's lag (which varies with how busy its host is)."""
         pooled = _dirichlet(self._pooled, rng)
         mix = tuple(_dirichlet(self._mix(pooled, n), rng) for n in range(1, self._numbers + 1))
         occupancy = {}
         for outcome in OutcomeClass:
             mean, weight = self._occupancy(outcome)
-            occupancy[outcome] = mean * math.exp(
-                rng.gauss(0.0, DURATION_SPREAD / math.sqrt(weight))
-            )
-        return Draw(mix, occupancy)
+            spread = DURATION_SPREAD / math.sqrt(weight)
+            occupancy[outcome] = mean * math.exp(rng.gauss(0.0, spread))
+        return Draw(mix, occupancy, self.lag_s * math.exp(rng.gauss(0.0, LAG_SPREAD)))
 
     def expected(self) -> Draw:
         """The posterior means (no randomness), for the outcome shares a forecast reports."""
         pooled = _normalised(self._pooled)
         mix = tuple(_normalised(self._mix(pooled, n)) for n in range(1, self._numbers + 1))
-        return Draw(mix, {outcome: self._occupancy(outcome)[0] for outcome in OutcomeClass})
+        occupancy = {outcome: self._occupancy(outcome)[0] for outcome in OutcomeClass}
+        return Draw(mix, occupancy, self.lag_s)

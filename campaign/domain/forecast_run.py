@@ -107,7 +107,8 @@ class Run:
         self.ready_zone = [0] * self.zones
         self.spans: list[tuple[float, float]] = [(0.0, -1.0)] * self.zones
         self.splits: dict[int, _Split] = {}
-        hold = sum(p * draw.occupancy_s[c] for c, p in draw.for_attempt(1).items())
+        # A slot stays taken from one call's end until the next call goes out: the engine's lag.
+        hold = draw.lag_s + sum(p * draw.occupancy_s[c] for c, p in draw.for_attempt(1).items())
         live_rate = setup.max_live_calls / hold if hold > 0 else math.inf
         self.rate = min(setup.cps, live_rate)
         self.bound = PACE if setup.cps <= live_rate else LIVE
@@ -202,9 +203,7 @@ class Run:
                 at_s = placed_s + held_left * split.held_s[i]
                 self._settle(entry, split.classes[i], share, at_s)
 
-    def _settle(
-        self, entry: Entry, outcome: OutcomeClass | None, count: int, at_s: float
-    ) -> None:
+    def _settle(self, entry: Entry, outcome: OutcomeClass | None, count: int, at_s: float) -> None:
         reached = outcome is OutcomeClass.HUMAN
         if outcome is None or outcome not in self.s.policy.outcomes:
             self._close(count, at_s, reached)
@@ -219,7 +218,8 @@ class Run:
             return
         due_s = at_s + delay
         allowed = self.s.allowed(zk, steps, due_s)
-        self.wait((zk, after), count, allowed, CAPS if allowed > due_s else RETRY, at_s)
+        why = CAPS if allowed > due_s else RETRY
+        self.wait((zk, after), count, allowed + self.draw.lag_s, why, at_s)
 
     # -- the dispatch loop --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ due; a completed or cancelled one with no run to come reports when it finished.
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
 from campaign.domain.forecast import ContactGroup, Forecast, Plan, forecast
-from campaign.domain.forecast_mix import Assumptions, Beliefs, Observations
+from campaign.domain.forecast_mix import ASSUMED_LAG_S, Assumptions, Beliefs, Observations
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.recurrence import next_run
@@ -41,6 +42,10 @@ SAMPLE_ATTEMPTS = 20_000
 """The latest attempts read for the outcome mix and call durations."""
 HALF_LIFE_ATTEMPTS = 5_000
 """An attempt this many attempts older than the latest weighs half as much."""
+LAG_SAMPLE = 500
+"""The latest attempts whose time from claimed to sent gives the engine's lag: its lower quartile
+(the rest is mostly a wait for the pace, which the model plays itself), plus half a dispatcher
+tick (`ASSUMED_LAG_S`) for the wait from due to claimed."""
 _OPEN = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
 _REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 _FINISHED = (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value)
@@ -119,16 +124,25 @@ def observations(session: Session, campaign_id: int) -> Observations:
     """Outcome weights per attempt number and seconds each class held its live-call slot, from
     the latest `SAMPLE_ATTEMPTS` attempts, halving weight every `HALF_LIFE_ATTEMPTS`."""
     rows = session.execute(
-        select(AttemptRow.number, AttemptRow.outcome, AttemptRow.sending_at, AttemptRow.ended_at)
+        select(
+            AttemptRow.number,
+            AttemptRow.outcome,
+            AttemptRow.sending_at,
+            AttemptRow.ended_at,
+            AttemptRow.queued_at,
+        )
         .where(AttemptRow.campaign_id == campaign_id, AttemptRow.outcome.is_not(None))
         .order_by(AttemptRow.id.desc())
         .limit(SAMPLE_ATTEMPTS)
     )
     mix: dict[int, dict[OutcomeClass, float]] = {}
     held: dict[OutcomeClass, list[float]] = {}
+    hops: list[float] = []
     calls = 0
-    for rank, (number, outcome, sent, ended) in enumerate(rows):
+    for rank, (number, outcome, sent, ended, queued) in enumerate(rows):
         calls += 1
+        if sent is not None and len(hops) < LAG_SAMPLE:
+            hops.append((sent - queued).total_seconds())
         weight = 0.5 ** (rank / HALF_LIFE_ATTEMPTS)
         outcome_class = OutcomeClass(outcome)
         counts = mix.setdefault(number, {})
@@ -138,7 +152,8 @@ def observations(session: Session, campaign_id: int) -> Observations:
             total[0] += weight * (ended - sent).total_seconds()
             total[1] += weight
     occupancy = {c: (s / w, w) for c, (s, w) in held.items() if w > 0}
-    return Observations(mix=mix, occupancy_s=occupancy, calls=calls)
+    lag = ASSUMED_LAG_S + statistics.quantiles(hops, n=4)[0] if len(hops) > 1 else None
+    return Observations(mix=mix, occupancy_s=occupancy, calls=calls, lag_s=lag)
 
 
 def _bucketed(seconds: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -88,12 +88,12 @@ def test_a_window_that_closes_for_the_night_pushes_the_finish_to_the_next_mornin
 
 
 def test_a_binding_live_call_cap_and_a_binding_pace_name_themselves() -> None:
-    live_bound = run(cps=10.0, live=5, hold_s=10.0)  # 5 calls of 10 s: 0.5 calls/s
+    live_bound = run(cps=10.0, live=5, hold_s=10.0)  # 5 calls of 10 s (+0.1 s lag): 0.5/s
     pace_bound = run(cps=0.25, live=5, hold_s=10.0)
 
     assert live_bound["limited_by"] == "live calls"
     assert pace_bound["limited_by"] == "pace"
-    assert abs((finish(live_bound) - NOW).total_seconds() - 2000) < 30
+    assert abs((finish(live_bound) - NOW).total_seconds() - 2020) < 30
 
 
 def test_retries_raise_the_calls_and_the_outcome_shares_follow_the_mix() -> None:
