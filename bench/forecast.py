@@ -14,7 +14,7 @@ forecasts taken on the way with what happened.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -94,7 +94,7 @@ class ForecastSizes:
         ("1m_midrun", 1_000_000, 20, 1),
     )
     repeats: int = 5
-    accuracy: AccuracySizes = AccuracySizes()
+    accuracy: AccuracySizes = field(default_factory=AccuracySizes)
 
 
 FULL = ForecastSizes()

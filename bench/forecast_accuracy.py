@@ -144,7 +144,7 @@ class Outcome:
 
     @property
     def duration_s(self) -> float:
-        assert self.finished is not None  # noqa: S101 - only measured runs are scored
+        assert self.finished is not None  # only measured runs are scored
         return (self.finished - self.started).total_seconds()
 
     def finish_error_pct(self, progress: int) -> float:
@@ -244,10 +244,11 @@ def _table(outcomes: list[Outcome]) -> str:
             continue
         for progress, snap in sorted(o.snapshots.items()):
             offsets = [(snap.finish(k) - o.started).total_seconds() for k in ("p10", "p50", "p90")]
+            band = "yes" if o.inside_band(progress) else "NO"
             lines.append(
                 f"{o.scenario:<9} {o.seed:>4}  {o.duration_s:8.1f} {o.calls:6d} | {progress:4d} "
                 + " ".join(f"{x:7.1f}" for x in offsets)
-                + f"  {'yes' if o.inside_band(progress) else 'NO':>7} {o.finish_error_pct(progress):6.1f}"
+                + f"  {band:>7} {o.finish_error_pct(progress):6.1f}"
                 + f"  {snap.calls:8d} {o.calls_error_pct(progress):6.1f} | "
                 + f"{snap.forecast['basis']:<8} {snap.forecast['limited_by']}"
             )
@@ -266,7 +267,8 @@ def accuracy(settings: Settings, sizes: AccuracySizes, report: Report) -> None:
         for i, name in enumerate(sizes.runs):
             outcomes.append(_play(stack, name, i + 1, sizes, first_phone=i * 1000))
     scored = [o for o in outcomes if o.finished is not None and len(o.snapshots) == len(PROGRESS)]
-    report.sections["forecast accuracy: each seeded run (seconds from its start)"] = _table(outcomes)
+    title = "forecast accuracy: each seeded run (seconds from its start)"
+    report.sections[title] = _table(outcomes)
     if not scored:
         raise RuntimeError("no accuracy run finished with all its forecasts")
     for progress in PROGRESS:

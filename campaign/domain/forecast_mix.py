@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from campaign.domain.outcomes import OutcomeClass
 
-PRIOR_CALLS = 4.0
+PRIOR_CALLS = 2.0
 NUMBER_PRIOR_CALLS = 20.0
 OBSERVED_ENOUGH = 30
 """Calls with an outcome a forecast needs before its basis is `observed` rather than `assumed`."""

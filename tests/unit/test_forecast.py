@@ -248,7 +248,7 @@ def test_fewer_calls_seen_give_a_wider_band(seen: int) -> None:
 
     # 200 calls, 10 live of 60 s: 6 minutes (a rate of 1/s would allow 200 s).
     assert data["limited_by"] == "live calls"
-    widths = {0: (60, 1000), 40: (20, 400), 4000: (0, 60)}
+    widths = {0: (60, 3000), 40: (20, 400), 4000: (0, 60)}
     low, high = widths[seen]
     assert low <= band <= high
 
