@@ -22,6 +22,7 @@ from sqlalchemy import text
 from bench.figures import Report, figure
 from bench.forecast_accuracy import AccuracySizes, accuracy
 from campaign.db.engine import transaction
+from campaign.db.tables import CampaignRow
 from campaign.runtime import Runtime
 from campaign.services.forecast import forecast_campaign
 from campaign.settings import Settings
@@ -114,9 +115,7 @@ def _populate(runtime: Runtime, label: str, count: int, called_pct: int, live_pc
     doc = {**SPEC, "name": f"forecast-{label}"}
     with transaction(runtime.sessions) as session:
         campaign_id = factories.make_campaign(session, doc, state="running")
-        run_id = session.execute(
-            text("SELECT current_run_id FROM campaigns WHERE id = :id"), {"id": campaign_id}
-        ).scalar_one()
+        run_id = session.get_one(CampaignRow, campaign_id).current_run_id
         params = {"campaign_id": campaign_id, "now": NOW, "run_id": run_id}
         session.execute(
             _CONTACTS,
@@ -131,9 +130,10 @@ def _populate(runtime: Runtime, label: str, count: int, called_pct: int, live_pc
         )
         if called_pct:
             session.execute(_ATTEMPTS, params)
-    with runtime.engine.connect() as conn:
+    with runtime.engine.connect() as conn:  # as autovacuum would have by then
         conn.execute(text("ANALYZE contacts"))
         conn.execute(text("ANALYZE attempts"))
+        conn.commit()
     return campaign_id
 
 

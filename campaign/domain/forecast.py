@@ -30,8 +30,8 @@ from campaign.domain.forecast_setup import History, Setup
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import RetryPolicy
 
-DEFAULT_RUNS = 20
-STEPS = 100
+DEFAULT_RUNS = 16
+STEPS = 80
 """About how many steps the busiest stretch of a run takes: finer costs time, coarser accuracy."""
 MIN_STEP_S = 0.05
 MAX_STEP_S = 86_400.0  # a pace so slow the horizon passes first still moves day by day

@@ -20,6 +20,7 @@ from campaign.domain.retry_policy import PastAttempt, Redial, RetryPolicy
 
 History = tuple[int, int, tuple[int, ...], tuple[float, ...]]
 _LONG_AGO = timedelta(days=30)
+_NO_CAP = 1 << 30
 
 
 @dataclass
@@ -42,6 +43,10 @@ class Setup:
     counts: dict[OutcomeClass, bool] = field(default_factory=dict)
     keep_dials: int = 0
     _delays: dict[tuple[History, OutcomeClass], float | None] = field(default_factory=dict)
+    _kept: dict[tuple[int, tuple[float, ...], object], tuple[float, ...]] = field(
+        default_factory=dict
+    )
+    _min_gap_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.hours = [OpenHours(self.window, z, self.margin, self.now) for z in self.zone_sets]
@@ -51,6 +56,7 @@ class Setup:
         self.counts = {outcome: self.policy.counts(outcome) for outcome in self.redialed}
         policy = self.policy
         self.keep_dials = max(policy.per_day or 0, policy.per_week or 0, bool(policy.min_gap))
+        self._min_gap_s = policy.min_gap.total_seconds() if policy.min_gap else 0.0
 
     def _history(self, dials: int, counted: int, endings: tuple[int, ...]) -> list[PastAttempt]:
         """The policy's view of a history with every dial long ago: one past attempt per ending,
@@ -79,8 +85,13 @@ class Setup:
 
     def allowed(self, zk: int, dials: tuple[float, ...], due_s: float) -> float:
         """The earliest time >= `due_s` the frequency caps let contacts of `zk` with `dials`
-        (seconds from now) be called again."""
-        if not self.keep_dials:
+        (seconds from now) be called again. The policy is asked only when a cap could bind:
+        fewer dials than a count cap allows, and none within `min_gap`, never bind."""
+        policy = self.policy
+        if not dials or not (
+            (policy.min_gap is not None and due_s < max(dials) + self._min_gap_s)
+            or len(dials) >= min(policy.per_day or _NO_CAP, policy.per_week or _NO_CAP)
+        ):
             return due_s
         past = [PastAttempt(self.now + timedelta(seconds=s), None, True) for s in dials]
         due = self.now + timedelta(seconds=due_s)
@@ -94,9 +105,14 @@ class Setup:
         Forgetting the rest, and the hour, lets the histories of many contacts merge."""
         policy, days = self.policy, self.local_days[zk]
         today = days.of(due_s) if policy.per_day else None
-        week_ago = due_s - 7 * 86_400.0
-        return tuple(
-            days.midday(at)
-            for at in dials
-            if (policy.per_week and at > week_ago) or (today is not None and days.of(at) == today)
-        )
+        key = (zk, dials, today if policy.per_week is None else due_s)
+        found = self._kept.get(key)
+        if found is None:
+            week_ago = due_s - 7 * 86_400.0
+            found = self._kept[key] = tuple(
+                days.midday(at)
+                for at in dials
+                if (policy.per_week and at > week_ago)
+                or (today is not None and days.of(at) == today)
+            )
+        return found
