@@ -27,22 +27,13 @@ from campaign.runtime import Runtime
 from campaign.services.forecast import forecast_campaign
 from campaign.settings import Settings
 from tests import factories
+from tests.unit.test_retry_policy import DESIGN_EXAMPLE
 
 NOW = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)  # a Wednesday: 11:00 in New York
 SPEC = factories.spec(
     window={"timezone": "contact", "hours": {"mon-fri": "09:00-20:00", "sat": "10:00-14:00"}},
     pacing={"cps": 10, "max_live_calls": 50, "max_call_duration": "30m"},
-    retry={
-        "max_attempts": 5,
-        "per_day": 3,
-        "min_gap": "10m",
-        "outcomes": {
-            "busy": {"delays": ["2m", "10m", "30m"]},
-            "rejected": {"delays": ["1h"], "max": 2},
-            "unavailable": {"delays": ["5m"]},
-            "machine": {"delays": ["4h"]},
-        },
-    },
+    retry=DESIGN_EXAMPLE,
     gateway={**factories.BASE_SPEC["gateway"], "timeoutInMs": 30000},
 )
 ZONE_SETS = (

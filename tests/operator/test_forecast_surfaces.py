@@ -19,8 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from campaign.cli import forecast as forecast_cli
-from campaign.cli import operator
+import campaign.cli as campaign_cli
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow
 from campaign.settings import get_settings
@@ -36,12 +35,10 @@ CONTACTS = "phone,external_id\n2015550123,a\n12,b\n2015550124,c\n2015550124,d\n"
 
 @pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+    """The whole `campaign` app, on the test database."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()
-    app = typer.Typer()
-    operator.register(app)
-    forecast_cli.register(app)
-    yield app
+    yield campaign_cli.app
     get_settings.cache_clear()
 
 
