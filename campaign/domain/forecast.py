@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.forecast_calendar import Days, always_open
 from campaign.domain.forecast_mix import Beliefs
-from campaign.domain.forecast_run import RETRY, WINDOWS, Run, RunResult
+from campaign.domain.forecast_run import CAPS, RETRY, WINDOWS, Run, RunResult
 from campaign.domain.forecast_setup import History, Setup
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.retry_policy import RetryPolicy
@@ -157,9 +157,10 @@ def _start(run: Run, setup: Setup, groups: Sequence[ContactGroup], index: list[i
         history: History = (group.dials, group.counted, endings, dials)
         if group.in_flight:
             run.ended((zk, history), group.count, 0.0, held_left=0.5)
-        else:
-            why = RETRY if group.dials else WINDOWS
-            run.wait((zk, history), group.count, group.due_in_s, why)
+        else:  # the dispatcher's gate: frequency caps hold a due contact back
+            due = setup.allowed(zk, dials, group.due_in_s)
+            why = CAPS if due > group.due_in_s else RETRY if group.dials else WINDOWS
+            run.wait((zk, history), group.count, due, why)
 
 
 def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:

@@ -105,34 +105,43 @@ class OpenHours:
 
 
 class Days:
-    """Which local date (in the campaign's zone) a time in seconds from `now` falls on."""
+    """Which local date (in one zone) a time in seconds from `now` falls on, and the middle of
+    that day; the midnights from the start of `now`'s day on are remembered as they are met."""
 
     def __init__(self, zone: ZoneInfo, now: datetime) -> None:
         self._zone, self._now = zone, now
         self._first = now.astimezone(zone).date()
-        self._starts: list[float] = []  # seconds from now of each midnight after `now`
+        self._starts = [self._seconds(self._first)]  # each local midnight, from now's day on
         self._last = (math.inf, -math.inf, self._first)  # the day the latest question fell in
+
+    def _seconds(self, day: date) -> float:
+        # A midnight a DST jump skips reads (fold=0) as the jump itself: the day's start.
+        midnight = datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
+        return (midnight - self._now).total_seconds()
+
+    def _index(self, t: float) -> int:
+        """How many days after `now`'s day `t` falls (negative: before it)."""
+        if t < self._starts[0]:
+            day = (self._now + timedelta(seconds=t)).astimezone(self._zone).date()
+            return (day - self._first).days
+        while self._starts[-1] <= t and len(self._starts) < HORIZON_S / 86_400 + 3:
+            self._starts.append(self._seconds(self._first + timedelta(days=len(self._starts))))
+        return bisect_right(self._starts, t) - 1
 
     def of(self, t: float) -> date:
         start, end, day = self._last
         if start <= t < end:
             return day
-        while not self._starts or self._starts[-1] <= t:
-            day = self._first + timedelta(days=len(self._starts) + 1)
-            # A midnight a DST jump skips reads (fold=0) as the jump itself: the day's start.
-            midnight = datetime.combine(day, time(0), tzinfo=self._zone).astimezone(UTC)
-            self._starts.append((midnight - self._now).total_seconds())
-            if len(self._starts) > HORIZON_S / 86_400 + 2:
-                break
-        i = bisect_right(self._starts, t)
+        i = self._index(t)
         day = self._first + timedelta(days=i)
-        if i < len(self._starts):
-            self._last = (self._starts[i - 1] if i else -math.inf, self._starts[i], day)
+        if 0 <= i < len(self._starts) - 1:
+            self._last = (self._starts[i], self._starts[i + 1], day)
         return day
 
     def midday(self, t: float) -> float:
-        """The middle of the local day `t` falls in (the day `now` is in counts from `now`)."""
-        self.of(t)
-        i = bisect_right(self._starts, t)
-        start = self._starts[i - 1] if i else min(t, 0.0)
-        return round((start + self._starts[i]) / 2, 3)
+        """The middle of the local day `t` falls in."""
+        i = self._index(t)
+        if 0 <= i < len(self._starts) - 1:
+            return round((self._starts[i] + self._starts[i + 1]) / 2, 3)
+        day = self._first + timedelta(days=i)
+        return round((self._seconds(day) + self._seconds(day + timedelta(days=1))) / 2, 3)

@@ -260,3 +260,21 @@ def test_nothing_left_to_do_finishes_now() -> None:
     assert data["calls_remaining"] == {"p50": 0, "p90": 0}
     assert data["limited_by"] is None
     assert data["outcomes"] == {}
+
+
+@pytest.mark.parametrize(("dialed_hours_ago", "next_call_day"), [(20, 2), (1, 3)])
+def test_a_per_day_cap_reads_the_local_day_of_the_last_call(
+    dialed_hours_ago: int, next_call_day: int
+) -> None:
+    policy = RetryPolicy.from_dict(
+        {"max_attempts": 3, "per_day": 1, "outcomes": {"busy": {"delays": ["1m", "1m"]}}}
+    )
+    last_call = -3600.0 * dialed_hours_ago
+    called = ContactGroup(
+        ("UTC",), 10, dials=1, counted=1, endings={C.BUSY: 1}, last_dial_s=last_call
+    )
+
+    data = run(groups=[called], policy=policy, cps=10.0)
+
+    # Called yesterday: callable today (2 March); called today: not before 3 March.
+    assert [d["date"] for d in data["by_day"]] == [f"2026-03-0{next_call_day}"]

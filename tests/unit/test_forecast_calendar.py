@@ -70,7 +70,7 @@ def test_days_follow_the_local_calendar_through_dst() -> None:
     assert days.of(16.9 * 3600) == date(2026, 3, 6)  # midnight in New York is 05:00 UTC
     assert days.of(17.1 * 3600) == date(2026, 3, 7)
     assert days.of(sunday_noon_ny) == date(2026, 3, 8)
-    assert days.of(-3600.0 * 10) == date(2026, 3, 6)
+    assert days.of(-3600.0 * 10) == date(2026, 3, 5)  # 21:00 on Thursday in New York
 
 
 @pytest.mark.parametrize(("n", "p"), [(10, 0.3), (50, 0.05), (400, 0.5), (5000, 0.9)])
@@ -88,3 +88,15 @@ def test_binomial_edges() -> None:
     assert binomial(0, 0.5, rng) == 0
     assert binomial(10, 0.0, rng) == 0
     assert binomial(10, 1.0, rng) == 10
+
+
+def test_days_before_now_and_middays_stay_on_their_own_local_day() -> None:
+    days = Days(NEW_YORK, NOW)  # Friday 07:00 in New York
+    yesterday_noon = (datetime(2026, 3, 5, 17, 0, tzinfo=UTC) - NOW).total_seconds()
+    sunday = (datetime(2026, 3, 8, 20, 0, tzinfo=UTC) - NOW).total_seconds()
+
+    assert days.of(yesterday_noon) == date(2026, 3, 5)
+    assert days.of(days.midday(yesterday_noon)) == date(2026, 3, 5)
+    assert days.of(days.midday(0.0)) == date(2026, 3, 6)
+    # Sunday 2026-03-08 has 23 hours in New York (05:00 to 04:00 UTC): its middle is 16:30 UTC.
+    assert days.midday(sunday) == (datetime(2026, 3, 8, 16, 30, tzinfo=UTC) - NOW).total_seconds()
