@@ -1,9 +1,7 @@
-"""Forecasting a stored campaign: read what the model needs from PostgreSQL, then run it.
+"""Forecasting a stored campaign: read what the model needs (`forecast_reads`), then run it.
 
-Contacts are read as groups (`GROUP BY` zones, state, this run's history, due time bucket), never
-row by row, so a million-contact campaign costs one aggregate scan. What calls end in and how
-long they hold a live-call slot come from the campaign's own latest attempts, the newest weighing
-most; until there are enough of them the stated assumptions carry the forecast (`basis`).
+What calls end in and how long they hold a live-call slot come from the campaign's own latest
+attempts; until there are enough of them the stated assumptions carry the forecast (`basis`).
 
 Which run is forecast: the current one of a running or paused campaign (paused: as if resumed
 now); a draft as if started now; a recurring campaign between runs, its next run from when it is
@@ -13,42 +11,34 @@ due; a completed or cancelled one with no run to come reports when it finished.
 from __future__ import annotations
 
 import random
-import statistics
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, case, cast, extract, func, literal, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
-from campaign.domain.forecast import ContactGroup, Forecast, Plan, forecast
-from campaign.domain.forecast_mix import ASSUMED_LAG_S, Assumptions, Beliefs, Observations
-from campaign.domain.outcomes import OutcomeClass
+from campaign.db.tables import CampaignRow, RunRow
+from campaign.domain.forecast import Forecast, Plan, forecast
+from campaign.domain.forecast_mix import Assumptions, Beliefs
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.recurrence import next_run
 from campaign.domain.spec import CampaignSpec
-from campaign.domain.states import AttemptState, CampaignState, ContactState
+from campaign.domain.states import CampaignState
 from campaign.errors import InvalidInput, SpecInvalid
 from campaign.limits import RateLimit
 from campaign.services.campaigns import get_campaign_row
+from campaign.services.forecast_reads import (
+    current_groups,
+    next_run_groups,
+    observations,
+    reached_so_far,
+)
 from campaign.services.redial import ring_margin
 from campaign.services.specs import load_spec
 
 DEFAULT_SEED = 1
-SAMPLE_ATTEMPTS = 20_000
-"""The latest attempts read for the outcome mix and call durations."""
-HALF_LIFE_ATTEMPTS = 5_000
-"""An attempt this many attempts older than the latest weighs half as much."""
-LAG_SAMPLE = 500
-"""The latest attempts whose time from claimed to sent gives the engine's lag: its lower quartile
-(the rest is mostly a wait for the pace, which the model plays itself), plus half a dispatcher
-tick (`ASSUMED_LAG_S`) for the wait from due to claimed."""
-_OPEN = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
-_REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 _FINISHED = (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value)
 
 
@@ -121,166 +111,6 @@ def assumptions_for(spec: CampaignSpec) -> Assumptions:
     return Assumptions.for_calls(ring_margin(spec), spec.pacing.max_call_duration)
 
 
-def observations(session: Session, campaign_id: int) -> Observations:
-    """Outcome weights per attempt number and seconds each class held its live-call slot, from
-    the latest `SAMPLE_ATTEMPTS` attempts, halving weight every `HALF_LIFE_ATTEMPTS`."""
-    rows = session.execute(
-        select(
-            AttemptRow.number,
-            AttemptRow.outcome,
-            AttemptRow.sending_at,
-            AttemptRow.ended_at,
-            AttemptRow.queued_at,
-        )
-        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.outcome.is_not(None))
-        .order_by(AttemptRow.id.desc())
-        .limit(SAMPLE_ATTEMPTS)
-    )
-    mix: dict[int, dict[OutcomeClass, float]] = {}
-    held: dict[OutcomeClass, list[float]] = {}
-    hops: list[float] = []
-    calls = 0
-    for rank, (number, outcome, sent, ended, queued) in enumerate(rows):
-        calls += 1
-        if sent is not None and len(hops) < LAG_SAMPLE:
-            hops.append((sent - queued).total_seconds())
-        weight = 0.5 ** (rank / HALF_LIFE_ATTEMPTS)
-        outcome_class = OutcomeClass(outcome)
-        counts = mix.setdefault(number, {})
-        counts[outcome_class] = counts.get(outcome_class, 0.0) + weight
-        if sent is not None and ended is not None and ended >= sent:
-            total = held.setdefault(outcome_class, [0.0, 0.0])
-            total[0] += weight * (ended - sent).total_seconds()
-            total[1] += weight
-    occupancy = {c: (s / w, w) for c, (s, w) in held.items() if w > 0}
-    lag = ASSUMED_LAG_S + statistics.quantiles(hops, n=4)[0] if len(hops) > 1 else None
-    return Observations(mix=mix, occupancy_s=occupancy, calls=calls, lag_s=lag)
-
-
-def _bucketed(seconds: ColumnElement[Any]) -> ColumnElement[Any]:
-    """Seconds (as a float: numeric is slow over a million rows) rounded down: to the second
-    within a minute, the minute within an hour, then the hour; near times stay sharp and far
-    ones merge into few groups."""
-    value = cast(seconds, Float)
-    size = func.abs(value)
-    return case(
-        (size < 60, func.floor(value)),
-        (size < 3600, func.floor(value / 60) * 60),
-        else_=func.floor(value / 3600) * 3600,
-    )
-
-
-@contextmanager
-def _few_groups(session: Session) -> Iterator[None]:
-    """Plan a grouping of up to millions of rows into a few hundred groups as what it is. The
-    planner cannot tell the groups are few, so it sorts every row (spilling to disk) and JIT-
-    compiles the expressions, which costs more than the query; hashing needs only the groups."""
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text("SET LOCAL enable_sort = off"))
-    try:
-        yield
-    finally:
-        session.execute(text("SET LOCAL enable_sort = on"))
-        session.execute(text("SET LOCAL jit = on"))
-
-
-def current_groups(
-    session: Session,
-    campaign_id: int,
-    run_id: int | None,
-    now: datetime,
-    redialed: Sequence[OutcomeClass],
-    caps: bool,
-) -> list[ContactGroup]:
-    """The open contacts as groups, each with its history in run `run_id`: one aggregate over
-    this run's attempts per contact, joined to the contacts and grouped again."""
-    of_run = AttemptRow.run_id == run_id if run_id is not None else AttemptRow.run_id.is_(None)
-    per_contact = (
-        select(
-            AttemptRow.contact_id,
-            func.count().label("dials"),
-            func.count()
-            .filter(AttemptRow.counted, AttemptRow.outcome.is_not(None))
-            .label("counted"),
-            *(
-                func.count().filter(AttemptRow.outcome == c.value).label(f"e{i}")
-                for i, c in enumerate(redialed)
-            ),
-            func.max(func.coalesce(AttemptRow.sending_at, AttemptRow.claimed_at)).label("last"),
-        )
-        .where(
-            AttemptRow.campaign_id == campaign_id,
-            of_run,
-            AttemptRow.state != AttemptState.RELEASED.value,
-        )
-        .group_by(AttemptRow.contact_id)
-        .subquery()
-    )
-    at = literal(now)
-    due = case(
-        (ContactRow.next_due_at <= at, 0.0),
-        else_=_bucketed(extract("epoch", ContactRow.next_due_at - at)),
-    )
-    last = _bucketed(extract("epoch", per_contact.c.last - at)) if caps else literal(None)
-    keys = [
-        ContactRow.zones,
-        ContactRow.state,
-        func.coalesce(per_contact.c.dials, 0),
-        func.coalesce(per_contact.c.counted, 0),
-        *(func.coalesce(per_contact.c[f"e{i}"], 0) for i in range(len(redialed))),
-        due,
-        last,
-    ]
-    query = (
-        select(*keys, func.count())
-        .select_from(ContactRow)
-        .outerjoin(per_contact, per_contact.c.contact_id == ContactRow.id)
-        .where(ContactRow.campaign_id == campaign_id, ContactRow.state.in_(_OPEN))
-        .group_by(*keys)
-    )
-    with _few_groups(session):
-        rows = session.execute(query).all()
-    groups = []
-    for zones, state, dials, counted, *endings, due_s, last_s, count in rows:
-        (*endings,) = endings
-        groups.append(
-            ContactGroup(
-                zones=tuple(zones),
-                count=count,
-                due_in_s=float(due_s or 0),
-                in_flight=state == ContactState.IN_FLIGHT.value,
-                dials=dials,
-                counted=counted,
-                endings={c: n for c, n in zip(redialed, endings, strict=True) if n},
-                last_dial_s=None if last_s is None else float(last_s),
-            )
-        )
-    return groups
-
-
-def next_run_groups(session: Session, campaign_id: int, due_in_s: float) -> list[ContactGroup]:
-    """Every contact a new run re-arms (all but suppressed and cancelled), due at its start."""
-    rows = session.execute(
-        select(ContactRow.zones, func.count())
-        .where(ContactRow.campaign_id == campaign_id, ContactRow.state.in_(_REARMED))
-        .group_by(ContactRow.zones)
-    )
-    return [ContactGroup(tuple(zones), count, due_in_s=due_in_s) for zones, count in rows]
-
-
-def _reached(session: Session, campaign_id: int, run_id: int | None) -> int:
-    if run_id is None:
-        return 0
-    count = session.scalar(
-        select(func.count()).where(
-            AttemptRow.campaign_id == campaign_id,
-            AttemptRow.run_id == run_id,
-            AttemptRow.outcome == OutcomeClass.HUMAN.value,
-        )
-    )
-    return int(count or 0)
-
-
 def _finished(
     row: CampaignRow, run: RunRow | None, plan: Plan, beliefs: Beliefs, reached: int, now: datetime
 ) -> Forecast:
@@ -336,7 +166,7 @@ def forecast_campaign(
         )
         result = forecast(plan, groups, beliefs, now=now, rng=rng)
         return CampaignForecast(result, (last or 0) + 1, starts)
-    reached = _reached(session, campaign_id, run.id if run else None)
+    reached = reached_so_far(session, campaign_id, run.id if run else None)
     if state in _FINISHED:
         return CampaignForecast(
             _finished(row, run, plan, beliefs, reached, now), run.number if run else None

@@ -15,7 +15,8 @@ from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
 from campaign.domain.outcomes import OutcomeClass
 from campaign.errors import InvalidInput, NotFound, SpecInvalid, UploadRefused
 from campaign.services import campaigns, lifecycle, reporting, uploads
-from campaign.services.forecast import forecast_campaign, observations
+from campaign.services.forecast import forecast_campaign
+from campaign.services.forecast_reads import observations
 from campaign.services.forecast_what_if import forecast_what_if
 from tests.operator.conftest import NOW, csv_bytes, spec_doc
 
