@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -123,6 +124,59 @@ class Draw:
 
     def for_attempt(self, number: int) -> Mapping[OutcomeClass, float]:
         return self.mix[min(number, len(self.mix)) - 1]
+
+
+_SMALL = 12  # below this many calls, draw each call's class; above, binomials
+_LARGE = 200  # from this many, the expected split rounded at random: its noise is negligible
+
+
+@dataclass(frozen=True)
+class Split:
+    """Attempt n's outcome as a run needs it: the classes it tells apart (`None`: every other
+    class, final alike), likeliest first, with their probabilities and seconds held."""
+
+    classes: list[OutcomeClass | None]
+    probs: list[float]
+    cumulative: list[float]
+    held_s: list[float]
+
+    @classmethod
+    def of(cls, draw: Draw, number: int, own: set[OutcomeClass]) -> Split:
+        """Attempt `number` in `draw`, the classes in `own` apart and the rest together."""
+        weights: dict[OutcomeClass | None, float] = {}
+        held: dict[OutcomeClass | None, float] = {}
+        for outcome, p in draw.for_attempt(number).items():
+            key = outcome if outcome in own else None
+            weights[key] = weights.get(key, 0.0) + p
+            held[key] = held.get(key, 0.0) + p * draw.occupancy_s[outcome]
+        keys = sorted((k for k in weights if weights[k] > 0), key=lambda k: -weights[k])
+        probs = [weights[k] for k in keys]
+        cumulative = [sum(probs[: i + 1]) for i in range(len(probs))]
+        return cls(keys, probs, cumulative, [held[k] / weights[k] for k in keys])
+
+    def draw(self, n: int, rng: random.Random) -> list[int]:
+        """How `n` calls split among the classes: one draw per call while few, past `_LARGE`
+        the expected split rounded at random, binomials in between."""
+        probs, top = self.probs, self.cumulative[-1]
+        last = len(probs) - 1
+        counts = [0] * len(probs)
+        if n < _SMALL:
+            for _ in range(n):
+                counts[min(last, bisect_right(self.cumulative, rng.random() * top))] += 1
+            return counts
+        if n >= _LARGE:
+            counts = [int(x) + (rng.random() < x - int(x)) for x in (n * p / top for p in probs)]
+            counts[0] += n - sum(counts)  # the likeliest class absorbs the rounding
+            if counts[0] >= 0:
+                return counts
+        left, rest = n, top
+        for i, p in enumerate(probs):
+            counts[i] = left if i == last or p >= rest else binomial(left, p / rest, rng)
+            left -= counts[i]
+            rest -= p
+            if not left:
+                break
+        return counts
 
 
 def _dirichlet(

@@ -15,13 +15,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 
 from campaign.domain.forecast_calendar import HORIZON_S
-from campaign.domain.forecast_mix import Draw, binomial
+from campaign.domain.forecast_mix import Draw, Split
 from campaign.domain.forecast_setup import History, Setup
 from campaign.domain.outcomes import OutcomeClass
 
@@ -31,8 +30,6 @@ PACE, LIVE = "pace", "live calls"
 NEVER_OPENS = "calling window never opens again"
 CAMPAIGN_ENDS = "campaign ends first"
 BEYOND = "not done within 400 days"
-_SMALL = 12  # below this many calls, draw each call's class; above, binomials
-_LARGE = 200  # from this many, the expected split rounded at random: its noise is negligible
 
 Entry = tuple[int, History]  # (zone set, history)
 Bucket = dict[Entry, int]
@@ -51,17 +48,6 @@ class RunResult:
     reached_by_day: dict[date, int] = field(default_factory=dict)
     never: dict[str, int] = field(default_factory=dict)
     waited: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Split:
-    """Attempt n's classes as a run needs them: each redialed class and `human` on its own,
-    every other final class as None; probabilities, cumulative ones, and seconds held."""
-
-    classes: list[OutcomeClass | None]
-    probs: list[float]
-    cumulative: list[float]
-    held_s: list[float]
 
 
 def _share(take: int, counts: list[int]) -> list[int]:
@@ -106,7 +92,7 @@ class Run:
         self.ready: deque[tuple[Bucket, list[int]]] = deque()
         self.ready_zone = [0] * self.zones
         self.spans: list[tuple[float, float]] = [(0.0, -1.0)] * self.zones
-        self.splits: dict[int, _Split] = {}
+        self.splits: dict[int, Split] = {}
         # A slot stays taken from one call's end until the next call goes out: the engine's lag.
         hold = draw.lag_s + sum(p * draw.occupancy_s[c] for c, p in draw.for_attempt(1).items())
         live_rate = setup.max_live_calls / hold if hold > 0 else math.inf
@@ -153,52 +139,18 @@ class Run:
 
     # -- what calls end in --------------------------------------------------------------------
 
-    def _split(self, number: int) -> _Split:
+    def _split(self, number: int) -> Split:
         found = self.splits.get(number)
         if found is None:
-            weights: dict[OutcomeClass | None, float] = {}
-            held: dict[OutcomeClass | None, float] = {}
-            for outcome, p in self.draw.for_attempt(number).items():
-                own = outcome in self.s.policy.outcomes or outcome is OutcomeClass.HUMAN
-                key = outcome if own else None
-                weights[key] = weights.get(key, 0.0) + p
-                held[key] = held.get(key, 0.0) + p * self.draw.occupancy_s[outcome]
-            keys = sorted((k for k in weights if weights[k] > 0), key=lambda k: -weights[k])
-            probs = [weights[k] for k in keys]
-            cumulative = [sum(probs[: i + 1]) for i in range(len(probs))]
-            found = _Split(keys, probs, cumulative, [held[k] / weights[k] for k in keys])
-            self.splits[number] = found
+            own = {*self.s.policy.outcomes, OutcomeClass.HUMAN}
+            found = self.splits[number] = Split.of(self.draw, number, own)
         return found
-
-    def _classes(self, n: int, split: _Split) -> list[int]:
-        """How `n` calls split among the classes: one draw per call while few, past `_LARGE`
-        the expected split rounded at random, binomials in between."""
-        probs, top, rng = split.probs, split.cumulative[-1], self.rng
-        last = len(probs) - 1
-        counts = [0] * len(probs)
-        if n < _SMALL:
-            for _ in range(n):
-                counts[min(last, bisect_right(split.cumulative, rng.random() * top))] += 1
-            return counts
-        if n >= _LARGE:
-            counts = [int(x) + (rng.random() < x - int(x)) for x in (n * p / top for p in probs)]
-            counts[0] += n - sum(counts)  # the likeliest class absorbs the rounding
-            if counts[0] >= 0:
-                return counts
-        left, rest = n, top
-        for i, p in enumerate(probs):
-            counts[i] = left if i == last or p >= rest else binomial(left, p / rest, rng)
-            left -= counts[i]
-            rest -= p
-            if not left:
-                break
-        return counts
 
     def ended(self, entry: Entry, count: int, placed_s: float, held_left: float = 1.0) -> None:
         """`count` calls of `entry` (whose history already holds them) were placed at
         `placed_s`; they hold their slot for `held_left` of a call's duration from then."""
         split = self._split(entry[1][0])
-        for i, share in enumerate(self._classes(count, split)):
+        for i, share in enumerate(split.draw(count, self.rng)):
             if share:
                 at_s = placed_s + held_left * split.held_s[i]
                 self._settle(entry, split.classes[i], share, at_s)
