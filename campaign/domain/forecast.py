@@ -142,7 +142,7 @@ def _step(plan: Plan, groups: Sequence[ContactGroup], beliefs: Beliefs) -> float
     first = expected.for_attempt(1)
     redialed = sum(p for c, p in first.items() if c in plan.policy.outcomes)
     calls_each = sum(redialed**i for i in range(plan.policy.max_attempts))
-    hold = expected.lag_s + sum(p * expected.occupancy_s[c] for c, p in first.items())
+    hold = expected.hold_s
     rate = max(MIN_RATE, min(plan.cps, plan.max_live_calls / hold if hold > 0 else plan.cps))
     contacts = sum(g.count for g in groups)
     return min(MAX_STEP_S, max(MIN_STEP_S, contacts * calls_each / rate / STEPS))

@@ -125,6 +125,12 @@ class Draw:
     def for_attempt(self, number: int) -> Mapping[OutcomeClass, float]:
         return self.mix[min(number, len(self.mix)) - 1]
 
+    @property
+    def hold_s(self) -> float:
+        """How long a first call keeps its live-call slot, on average: the call, then the
+        engine's lag until the next call takes the slot."""
+        return self.lag_s + sum(p * self.occupancy_s[c] for c, p in self.for_attempt(1).items())
+
 
 _SMALL = 12  # below this many calls, draw each call's class; above, binomials
 _LARGE = 200  # from this many, the expected split rounded at random: its noise is negligible

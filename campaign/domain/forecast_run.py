@@ -93,8 +93,7 @@ class Run:
         self.ready_zone = [0] * self.zones
         self.spans: list[tuple[float, float]] = [(0.0, -1.0)] * self.zones
         self.splits: dict[int, Split] = {}
-        # A slot stays taken from one call's end until the next call goes out: the engine's lag.
-        hold = draw.lag_s + sum(p * draw.occupancy_s[c] for c, p in draw.for_attempt(1).items())
+        hold = draw.hold_s
         live_rate = setup.max_live_calls / hold if hold > 0 else math.inf
         self.rate = min(setup.cps, live_rate)
         self.bound = PACE if setup.cps <= live_rate else LIVE

@@ -11,7 +11,7 @@ due; a completed or cancelled one with no run to come reports when it finished.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from campaign.errors import InvalidInput, SpecInvalid
 from campaign.limits import RateLimit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.forecast_reads import (
+    achieved_pace,
     current_groups,
     next_run_groups,
     observations,
@@ -39,6 +40,12 @@ from campaign.services.redial import ring_margin
 from campaign.services.specs import load_spec
 
 DEFAULT_SEED = 1
+SLOW_PACE = 0.9
+"""An achieved pace below this share of the configured one is taken as the engine's ceiling."""
+NOTES = {
+    CampaignState.DRAFT.value: "as if started now",
+    CampaignState.PAUSED.value: "as if resumed now",
+}
 _FINISHED = (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value)
 
 
@@ -130,6 +137,22 @@ def _finished(
     )
 
 
+def _at_achieved_pace(
+    plan: Plan, beliefs: Beliefs, achieved: float | None
+) -> tuple[Plan, list[str]]:
+    """The plan at the pace the engine really achieved, when that is clearly below the
+    configured one and the pace (not the live-call cap) is what holds the campaign."""
+    if achieved is None or achieved >= SLOW_PACE * plan.cps:
+        return plan, []
+    if plan.max_live_calls / beliefs.expected().hold_s < plan.cps:
+        return plan, []  # the live-call cap binds: the model plays it from the call lengths
+    note = (
+        f"calls went out at {achieved:.2f}/s lately, below the pace of {plan.cps:.2f}/s: "
+        "forecast at that rate"
+    )
+    return replace(plan, cps=achieved), [note]
+
+
 def forecast_campaign(
     session: Session,
     campaign_id: int,
@@ -171,22 +194,14 @@ def forecast_campaign(
         return CampaignForecast(
             _finished(row, run, plan, beliefs, reached, now), run.number if run else None
         )
+    notes = [NOTES[state]] if state in NOTES else []
+    if cps is None and state == CampaignState.RUNNING.value:
+        plan, slower = _at_achieved_pace(plan, beliefs, achieved_pace(session, campaign_id, now))
+        notes += slower
     policy = spec.retry
     caps = bool(policy.per_day or policy.per_week or policy.min_gap)
     groups = current_groups(
         session, campaign_id, run.id if run else None, now, sorted(policy.outcomes), caps
     )
-    notes = {
-        CampaignState.DRAFT.value: "as if started now",
-        CampaignState.PAUSED.value: "as if resumed now",
-    }
-    result = forecast(
-        plan,
-        groups,
-        beliefs,
-        now=now,
-        rng=rng,
-        reached_so_far=reached,
-        notes=[notes[state]] if state in notes else [],
-    )
+    result = forecast(plan, groups, beliefs, now=now, rng=rng, reached_so_far=reached, notes=notes)
     return CampaignForecast(result, run.number if run else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, cast, extract, func, literal, select, text
@@ -31,6 +31,9 @@ LAG_SAMPLE = 500
 """The latest attempts whose time from claimed to sent gives the engine's lag: its lower quartile
 (the rest is mostly a wait for the pace, which the model plays itself), plus half a dispatcher
 tick (`ASSUMED_LAG_S`) for the wait from due to claimed."""
+PACE_WINDOW = timedelta(seconds=60)
+PACE_MIN_CALLS = 30
+"""Calls the engine must have placed in `PACE_WINDOW` before its achieved pace is read."""
 _OPEN = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
 _REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 
@@ -193,3 +196,28 @@ def reached_so_far(session: Session, campaign_id: int, run_id: int | None) -> in
         )
     )
     return int(count or 0)
+
+
+def achieved_pace(session: Session, campaign_id: int, now: datetime) -> float | None:
+    """Calls per second the engine really placed over the last `PACE_WINDOW`, if contacts were
+    left waiting for it (some due now), else None: only then is the rate the engine's ceiling
+    and not just what there was to dial. A host short of CPU dials below the configured pace."""
+    waiting = session.scalar(
+        select(ContactRow.id)
+        .where(
+            ContactRow.campaign_id == campaign_id,
+            ContactRow.state == ContactState.PENDING.value,
+            ContactRow.next_due_at <= now - PACE_WINDOW / 4,
+        )
+        .limit(1)
+    )
+    if waiting is None:
+        return None
+    first, last, sent = session.execute(
+        select(
+            func.min(AttemptRow.sending_at), func.max(AttemptRow.sending_at), func.count()
+        ).where(AttemptRow.campaign_id == campaign_id, AttemptRow.sending_at > now - PACE_WINDOW)
+    ).one()
+    if sent < PACE_MIN_CALLS or last <= first:
+        return None
+    return float((sent - 1) / (last - first).total_seconds())

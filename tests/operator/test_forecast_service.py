@@ -262,3 +262,35 @@ def test_what_if_refuses_what_the_upload_refuses(db: Session) -> None:
         forecast_what_if(spec_doc(pacing={"cps": 0}), csv_bytes("phone\n"), name="c", now=NOW)
     with pytest.raises(UploadRefused, match="no phone column"):
         forecast_what_if(spec_doc(), io.BytesIO(b"name\nAnn\n"), name="c.csv", now=NOW)
+
+
+def test_a_pace_the_engine_does_not_reach_is_replaced_by_the_one_it_does(db: Session) -> None:
+    cid = _campaign(db, 400, retry=ONE_CALL_EACH, pacing={"cps": 10, "max_live_calls": 500})
+    contacts = db.scalars(
+        select(ContactRow).where(ContactRow.campaign_id == cid).order_by(ContactRow.id)
+    ).all()
+    run_id = db.get_one(CampaignRow, cid).current_run_id
+    for i, contact in enumerate(contacts[:100]):  # 2 calls/s for the last 50 s, 300 still due
+        sent = NOW - timedelta(seconds=50) + timedelta(seconds=i / 2)
+        contact.state = "done"
+        db.add(
+            AttemptRow(
+                campaign_id=cid, run_id=run_id, contact_id=contact.id, number=1,
+                phone=contact.phone, state="completed", queued_at=sent, sending_at=sent,
+                ended_at=sent + timedelta(seconds=1), outcome="human",
+            )
+        )  # fmt: skip
+    for contact in contacts[100:]:
+        contact.next_due_at = NOW - timedelta(minutes=1)
+    db.flush()
+
+    data = forecast_campaign(db, cid, now=NOW).to_dict()
+    at_configured = forecast_campaign(db, cid, now=NOW, cps=10).to_dict()
+
+    assert data["assumptions"] == [
+        "calls went out at 2.00/s lately, below the pace of 9.76/s: forecast at that rate"
+    ]
+    # 300 calls at 2/s, not at 9.76/s.
+    finish = datetime.fromisoformat(data["finish_utc"]["p50"])
+    assert timedelta(seconds=140) < finish - NOW < timedelta(seconds=160)
+    assert at_configured["assumptions"] == []
