@@ -5,12 +5,12 @@ forecasts it with `forecast_campaign` as soon as it starts (0 %, where the forec
 its stated assumptions), when 10 % and when 50 % of its contacts are closed, and lets it finish.
 The actual finish is the end of its last call; the actual calls are its attempts. Scenarios:
 
-- `pace`: 4 calls/s binds; busy, rejected and no-answer redials after a few seconds.
-- `live`: 3 live calls bind (calls of 0.5-2 s at time_scale 0.05) while 20 calls/s do not.
+- `pace`: 5 calls/s binds; busy, rejected and no-answer redials after a few seconds.
+- `live`: 4 live calls bind (calls of 0.5-2 s at time_scale 0.05) while 20 calls/s do not.
 - `retry`: half the calls are busy and redialed after 4, 6, 8 s, `min_gap` 3 s: retry delays
   set the end.
-- `window`: 3 calls/s, and the calling window closes for a whole minute while contacts are left
-  (each call must also fit its 3 s ring time before the close).
+- `window`: 3 calls/s, and the calling window closes for a whole minute 25 to 45 s after the
+  start, while most contacts are left (each call must also fit its 3 s ring time before it).
 
 The simulator's outcome mixes are not the forecast's assumed one, so the 0 % error shows what an
 assumption costs; from 10 % on the forecast reads the campaign's own calls.
@@ -56,8 +56,8 @@ class Scenario:
 
 SCENARIOS = {
     "pace": Scenario(
-        120,
-        {"cps": 4, "max_live_calls": 30, "max_call_duration": "10s"},
+        200,
+        {"cps": 5, "max_live_calls": 30, "max_call_duration": "10s"},
         {"max_attempts": 4, "outcomes": {"busy": {"delays": ["2s", "3s"]},
                                          "rejected": {"delays": ["3s"], "max": 2},
                                          "no_answer": {"delays": ["4s"]}, **_FAILSAFE}},
@@ -65,8 +65,8 @@ SCENARIOS = {
                                      "no_answer": 0.1, "rejected": 0.1}},
     ),
     "live": Scenario(
-        90,
-        {"cps": 20, "max_live_calls": 3, "max_call_duration": "30s"},
+        120,
+        {"cps": 20, "max_live_calls": 4, "max_call_duration": "30s"},
         {"max_attempts": 3, "outcomes": {"busy": {"delays": ["2s"]},
                                          "no_answer": {"delays": ["2s"]}, **_FAILSAFE}},
         {"time_scale": 0.05, "mix": {"human": 0.6, "machine": 0.2, "busy": 0.1,
@@ -74,8 +74,8 @@ SCENARIOS = {
          "talk_s": {"min": 10, "max": 40}},
     ),
     "retry": Scenario(
-        150,
-        {"cps": 10, "max_live_calls": 30, "max_call_duration": "10s"},
+        250,
+        {"cps": 12, "max_live_calls": 30, "max_call_duration": "10s"},
         {"max_attempts": 5, "min_gap": "3s",
          "outcomes": {"busy": {"delays": ["4s", "6s", "8s"]}, "no_answer": {"delays": ["5s"]},
                       **_FAILSAFE}},
@@ -159,11 +159,19 @@ class Outcome:
         return 100 * abs(self.snapshots[progress].calls - self.calls) / max(1, self.calls)
 
 
+def _window_start() -> datetime:
+    """Wait for second 15 to 35 of a minute, so the next minute (closed) begins 25 to 45 s
+    after the campaign starts, while most of its contacts are still to be called."""
+    second = utcnow().second
+    if not 15 <= second < 35:
+        time.sleep((75 - second) % 60)
+    return utcnow()
+
+
 def _window(now: datetime) -> dict[str, Any]:
-    """Open now, closed for the first whole minute that starts 25 s from now or later (while
-    contacts are left), open again after it."""
+    """Open now, closed for the whole next minute, open again after it."""
     start = now.replace(second=0, microsecond=0)
-    closes = (now + timedelta(seconds=25 + 59)).replace(second=0, microsecond=0)
+    closes = start + timedelta(minutes=1)
     reopens = closes + timedelta(minutes=1)
     hours = f"{start:%H:%M}-{closes:%H:%M},{reopens:%H:%M}-24:00"
     return {"timezone": "UTC", "hours": {"mon-sun": hours}}
@@ -199,14 +207,14 @@ def _snapshot(stack: Stack, campaign_id: int, calls_before: int) -> Snapshot:
 def _play(stack: Stack, name: str, seed: int, sizes: AccuracySizes, first_phone: int) -> Outcome:
     scenario = SCENARIOS[name]
     now = utcnow()
-    if scenario.window_gap and (now + timedelta(minutes=3)).date() != now.date():
+    if scenario.window_gap and (now + timedelta(minutes=4)).date() != now.date():
         name, scenario = "pace", SCENARIOS["pace"]  # the closed minute would cross midnight
     stack.sim.reset()
     stack.sim.configure(**{**_RING, **scenario.sim, "seed": seed})
     count = max(10, round(scenario.contacts * sizes.scale))
     overrides: dict[str, Any] = {"pacing": scenario.pacing, "retry": scenario.retry}
     if scenario.window_gap:
-        overrides["window"] = _window(utcnow())
+        overrides["window"] = _window(_window_start())
     with transaction(stack.runtime.sessions) as session:
         campaign_id = factories.make_campaign(session, factories.spec(**overrides))
         factories.add_contacts(
