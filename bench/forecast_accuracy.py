@@ -108,11 +108,11 @@ class AccuracySizes:
 
     @classmethod
     def quick(cls) -> AccuracySizes:
-        return cls(runs=("pace", "retry"), scale=0.6)
+        return cls(runs=("pace", "retry"), scale=0.5)
 
     @classmethod
     def tiny(cls) -> AccuracySizes:
-        return cls(runs=("retry",), scale=0.5, workers=1)
+        return cls(runs=("retry",), scale=0.3, workers=1)
 
 
 @dataclass
