@@ -166,7 +166,7 @@ def forecast_campaign(
     row = get_campaign_row(session, campaign_id)
     spec = load_spec(row.spec)
     plan = plan_for(spec, cps=cps, max_live_calls=max_live_calls)
-    beliefs = Beliefs(assumptions_for(spec), observations(session, campaign_id))
+    beliefs = Beliefs(assumptions_for(spec), observations(session, campaign_id, now))
     run = session.get(RunRow, row.current_run_id) if row.current_run_id else None
     state = row.state
     upcoming = row.next_run_at

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, extract, func, literal, select, text
+from sqlalchemy import ColumnElement, Float, Row, case, cast, extract, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, ContactRow
@@ -34,13 +34,30 @@ tick (`ASSUMED_LAG_S`) for the wait from due to claimed."""
 PACE_WINDOW = timedelta(seconds=60)
 PACE_MIN_CALLS = 30
 """Calls the engine must have placed in `PACE_WINDOW` before its achieved pace is read."""
+_NOT_PLACED = (AttemptState.QUEUED.value, AttemptState.DIALING.value, AttemptState.RELEASED.value)
 _OPEN = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
 _REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 
 
-def observations(session: Session, campaign_id: int) -> Observations:
+def _settled_before(rows: Sequence[Row[Any]], now: datetime) -> datetime:
+    """The latest dial time whose calls have all had time to end: 1.5 times the 95th percentile
+    of call lengths ago. Calls placed after it are left out, since the short ones among them
+    (busy) have ended and the long ones (a person talking) not yet: counting them would make
+    the mix lean toward short outcomes, most of all early in a campaign."""
+    lengths = [
+        (row.ended_at - row.sending_at).total_seconds()
+        for row in rows
+        if row.ended_at is not None and row.sending_at is not None
+    ]
+    if len(lengths) < 2:
+        return now
+    return now - timedelta(seconds=1.5 * statistics.quantiles(lengths, n=20)[-1])
+
+
+def observations(session: Session, campaign_id: int, now: datetime) -> Observations:
     """Outcome weights per attempt number and seconds each class held its live-call slot, from
-    the latest `SAMPLE_ATTEMPTS` attempts, halving weight every `HALF_LIFE_ATTEMPTS`."""
+    the latest `SAMPLE_ATTEMPTS` attempts whose calls have settled (`_settled_before`), halving
+    weight every `HALF_LIFE_ATTEMPTS`; and the engine's lag from the latest `LAG_SAMPLE`."""
     rows = session.execute(
         select(
             AttemptRow.number,
@@ -49,25 +66,26 @@ def observations(session: Session, campaign_id: int) -> Observations:
             AttemptRow.ended_at,
             AttemptRow.queued_at,
         )
-        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.outcome.is_not(None))
+        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state.not_in(_NOT_PLACED))
         .order_by(AttemptRow.id.desc())
         .limit(SAMPLE_ATTEMPTS)
-    )
+    ).all()
+    settled = _settled_before(rows, now)
     mix: dict[int, dict[OutcomeClass, float]] = {}
     held: dict[OutcomeClass, list[float]] = {}
-    hops: list[float] = []
+    hops = [(r.sending_at - r.queued_at).total_seconds() for r in rows[:LAG_SAMPLE] if r.sending_at]
     calls = 0
-    for rank, (number, outcome, sent, ended, queued) in enumerate(rows):
+    for row in rows:
+        if row.outcome is None or (row.sending_at or row.queued_at) > settled:
+            continue
+        weight = 0.5 ** (calls / HALF_LIFE_ATTEMPTS)
         calls += 1
-        if sent is not None and len(hops) < LAG_SAMPLE:
-            hops.append((sent - queued).total_seconds())
-        weight = 0.5 ** (rank / HALF_LIFE_ATTEMPTS)
-        outcome_class = OutcomeClass(outcome)
-        counts = mix.setdefault(number, {})
-        counts[outcome_class] = counts.get(outcome_class, 0.0) + weight
-        if sent is not None and ended is not None and ended >= sent:
-            total = held.setdefault(outcome_class, [0.0, 0.0])
-            total[0] += weight * (ended - sent).total_seconds()
+        outcome = OutcomeClass(row.outcome)
+        counts = mix.setdefault(row.number, {})
+        counts[outcome] = counts.get(outcome, 0.0) + weight
+        if row.sending_at is not None and row.ended_at is not None:
+            total = held.setdefault(outcome, [0.0, 0.0])
+            total[0] += weight * max(0.0, (row.ended_at - row.sending_at).total_seconds())
             total[1] += weight
     occupancy = {c: (s / w, w) for c, (s, w) in held.items() if w > 0}
     lag = ASSUMED_LAG_S + statistics.quantiles(hops, n=4)[0] if len(hops) > 1 else None

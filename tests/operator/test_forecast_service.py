@@ -194,7 +194,7 @@ def test_observations_weigh_the_latest_calls_most(db: Session) -> None:
     _calls(db, cid, "busy", 10)
     _calls(db, cid, "human", 10, number=2)
 
-    seen = observations(db, cid)
+    seen = observations(db, cid, NOW)
 
     assert seen.calls == 20
     assert seen.mix[2][OutcomeClass.HUMAN] > seen.mix[1][OutcomeClass.BUSY]
@@ -294,3 +294,29 @@ def test_a_pace_the_engine_does_not_reach_is_replaced_by_the_one_it_does(db: Ses
     finish = datetime.fromisoformat(data["finish_utc"]["p50"])
     assert timedelta(seconds=140) < finish - NOW < timedelta(seconds=160)
     assert at_configured["assumptions"] == []
+
+
+def test_calls_too_recent_to_have_all_ended_are_left_out_of_the_mix(db: Session) -> None:
+    cid = _campaign(db, 60)
+    _calls(db, cid, "human", 20)  # five minutes ago, 20 s each: settled
+    run_id = db.get_one(CampaignRow, cid).current_run_id
+    contacts = db.scalars(
+        select(ContactRow).where(ContactRow.campaign_id == cid).order_by(ContactRow.id)
+    ).all()
+    for i, contact in enumerate(contacts[20:60]):  # 5 s ago: the busy ones have ended already
+        busy = i % 2 == 0
+        db.add(
+            AttemptRow(
+                campaign_id=cid, run_id=run_id, contact_id=contact.id, number=1,
+                phone=contact.phone, state="failed" if busy else "answered",
+                queued_at=NOW - timedelta(seconds=5), sending_at=NOW - timedelta(seconds=5),
+                ended_at=NOW - timedelta(seconds=4) if busy else None,
+                outcome="busy" if busy else None,
+            )
+        )  # fmt: skip
+    db.flush()
+
+    seen = observations(db, cid, NOW)
+
+    assert seen.calls == 20
+    assert set(seen.mix[1]) == {OutcomeClass.HUMAN}
