@@ -40,10 +40,12 @@ _REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 
 
 def _settled_before(rows: Sequence[Row[Any]], now: datetime) -> datetime:
-    """The latest dial time whose calls have all had time to end: 1.5 times the 95th percentile
-    of call lengths ago. Calls placed after it are left out, since the short ones among them
-    (busy) have ended and the long ones (a person talking) not yet: counting them would make
-    the mix lean toward short outcomes, most of all early in a campaign."""
+    """The latest dial time whose calls have all ended. Calls placed after it are left out:
+    the short ones among them (busy) have ended and the long ones (a person talking) not yet,
+    so counting them would make the mix lean toward short outcomes and short calls, most of
+    all early in a campaign. It is the oldest call still live, unless that one is a straggler
+    (ten times the 95th percentile of call lengths, a final notification lost) and at most
+    1.5 times that percentile ago."""
     lengths = [
         (row.ended_at - row.sending_at).total_seconds()
         for row in rows
@@ -51,7 +53,15 @@ def _settled_before(rows: Sequence[Row[Any]], now: datetime) -> datetime:
     ]
     if len(lengths) < 2:
         return now
-    return now - timedelta(seconds=1.5 * statistics.quantiles(lengths, n=20)[-1])
+    typical = statistics.quantiles(lengths, n=20)[-1]
+    cutoff = now - timedelta(seconds=1.5 * typical)
+    straggler = now - timedelta(seconds=10 * typical)
+    live: list[datetime] = [
+        row.sending_at
+        for row in rows
+        if row.outcome is None and row.sending_at is not None and row.sending_at > straggler
+    ]
+    return min([cutoff, *live])
 
 
 def observations(session: Session, campaign_id: int, now: datetime) -> Observations:
