@@ -31,6 +31,8 @@ LAG_SAMPLE = 500
 """The latest attempts whose time from claimed to sent gives the engine's lag: its lower quartile
 (the rest is mostly a wait for the pace, which the model plays itself), plus half a dispatcher
 tick (`ASSUMED_LAG_S`) for the wait from due to claimed."""
+UNSETTLED = 0.03
+"""The share of calls without an outcome yet that the mix may be read over (see below)."""
 PACE_WINDOW = timedelta(seconds=60)
 PACE_MIN_CALLS = 30
 """Calls the engine must have placed in `PACE_WINDOW` before its achieved pace is read."""
@@ -40,28 +42,23 @@ _REARMED = (*_OPEN, ContactState.DONE.value, ContactState.EXHAUSTED.value)
 
 
 def _settled_before(rows: Sequence[Row[Any]], now: datetime) -> datetime:
-    """The latest dial time whose calls have all ended. Calls placed after it are left out:
-    the short ones among them (busy) have ended and the long ones (a person talking) not yet,
-    so counting them would make the mix lean toward short outcomes and short calls, most of
-    all early in a campaign. It is the oldest call still live, unless that one is a straggler
-    (ten times the 95th percentile of call lengths, a final notification lost) and at most
-    1.5 times that percentile ago."""
-    lengths = [
-        (row.ended_at - row.sending_at).total_seconds()
-        for row in rows
-        if row.ended_at is not None and row.sending_at is not None
-    ]
-    if len(lengths) < 2:
-        return now
-    typical = statistics.quantiles(lengths, n=20)[-1]
-    cutoff = now - timedelta(seconds=1.5 * typical)
-    straggler = now - timedelta(seconds=10 * typical)
-    live: list[datetime] = [
-        row.sending_at
-        for row in rows
-        if row.outcome is None and row.sending_at is not None and row.sending_at > straggler
-    ]
-    return min([cutoff, *live])
+    """The latest dial time before which nearly every call has ended (all but `UNSETTLED`).
+
+    Calls placed after it are left out: the short ones among them (busy) have ended and the long
+    ones (a person talking) not yet, so counting them would make the mix lean toward short
+    outcomes and short calls, most of all early in a campaign. A few calls whose final never
+    came (or comes late) are allowed for, so one straggler does not hold the estimate back.
+    """
+    placed = sorted(
+        (row.sending_at, row.outcome is None) for row in rows if row.sending_at is not None
+    )
+    latest: datetime = now
+    open_calls = 0
+    for seen, (at, still_open) in enumerate(placed, 1):
+        open_calls += still_open
+        if open_calls <= max(1.0, UNSETTLED * seen):
+            latest = at
+    return now if not open_calls else latest
 
 
 def observations(session: Session, campaign_id: int, now: datetime) -> Observations:

@@ -303,14 +303,14 @@ def test_calls_too_recent_to_have_all_ended_are_left_out_of_the_mix(db: Session)
     contacts = db.scalars(
         select(ContactRow).where(ContactRow.campaign_id == cid).order_by(ContactRow.id)
     ).all()
-    for i, contact in enumerate(contacts[20:60]):  # 5 s ago: the busy ones have ended already
-        busy = i % 2 == 0
+    for i, contact in enumerate(contacts[20:60]):  # lately: the busy ones have ended already
+        busy, sent = i % 2 == 0, NOW - timedelta(seconds=8 - i / 5)
         db.add(
             AttemptRow(
                 campaign_id=cid, run_id=run_id, contact_id=contact.id, number=1,
                 phone=contact.phone, state="failed" if busy else "answered",
-                queued_at=NOW - timedelta(seconds=5), sending_at=NOW - timedelta(seconds=5),
-                ended_at=NOW - timedelta(seconds=4) if busy else None,
+                queued_at=sent, sending_at=sent,
+                ended_at=sent + timedelta(seconds=1) if busy else None,
                 outcome="busy" if busy else None,
             )
         )  # fmt: skip
@@ -318,5 +318,6 @@ def test_calls_too_recent_to_have_all_ended_are_left_out_of_the_mix(db: Session)
 
     seen = observations(db, cid, NOW)
 
-    assert seen.calls == 20
-    assert set(seen.mix[1]) == {OutcomeClass.HUMAN}
+    # Read up to where calls still live begin (one straggler allowed): 2 busy calls of 20.
+    assert seen.calls == 22
+    assert seen.mix[1][OutcomeClass.BUSY] == pytest.approx(2.0, abs=0.01)
