@@ -13,7 +13,9 @@ The actual finish is the end of its last call; the actual calls are its attempts
   start, while most contacts are left (each call must also fit its 3 s ring time before it).
 
 The simulator's outcome mixes are not the forecast's assumed one, so the 0 % error shows what an
-assumption costs; from 10 % on the forecast reads the campaign's own calls.
+assumption costs; from 10 % on the forecast reads the campaign's own calls. The targets (issue
+#14) are read at 10 %: p50 finish within 10 % of the actual duration, calls within 5 %, and the
+actual finish inside [p10, p90] in at least 8 runs of 10.
 """
 
 from __future__ import annotations
@@ -291,7 +293,7 @@ def accuracy(settings: Settings, sizes: AccuracySizes, report: Report) -> None:
                        at_most=CALLS_TARGET_PCT if progress == 10 else None, digits=1),
                 figure(f"forecast_error_band_pct_{progress}", [100 * inside / len(scored)],
                        "% of runs in [p10, p90]",
-                       at_least=BAND_TARGET_PCT if progress else None, digits=0),
+                       at_least=BAND_TARGET_PCT if progress == 10 else None, digits=0),
             ]
         )
     report.add([figure("forecast_error_runs", [len(scored)], "runs", digits=0)])
