@@ -168,9 +168,12 @@ def _waiting(session: Session, campaign_id: int, state: str) -> dict[str, int]:
     return _counts(session, reason, *pending)
 
 
-def campaign_status(session: Session, campaign_id: int, now: datetime) -> CampaignStatus:
+def campaign_status(
+    session: Session, campaign_id: int, now: datetime, *, forecast: bool = True
+) -> CampaignStatus:
     """Counts by contact state and outcome class, attempts, live calls, recent calls/s, the
-    forecast (and its median finish as the ETA), why contacts wait, and the history of runs."""
+    forecast (and its median finish as the ETA; `forecast=False` spares its cost to callers
+    that only want the counts), why contacts wait, and the history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -183,7 +186,7 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
     cps = round((recent or 0) / RATE_WINDOW.total_seconds(), 3)
     contacts = _counts(session, ContactRow.state, ContactRow.campaign_id == campaign_id)
     still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
-    outlook = forecast_campaign(session, campaign_id, now=now)
+    outlook = forecast_campaign(session, campaign_id, now=now) if forecast else None
     return CampaignStatus(
         id=campaign.id,
         name=campaign.name,
@@ -196,9 +199,9 @@ def campaign_status(session: Session, campaign_id: int, now: datetime) -> Campai
         waiting=_waiting(session, campaign_id, campaign.state),
         paused_reason=campaign.paused_reason,
         next_run_at=campaign.next_run_at,
-        eta_seconds=outlook.eta_seconds() if still_open else None,
+        eta_seconds=outlook.eta_seconds() if outlook and still_open else None,
         runs=_runs(session, campaign_id),
-        forecast=outlook.to_dict(),
+        forecast=outlook.to_dict() if outlook else None,
     )
 
 
