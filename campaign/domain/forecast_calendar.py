@@ -14,17 +14,18 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from campaign.domain.calling_window import ALL_DAY, CallingWindow
+from campaign.domain.calling_window import CallingWindow
 
 HORIZON_S = 400 * 86_400.0
 """How far ahead the forecast looks; work left beyond it never finishes."""
 _LOOKAHEAD = timedelta(days=8)
+_ALWAYS = CallingWindow()  # the default window never closes
 
 
 def always_open(window: CallingWindow) -> bool:
     """Whether the window never closes (no hours, blackouts, start or end to respect)."""
     return (
-        all(day == ALL_DAY for day in window.hours)
+        window.hours == _ALWAYS.hours
         and not window.blackout
         and window.start_at is None
         and window.end_at is None
