@@ -23,7 +23,7 @@ from bench.env import bench_settings
 from bench.figures import Report, machine
 
 # Run order: the suites that need no stack first, ingest last (it depends on the upload path).
-SUITES = ("claim", "pacing", "throughput", "notify", "ingest", "console")
+SUITES = ("claim", "pacing", "throughput", "notify", "forecast", "ingest", "console")
 SIZES = {"full": "FULL", "quick": "QUICK", "tiny": "TINY"}
 RESULTS = Path("bench/results.json")
 MARKDOWN = Path("out/bench-report.md")

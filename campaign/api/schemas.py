@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from campaign.api.forecast_schemas import Forecast
 from campaign.services.campaigns import CampaignView
 from campaign.services.dnc_admin import DncEntry
 from campaign.services.reporting import ContactView
@@ -125,6 +126,7 @@ class Status(BaseModel):
         default_factory=dict,
         description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
     )
+    forecast: Forecast | None = None
 
 
 class DncAdd(BaseModel):

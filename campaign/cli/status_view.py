@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from campaign.cli.forecast_view import forecast_rows
 from campaign.domain.states import CampaignState
 from campaign.services.reporting import CampaignStatus
 
@@ -42,6 +43,8 @@ def status_table(status: CampaignStatus) -> Table:
     if gateway not in (None, "closed"):
         since, probe = status.gateway.get("since"), status.gateway.get("next_probe_at")
         rows.append(("gateway", f"{gateway} since {since}, next probe at {probe}"))
+    if status.forecast is not None:
+        rows += [(f"forecast {k}", v) for k, v in forecast_rows(status.forecast, summary=True)]
     if status.next_run_at is not None:
         rows.append(("next run", status.next_run_at.isoformat()))
     for run in status.runs[-5:]:

@@ -123,8 +123,9 @@ def _settled(runtime: Runtime, campaign_id: int, horizon: timedelta) -> bool:
 
 
 def _status(runtime: Runtime, campaign_id: int) -> CampaignStatus:
+    # Polled every half second for the progress bars, which show no forecast.
     with runtime.sessions() as session:
-        return campaign_status(session, campaign_id, utcnow())
+        return campaign_status(session, campaign_id, utcnow(), forecast=False)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class _Demo:
         if self.campaign_id is None:
             return
         with transaction(self.runtime.sessions) as session:
-            state = campaign_status(session, self.campaign_id, utcnow()).state
+            state = campaign_status(session, self.campaign_id, utcnow(), forecast=False).state
             if state == CampaignState.RUNNING.value:
                 lifecycle.pause(session, self.campaign_id, reason=f"demo ended ({self.ended})")
 

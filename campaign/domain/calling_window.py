@@ -208,6 +208,27 @@ class CallingWindow:
                 return t
         return None
 
+    def open_until(
+        self,
+        at: datetime,
+        zones: Sequence[ZoneInfo],
+        margin: timedelta = timedelta(0),
+        lookahead: timedelta = timedelta(days=8),
+    ) -> datetime | None:
+        """The last instant (UTC) of the unbroken run of call starts that holds `at`: `is_open`
+        holds at every instant from `at` to it. None when `is_open(at)` does not hold. A run that
+        lasts beyond `at + margin + lookahead` is cut there (ask again from that instant)."""
+        if not self.is_open(at, zones, margin):
+            return None
+        t, need = self._instants(at, zones, margin)
+        end = need + lookahead
+        for zone in zones:
+            _, edge = self._probe(zone, t, end, end)
+            end = min(end, edge or end)
+        if self.end_at is not None:
+            end = min(end, self.end_at)
+        return end - margin
+
     def _probe(
         self, zone: ZoneInfo, t: datetime, need: datetime, horizon: datetime
     ) -> tuple[bool, datetime | None]:

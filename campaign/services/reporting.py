@@ -24,6 +24,7 @@ from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.csv_files import SafeCsvWriter
+from campaign.services.forecast import recent_forecast
 
 RATE_WINDOW = timedelta(seconds=10)
 """Calls per second are measured over the last RATE_WINDOW of dial-outs."""
@@ -72,8 +73,8 @@ class RunSummary:
 @dataclass(frozen=True)
 class CampaignStatus:
     """Everything `campaign status` shows; `to_dict` is the contract's `--json` shape (plus
-    `name`, `next_run_at`, `eta_seconds`, `total_contacts`). The ETA assumes the recent rate
-    holds and ignores retries still to come."""
+    `name`, `next_run_at`, `eta_seconds`, `total_contacts`, `forecast`). The ETA is the
+    forecast's median finish (`services.forecast`), seconds from now."""
 
     id: int
     name: str
@@ -89,6 +90,7 @@ class CampaignStatus:
     eta_seconds: float | None
     runs: list[RunSummary]
     gateway: dict[str, str | None] = field(default_factory=dict)
+    forecast: dict[str, Any] | None = None
 
     @property
     def total_contacts(self) -> int:
@@ -204,10 +206,13 @@ def campaign_status(
     campaign_id: int,
     now: datetime,
     breakers: BreakerLookup | None = None,
+    *,
+    forecast: bool = True,
 ) -> CampaignStatus:
-    """Counts by contact state and outcome class, attempts, live calls, recent calls/s, an ETA at
-    that rate, why contacts wait, the gateway breaker (when `breakers` can read it), and the
-    history of runs."""
+    """Counts by contact state and outcome class, attempts, live calls, recent calls/s, the
+    forecast (and its median finish as the ETA; `forecast=False` spares its cost to callers
+    that only want the counts), why contacts wait, the gateway breaker (when `breakers` can read
+    it), and the history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -222,6 +227,7 @@ def campaign_status(
     still_open = sum(contacts.get(s.value, 0) for s in _OPEN)
     waiting = _waiting(session, campaign_id, campaign.state)
     gateway = _gateway(campaign, waiting, breakers)
+    outlook = recent_forecast(session, campaign_id, now=now) if forecast else None
     return CampaignStatus(
         id=campaign.id,
         name=campaign.name,
@@ -234,9 +240,10 @@ def campaign_status(
         waiting=waiting,
         paused_reason=campaign.paused_reason,
         next_run_at=campaign.next_run_at,
-        eta_seconds=round(still_open / cps, 1) if cps > 0 and still_open else None,
+        eta_seconds=outlook.eta_seconds() if outlook and still_open else None,
         runs=_runs(session, campaign_id),
         gateway=gateway,
+        forecast=outlook.to_dict() if outlook else None,
     )
 
 

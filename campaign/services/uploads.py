@@ -31,6 +31,7 @@ from psycopg import Connection
 from sqlalchemy.orm import Session
 
 from campaign.domain.reasons import Closed
+from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
 from campaign.errors import Conflict, InvalidInput
 from campaign.services import account, audit
@@ -201,6 +202,14 @@ class _Store:
                 report.suppress(RowProblem(row.line, row.value, why or "suppressed"))
 
 
+def upload_region(default_region: str | None, spec: CampaignSpec) -> str | None:
+    """The region numbers without `+` are read in: the caller's, else the spec's (checked)."""
+    region = (default_region or spec.default_region or "").upper() or None
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(f'region "{region}" is not a two-letter country code such as US or GB')
+    return region
+
+
 def import_contacts(
     session: Session,
     campaign_id: int,
@@ -223,9 +232,7 @@ def import_contacts(
     if campaign.state == CampaignState.CANCELLED.value:
         raise Conflict(f"campaign {campaign_id} is cancelled; it takes no more contacts")
     spec = load_spec(campaign.spec)
-    region = (default_region or spec.default_region or "").upper() or None
-    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
-        raise InvalidInput(f'region "{region}" is not a two-letter country code such as US or GB')
+    region = upload_region(default_region, spec)
     rows = iter(CsvRows(stream, name))
     header = read_header(rows, name)
     report = UploadReport(keep=keep)

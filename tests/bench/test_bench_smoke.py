@@ -34,6 +34,8 @@ def test_every_suite_produces_figures_at_tiny_size(tmp_path: Path) -> None:
         "notify_",
         "ingest_",
         "console_",
+        "forecast_ms_",
+        "forecast_error_",
     )
     for prefix in prefixes:
         assert any(name.startswith(prefix) for name in names), prefix

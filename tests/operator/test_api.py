@@ -183,6 +183,7 @@ READ_ROUTES = {
     ("GET", "/api/v1/campaigns/{campaign_id}/contacts"),
     ("GET", "/api/v1/campaigns/{campaign_id}/status"),
     ("GET", "/api/v1/campaigns/{campaign_id}/export"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/forecast"),
     ("GET", "/api/v1/dnc"),
     ("POST", "/api/v1/policy/check"),
     ("POST", "/api/v1/policy/parse"),

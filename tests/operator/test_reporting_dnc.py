@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -55,7 +55,9 @@ def test_status_counts_states_outcomes_live_calls_and_rate(db: Session, running:
     assert (status["attempts"], status["live_calls"]) == (2, 1)
     assert status["calls_per_second"] == pytest.approx(0.2)
     assert status["waiting"] == {"window": 1, "due": 1}
-    assert status["eta_seconds"] == pytest.approx(10.0)
+    # The ETA is the forecast's median finish, not open contacts over the recent rate.
+    p50 = datetime.fromisoformat(status["forecast"]["finish_utc"]["p50"])
+    assert status["eta_seconds"] == pytest.approx((p50 - NOW).total_seconds(), abs=0.1)
     assert [(r["number"], r["attempts"], r["outcomes"]) for r in status["runs"]] == [
         (1, 2, {"busy": 1})
     ]
