@@ -109,6 +109,8 @@ class ContactRow(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(16))
     closed_reason: Mapped[str | None] = mapped_column(Text)
     line_no: Mapped[int | None] = mapped_column(Integer)
+    # Among contacts due now, higher priority is claimed first (CSV `priority`, default 0).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The account rules' facts: `US` or `US-FL` (the CSV's, else the number's country), and the
     # consent the CSV gave (None: not given; `consent_on` when it gave a date).
     region: Mapped[str | None] = mapped_column(String(8))
