@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, exists, func, or_, select, update
+from sqlalchemy import Text, bindparam, cast, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.db.engine import transaction
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow, Timestamp
+from campaign.domain.account import NUMBER_HISTORY
 from campaign.domain.account_gates import NumberFacts
 from campaign.domain.states import AttemptEvent, AttemptState, CampaignState, attempt_transition
 from campaign.services import account, number_calls
@@ -46,7 +47,8 @@ class Claimed:
     number: NumberFacts = field(default_factory=NumberFacts)
 
 
-def _facts(now: datetime) -> tuple[Any, ...]:
+def _facts() -> tuple[Any, ...]:
+    now = bindparam("now", type_=Timestamp)
     on_dnc = exists().where(
         DncRow.phone == ContactRow.phone,
         or_(DncRow.expires_at.is_(None), DncRow.expires_at > now),
@@ -63,11 +65,29 @@ def _facts(now: datetime) -> tuple[Any, ...]:
         account.digest_in_force(),
         ContactRow.region,
         ContactRow.consent,
-        number_calls.calls_before(now),
+        number_calls.calls_before(bindparam("since", type_=Timestamp)),
     )
 
 
 _JOINED = (ContactRow.id == AttemptRow.contact_id, CampaignRow.id == AttemptRow.campaign_id)
+# Built once: constructing these (the correlated subqueries, an aliased entity) cost more Python
+# than executing them, on every dial. Values arrive as bind parameters.
+_CLAIM = (
+    update(AttemptRow)
+    .where(
+        AttemptRow.id == bindparam("attempt_id"),
+        AttemptRow.state == AttemptState.QUEUED.value,
+        *_JOINED,
+    )
+    .values(state=_CLAIMED.value, claim_token=bindparam("token"), claimed_at=bindparam("now"))
+    .returning(*_facts())
+)
+_REREAD = select(*_facts()).where(
+    AttemptRow.id == bindparam("attempt_id"),
+    AttemptRow.state == _CLAIMED.value,
+    AttemptRow.claim_token == bindparam("token"),
+    *_JOINED,
+)
 
 
 def take(
@@ -75,25 +95,11 @@ def take(
 ) -> Claimed | None:
     """Claim a queued attempt (no `token`), or re-read one already claimed with `token`; None
     when it is not ours to dial (a duplicate delivery, a stale claim, an attempt gone)."""
+    statement = _CLAIM if token is None else _REREAD
+    token = token or secrets.token_hex(16)
+    params = {"attempt_id": attempt_id, "token": token, "now": now, "since": now - NUMBER_HISTORY}
     with transaction(sessions) as session:
-        if token is None:
-            token = secrets.token_hex(16)
-            row = session.execute(
-                update(AttemptRow)
-                .where(AttemptRow.id == attempt_id, AttemptRow.state == AttemptState.QUEUED.value)
-                .where(*_JOINED)
-                .values(state=_CLAIMED.value, claim_token=token, claimed_at=now)
-                .returning(*_facts(now))
-            ).one_or_none()
-        else:
-            row = session.execute(
-                select(*_facts(now)).where(
-                    AttemptRow.id == attempt_id,
-                    AttemptRow.state == _CLAIMED.value,
-                    AttemptRow.claim_token == token,
-                    *_JOINED,
-                )
-            ).one_or_none()
+        row = session.execute(statement, params).one_or_none()
     if row is None:
         return None
     campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]

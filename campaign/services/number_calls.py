@@ -32,7 +32,9 @@ _OPEN = tuple(s.value for s in (AttemptState.QUEUED, AttemptState.DIALING, *ATTE
 _ERROR = AttemptState.ERROR.value
 
 
-def _placed(attempt: type[AttemptRow], since: datetime) -> list[ColumnElement[bool]]:
+def _placed(
+    attempt: type[AttemptRow], since: datetime | ColumnElement[datetime]
+) -> list[ColumnElement[bool]]:
     # Spelled as the partial index's predicate, so the planner can use it.
     return [
         attempt.sending_at.is_not(None),
@@ -93,16 +95,17 @@ def facts(
     }
 
 
-def calls_before(now: datetime) -> ColumnElement[list[datetime] | None]:
-    """The placed calls to the claimed contact's number in the last `NUMBER_HISTORY`, other
-    than the claimed attempt, oldest first: a correlated subquery for the claim statement."""
+def calls_before(since: ColumnElement[datetime]) -> ColumnElement[list[datetime] | None]:
+    """The placed calls to the claimed contact's number since `since` (the claim passes now -
+    `NUMBER_HISTORY`), other than the claimed attempt, oldest first: a correlated subquery for
+    the claim statement."""
     other = aliased(AttemptRow)
     return (
         select(func.array_agg(aggregate_order_by(other.sending_at, other.sending_at)))
         .where(
             other.phone == ContactRow.phone,
             other.id != AttemptRow.id,
-            *_placed(other, now - NUMBER_HISTORY),
+            *_placed(other, since),
         )
         .scalar_subquery()
     )
