@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from campaign.api.forecast_schemas import Forecast
 from campaign.services.campaigns import CampaignView
 from campaign.services.dnc_admin import DncEntry
-from campaign.services.reporting import ContactView
 
 
 class Problem(BaseModel):
@@ -27,6 +26,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[str] | None = None
+    allowed: list[str] | None = Field(default=None, description="the values a field takes")
 
 
 class CampaignCreated(BaseModel):
@@ -47,10 +47,6 @@ class Page(BaseModel):
 
 class CampaignPage(Page):
     items: list[CampaignView]
-
-
-class ContactPage(Page):
-    items: list[ContactView]
 
 
 class RowProblem(BaseModel):

@@ -44,6 +44,7 @@ class Claimed:
     spec_digest: str
     account_digest: str | None = None
     number: NumberFacts = field(default_factory=NumberFacts)
+    external_id: str | None = None  # the CRM's id, echoed to the bot in `metadata.campaign`
 
 
 def _facts(now: datetime) -> tuple[Any, ...]:
@@ -64,6 +65,7 @@ def _facts(now: datetime) -> tuple[Any, ...]:
         ContactRow.region,
         ContactRow.consent,
         number_calls.calls_before(now),
+        ContactRow.external_id,
     )
 
 
@@ -97,7 +99,7 @@ def take(
     if row is None:
         return None
     campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]
-    account_digest, region, consent, calls = row[8:]
+    account_digest, region, consent, calls, external_id = row[8:]
     return Claimed(
         attempt_id=attempt_id,
         token=token,
@@ -111,4 +113,5 @@ def take(
         spec_digest=digest,
         account_digest=account_digest,
         number=NumberFacts(region=region, consent=consent, calls=tuple(calls or ())),
+        external_id=external_id,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any
@@ -245,39 +245,6 @@ def campaign_status(
         gateway=gateway,
         forecast=outlook.to_dict() if outlook else None,
     )
-
-
-@dataclass(frozen=True)
-class ContactView:
-    """One contact as the API lists it."""
-
-    id: int
-    phone: str
-    external_id: str | None
-    zones: list[str]
-    state: str
-    attempts: int
-    next_due_at: datetime | None
-    waiting_reason: str | None
-    last_outcome: str | None
-    closed_reason: str | None
-    line_no: int | None
-
-
-def list_contacts(
-    session: Session, campaign_id: int, *, state: str | None, limit: int, offset: int
-) -> tuple[list[ContactView], int]:
-    """A page of a campaign's contacts in upload order (optionally one state) and the total."""
-    get_campaign_row(session, campaign_id)
-    where = [ContactRow.campaign_id == campaign_id]
-    if state is not None:
-        where.append(ContactRow.state == state)
-    total = session.scalar(select(func.count()).select_from(ContactRow).where(*where)) or 0
-    columns = [getattr(ContactRow, f.name) for f in fields(ContactView)]
-    rows = session.execute(
-        select(*columns).where(*where).order_by(ContactRow.id).limit(limit).offset(offset)
-    )
-    return [ContactView(*row) for row in rows], total
 
 
 @lru_cache(maxsize=1024)
