@@ -248,15 +248,16 @@ def settle(
             None, f"disposition callback not possible: the retry policy decides{line}"
         )
     event = _EVENTS[disposition]
+    if disposition is Disposition.CALLBACK and callback_due is not None:
+        reason = f"callback at {callback_due.isoformat()}"
+        return Settlement(event, f"disposition {reason}{line}", callback_due)
     if disposition is Disposition.DONE:
         reason = f"done: {label}" if label else "done"
     elif disposition is Disposition.DO_NOT_CALL:
         reason = Closed.DO_NOT_CALL.value
-    elif disposition is Disposition.WRONG_NUMBER:
-        reason = "wrong number"
     else:
-        reason = f"callback at {callback_due.isoformat() if callback_due else ''}"
-    return Settlement(event, f"disposition {reason}{line}", callback_due)
+        reason = "wrong number"
+    return Settlement(event, f"disposition {reason}{line}")
 
 
 def settles(state: ContactState, settlement: Settlement) -> bool:
