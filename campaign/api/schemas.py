@@ -123,6 +123,9 @@ class Status(BaseModel):
         description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
     )
     forecast: Forecast | None = None
+    dispositions: dict[str, int] = Field(
+        default_factory=dict, description="contacts by the disposition the bot or an operator gave"
+    )
 
 
 class DncAdd(BaseModel):

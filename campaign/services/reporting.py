@@ -47,6 +47,8 @@ EXPORT_COLUMNS = (
     "callId",
     "conversationId",
     "decision",
+    "disposition",
+    "disposition_label",
 )
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
@@ -91,6 +93,7 @@ class CampaignStatus:
     runs: list[RunSummary]
     gateway: dict[str, str | None] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None
+    dispositions: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_contacts(self) -> int:
@@ -211,8 +214,8 @@ def campaign_status(
 ) -> CampaignStatus:
     """Counts by contact state and outcome class, attempts, live calls, recent calls/s, the
     forecast (and its median finish as the ETA; `forecast=False` spares its cost to callers
-    that only want the counts), why contacts wait, the gateway breaker (when `breakers` can read
-    it), and the history of runs."""
+    that only want the counts), contacts by disposition, why contacts wait, the gateway
+    breaker (when `breakers` can read it), and the history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -244,6 +247,9 @@ def campaign_status(
         runs=_runs(session, campaign_id),
         gateway=gateway,
         forecast=outlook.to_dict() if outlook else None,
+        dispositions=_counts(
+            session, ContactRow.disposition, ContactRow.campaign_id == campaign_id
+        ),
     )
 
 
@@ -273,6 +279,8 @@ _EXPORT_SELECT = (
     AttemptRow.call_id,
     AttemptRow.conversation_id,
     AttemptRow.decision,
+    AttemptRow.disposition,
+    AttemptRow.disposition_label,
 )
 
 

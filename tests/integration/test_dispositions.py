@@ -3,6 +3,7 @@ applied by the consumer before or after it: the disposition wins either way."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow, ContactRow, DncRow
 from campaign.domain import tokens
+from campaign.services import reporting
 from campaign.settings import Settings
 from tests import factories
 from tests.integration.test_consumer_and_sweeper import BUSY, HUMAN, _notify, _rows, _sent_attempt
@@ -206,3 +208,20 @@ def test_forged_spent_and_notify_tokens_are_404_and_change_nothing(
         assert response.status_code == 404, path
         assert response.json()["detail"] == "unknown disposition token"
     assert _rows(runtime, attempt_id)[0].disposition is None
+
+
+def test_status_and_export_show_the_disposition(
+    runtime: RecordingRuntime, bot: httpx.Client
+) -> None:
+    attempt_id = _sent_attempt(runtime)
+    _post(bot, runtime, attempt_id, disposition="done", label="paid")
+    assert _notify(runtime, attempt_id, HUMAN) == "applied"
+    campaign_id = _rows(runtime, attempt_id)[0].campaign_id
+    out = io.StringIO()
+    with transaction(runtime.sessions) as session:
+        status = reporting.campaign_status(session, campaign_id, utcnow(), forecast=False)
+        reporting.write_export(session, campaign_id, out)
+    assert status.to_dict()["dispositions"] == {"done": 1}
+    header, row = out.getvalue().splitlines()
+    assert header.endswith(",decision,disposition,disposition_label")
+    assert row.endswith(",done,paid")
