@@ -6,7 +6,8 @@ moves the contact now depends on the call (`domain.dispositions` has the decisio
 
 - the call is still out: kept, and the final's consumer applies it instead of the retry policy
   (`redial.settle_contact`); a callback's due time is planned now, so the answer can say it;
-- the final was applied first: the contact is settled again now, whatever the policy made of it;
+- the final was applied first: the contact is settled again now, whatever the policy made of it
+  (a callback after the last call of a completed one-shot campaign opens a new run for it);
 - `do_not_call` acts at once either way: the number goes on the do-not-call list
   (`dnc_admin.add_numbers`, in the audit trail) and every open contact with it, in every
   campaign, is closed. Contacts another transaction holds are skipped, not waited for (two bots
@@ -43,7 +44,7 @@ from campaign.domain.states import (
     contact_transition,
 )
 from campaign.errors import Conflict, NotFound
-from campaign.services import audit, dnc_admin
+from campaign.services import audit, dnc_admin, reruns
 from campaign.services.contacts import find_contact
 from campaign.services.redial import histories
 from campaign.services.settlement import apply_settlement
@@ -191,8 +192,11 @@ def _record(
         notes.append("not applied: the contact is on a newer call, whose outcome decides")
     else:
         applied = True
-        apply_settlement(contact, settlement)
         notes.append(settlement.reason)
+        if apply_settlement(contact, settlement) and settlement.event is ContactEvent.CALL_BACK:
+            run = reruns.reopen_completed(session, contact.campaign_id, now, "a callback")
+            if run is not None:
+                notes.append(f"campaign {contact.campaign_id} had completed: run {run} opened")
     if blocking:
         notes.append(_block_number(session, contact, now))
     if plan is not None:

@@ -225,3 +225,20 @@ def test_status_and_export_show_the_disposition(
     header, row = out.getvalue().splitlines()
     assert header.endswith(",decision,disposition,disposition_label")
     assert row.endswith(",done,paid")
+
+
+def test_a_callback_after_the_last_call_reopens_a_completed_campaign(
+    runtime: RecordingRuntime, bot: httpx.Client
+) -> None:
+    attempt_id = _sent_attempt(runtime)
+    assert _notify(runtime, attempt_id, HUMAN) == "applied"
+    campaign_id = _rows(runtime, attempt_id)[0].campaign_id
+    with transaction(runtime.sessions) as session:  # what the sweeper does once nothing is left
+        session.get_one(CampaignRow, campaign_id).state = "completed"
+
+    answer = _post(bot, runtime, attempt_id, disposition="callback", at=_in_an_hour())
+
+    assert answer["contact_state"] == "pending"
+    assert f"campaign {campaign_id} had completed: run 2 opened" in answer["note"]
+    with runtime.sessions() as session:
+        assert session.get_one(CampaignRow, campaign_id).state == "running"
