@@ -69,7 +69,7 @@ def test_an_operator_disposition_is_applied_recorded_and_filterable(api: httpx.C
     assert [c["external_id"] for c in _contacts(api, cid, disposition="done")["items"]] == ["crm-1"]
     assert _contacts(api, cid, state="pending")["total"] == 2
     assert _contacts(api, cid, outcome="busy")["total"] == 0
-    trail = api.get("/api/v1/audit", params={"campaign": cid, "limit": 1000}).json()["items"]
+    trail = api.get("/api/v1/audit", params={"campaign_id": cid}).json()["items"]
     dispositions = [e for e in trail if e["action"] == "contact.disposition"]
     assert dispositions[-1]["after"] == {"state": "done", "disposition": "done"}
 
@@ -94,7 +94,7 @@ def test_priority_changes_are_stored_and_audited(api: httpx.Client) -> None:
     assert api.get(f"/api/v1/campaigns/{cid}/contacts/+12015550133").json()["priority"] == 7
     too_big = api.patch(f"/api/v1/campaigns/{cid}/contacts/crm-1", json={"priority": 10**9})
     assert too_big.status_code == 422
-    trail = api.get("/api/v1/audit", params={"campaign": cid}).json()["items"]
+    trail = api.get("/api/v1/audit", params={"campaign_id": cid}).json()["items"]
     assert [(e["before"], e["after"]) for e in trail if e["action"] == "contact.priority"] == [
         ({"priority": 0}, {"priority": 7})
     ]
