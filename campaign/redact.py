@@ -1,7 +1,8 @@
-"""Masking credentials before text is printed: URL passwords, and notify tokens in request paths.
+"""Masking credentials before text is printed: URL passwords, and the tokens in request paths.
 
 A `DATABASE_URL` or `REDIS_URL` carries its password, and a `/notify/<token>` path is the only
-credential of a notification when no webhook secret is set. Anything that prints such text (a
+credential of a notification when no webhook secret is set (a `/disposition/<token>` path is
+always the bot's only credential). Anything that prints such text (a
 `repr` in a traceback, a log line, a one-line CLI error, an access log) goes through here, so a
 log shipper or an error tracker never receives them.
 """
@@ -16,7 +17,7 @@ MASK = "***"
 # `scheme://user:password@host`: the password runs to the last `@` before the host (a password
 # may itself contain `@` or `:` when it was not percent-encoded).
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<password>[^\s/]*)@")
-_NOTIFY_TOKEN = re.compile(r"(/notify/)[^\s/?\"']+")
+_NOTIFY_TOKEN = re.compile(r"(/(?:notify|disposition)/)[^\s/?\"']+")
 
 
 def mask_url_passwords(text: str) -> str:
@@ -25,7 +26,8 @@ def mask_url_passwords(text: str) -> str:
 
 
 def mask_notify_tokens(text: str) -> str:
-    """`text` with every `/notify/<token>` spelled `/notify/***`."""
+    """`text` with every `/notify/<token>` spelled `/notify/***` (and `/disposition/<token>`,
+    the bot's credential, alike)."""
     return _NOTIFY_TOKEN.sub(rf"\1{MASK}", text)
 
 

@@ -12,7 +12,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from campaign import __version__
-from campaign.api import account, attempts, campaigns, console, forecast, notify, overview, problems
+from campaign.api import (
+    account,
+    attempts,
+    campaigns,
+    console,
+    contacts,
+    disposition,
+    forecast,
+    notify,
+    overview,
+    problems,
+)
 from campaign.runtime import Runtime
 from campaign.settings import Settings, get_settings
 
@@ -30,8 +41,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime or Runtime(settings)
     problems.install(app)
     app.include_router(notify.router)
+    app.include_router(disposition.router)
     app.include_router(campaigns.router)
     app.include_router(attempts.router)
+    app.include_router(contacts.router)
     app.include_router(overview.router)
     app.include_router(account.router)
     app.include_router(forecast.router)

@@ -91,8 +91,6 @@ def edit_campaign(
     return view
 
 
-
-
 @_json.post("/campaigns/{campaign_id}/start", dependencies=[Operator])
 def start(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Start (one-shot: run 1 now; recurring: scheduled). Repeating it changes nothing."""
@@ -158,22 +156,6 @@ def upload_contacts(
         )
         reruns.after_upload(session, campaign_id, report, now=utcnow())
     return schemas.UploadReport(**report.to_dict())
-
-
-@_json.get("/campaigns/{campaign_id}/contacts")
-def list_contacts(
-    campaign_id: CampaignIdPath,
-    runtime: RuntimeDep,
-    state: Annotated[str | None, Query(max_length=16)] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> schemas.ContactPage:
-    """Contacts of a campaign in upload order, optionally of one state."""
-    with transaction(runtime.sessions) as session:
-        rows, total = reporting.list_contacts(
-            session, campaign_id, state=state, limit=limit, offset=offset
-        )
-    return schemas.ContactPage(items=rows, **page_of(total, limit, offset))
 
 
 @_json.get("/campaigns/{campaign_id}/status")

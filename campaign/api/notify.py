@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 _DROP_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
+async def read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or None once it passes `limit` bytes (without reading the rest into memory)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -70,7 +70,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
         attempt_id = tokens.verify(token, settings.notify_secrets, utcnow())
     except NotFound:
         return problem(404, "Not found", "unknown notification token")
-    body = await _read_limited(request, settings.notify_max_body_bytes)
+    body = await read_limited(request, settings.notify_max_body_bytes)
     if body is None:
         return problem(413, "Payload too large", f"limit is {settings.notify_max_body_bytes} bytes")
     webhook_secret = settings.savg_webhook_secret

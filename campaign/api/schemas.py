@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from campaign.api.forecast_schemas import Forecast
 from campaign.services.campaigns import CampaignView
 from campaign.services.dnc_admin import DncEntry
-from campaign.services.reporting import ContactView
 
 
 class Problem(BaseModel):
@@ -27,6 +26,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[str] | None = None
+    allowed: list[str] | None = Field(default=None, description="the values a field takes")
 
 
 class CampaignCreated(BaseModel):
@@ -47,10 +47,6 @@ class Page(BaseModel):
 
 class CampaignPage(Page):
     items: list[CampaignView]
-
-
-class ContactPage(Page):
-    items: list[ContactView]
 
 
 class RowProblem(BaseModel):
@@ -127,6 +123,9 @@ class Status(BaseModel):
         description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
     )
     forecast: Forecast | None = None
+    dispositions: dict[str, int] = Field(
+        default_factory=dict, description="contacts by the disposition the bot or an operator gave"
+    )
 
 
 class DncAdd(BaseModel):

@@ -33,6 +33,7 @@ def status_table(status: CampaignStatus) -> Table:
         ("state", status.state + (f" ({status.paused_reason})" if status.paused_reason else "")),
         ("contacts", f"{status.total_contacts}: {_pairs(status.contacts)}"),
         ("outcomes", _pairs(status.outcomes)),
+        ("dispositions", _pairs(status.dispositions)),
         ("attempts", str(status.attempts)),
         ("live calls", str(status.live_calls)),
         ("calls/s", f"{status.calls_per_second:.2f}"),

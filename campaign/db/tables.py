@@ -93,6 +93,19 @@ class ContactRow(Base):
             postgresql_where=text("state = 'pending'"),
         ),
         Index("ix_contacts_campaign_state", "campaign_id", "state"),
+        # Operators filter contacts by disposition; a disposition do_not_call closes every open
+        # contact with that number, in every campaign.
+        Index(
+            "ix_contacts_campaign_disposition",
+            "campaign_id",
+            "disposition",
+            postgresql_where=text("disposition IS NOT NULL"),
+        ),
+        Index(
+            "ix_contacts_phone_open",
+            "phone",
+            postgresql_where=text("state IN ('pending','in_flight')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -116,6 +129,8 @@ class ContactRow(Base):
     region: Mapped[str | None] = mapped_column(String(8))
     consent: Mapped[bool | None] = mapped_column(Boolean)
     consent_on: Mapped[date | None] = mapped_column(Date)
+    # The latest disposition the bot or an operator gave (`domain.dispositions`).
+    disposition: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, server_default=func.now(), onupdate=func.now()
@@ -193,6 +208,13 @@ class AttemptRow(Base):
     decision: Mapped[str | None] = mapped_column(Text)  # what the retry policy said, for export
     dial_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     dial_latency_ms: Mapped[float | None] = mapped_column()
+    # What the bot (or an operator) said the call came to; it wins over the outcome class.
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    disposition_label: Mapped[str | None] = mapped_column(Text)
+    disposition_at: Mapped[datetime | None] = mapped_column(Timestamp)  # a callback's due time
+    disposed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The request as read and the answer given, so a duplicate gets the same answer.
+    disposition_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class NotificationRow(Base):

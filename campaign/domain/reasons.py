@@ -23,6 +23,7 @@ class Waiting(StrEnum):
     WINDOW = "window"  # outside its calling window until its next opening
     FREQUENCY = "frequency"  # min_gap, per_day or per_week holds it back
     RETRY = "retry"  # the retry policy's delay
+    CALLBACK = "callback"  # the bot (or an operator) asked to call back at that time
     GATEWAY_UNAVAILABLE = "gateway unavailable"  # the gateway's breaker is open
     HOLIDAY = "holiday"  # a national holiday the account policy keeps, in the contact's country
     ACCOUNT_HOURS = "account hours"  # outside the account's hours for the contact's region

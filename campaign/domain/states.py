@@ -69,10 +69,13 @@ class ContactState(StrEnum):
     EXHAUSTED = "exhausted"
     SUPPRESSED = "suppressed"
     CANCELLED = "cancelled"
+    INVALID = "invalid"  # the number does not reach the person (disposition wrong_number)
 
 
 class ContactEvent(StrEnum):
-    """Dispatcher, consumer and operator decisions about one contact."""
+    """Dispatcher, consumer and operator decisions about one contact. The last four carry a
+    disposition (`domain.dispositions`): it wins over the retry policy's decision, so they also
+    move a contact the policy already settled (done or exhausted)."""
 
     DISPATCH = "dispatch"
     REDIAL = "redial"
@@ -82,6 +85,10 @@ class ContactEvent(StrEnum):
     CANCEL = "cancel"
     REARM = "rearm"
     RELEASE = "release"
+    RESOLVE = "resolve"  # done: the goal was reached
+    CALL_BACK = "call_back"  # callback: due again at the time asked for
+    INVALIDATE = "invalidate"  # wrong_number
+    BLOCK = "block"  # do_not_call
 
 
 class CampaignState(StrEnum):
@@ -204,10 +211,22 @@ ATTEMPT_TABLE: Final[Table[AttemptState, AttemptEvent]] = _table(
 
 _CS, _CE = ContactState, ContactEvent
 
-CONTACT_FINAL: Final = frozenset({_CS.DONE, _CS.EXHAUSTED, _CS.SUPPRESSED, _CS.CANCELLED})
+CONTACT_FINAL: Final = frozenset(
+    {_CS.DONE, _CS.EXHAUSTED, _CS.SUPPRESSED, _CS.CANCELLED, _CS.INVALID}
+)
 """Contact states the dispatcher never picks; only `rearm` reopens done, exhausted and cancelled
-ones for a new run (a recurring run rearms done/exhausted, a rerun may take cancelled ones too).
-Suppressed stays closed for good."""
+ones for a new run (a recurring run rearms done/exhausted, a rerun may take cancelled ones too),
+and a disposition (`call_back`) done or exhausted ones. Suppressed and invalid stay closed for
+good."""
+
+# A disposition settles a contact whatever the retry policy made of the call: before the final
+# (in flight), after it (pending again, done, exhausted), or before any call (an operator's).
+_DISPOSED = {
+    _CE.RESOLVE: _CS.DONE,
+    _CE.CALL_BACK: _CS.PENDING,
+    _CE.INVALIDATE: _CS.INVALID,
+    _CE.BLOCK: _CS.SUPPRESSED,
+}
 
 CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
     {
@@ -219,6 +238,7 @@ CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
             _CE.EXHAUST: _CS.EXHAUSTED,
             _CE.SUPPRESS: _CS.SUPPRESSED,
             _CE.CANCEL: _CS.CANCELLED,
+            **_DISPOSED,
         },
         # A new run does not take a contact whose call is still out; its outcome decides.
         _CS.IN_FLIGHT: {
@@ -229,12 +249,16 @@ CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
             _CE.EXHAUST: _CS.EXHAUSTED,
             _CE.SUPPRESS: _CS.SUPPRESSED,
             _CE.CANCEL: _CS.CANCELLED,
+            **_DISPOSED,
         },
         **{
-            ended: {**_stay(ended, *ContactEvent), _CE.REARM: _CS.PENDING}
-            for ended in (_CS.DONE, _CS.EXHAUSTED, _CS.CANCELLED)
+            ended: {**_stay(ended, *ContactEvent), _CE.REARM: _CS.PENDING, **_DISPOSED}
+            for ended in (_CS.DONE, _CS.EXHAUSTED)
         },
+        # A cancelled contact's campaign is over: a late disposition changes nothing.
+        _CS.CANCELLED: {**_stay(_CS.CANCELLED, *ContactEvent), _CE.REARM: _CS.PENDING},
         _CS.SUPPRESSED: _stay(_CS.SUPPRESSED, *ContactEvent),
+        _CS.INVALID: _stay(_CS.INVALID, *ContactEvent),
     }
 )
 

@@ -55,6 +55,8 @@ class AttemptView:
     queued_at: datetime
     sending_at: datetime | None
     ended_at: datetime | None
+    disposition: str | None
+    disposition_label: str | None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class AttemptDetail(AttemptView):
     dial_tries: int
     dial_latency_ms: float | None
     deadline_at: datetime | None
+    disposed_at: datetime | None
+    disposition_detail: dict[str, Any] | None
     timeline: list[TimelineStep]
     notifications: list[NotificationView]
 
@@ -108,6 +112,8 @@ _VIEW = (
     AttemptRow.queued_at,
     AttemptRow.sending_at,
     AttemptRow.ended_at,
+    AttemptRow.disposition,
+    AttemptRow.disposition_label,
 )
 
 
@@ -140,6 +146,15 @@ def list_attempts(
     return [AttemptView(*row) for row in rows], total
 
 
+def attempts_of_contact(session: Session, contact_id: int) -> list[AttemptView]:
+    """Every attempt to one contact, oldest first (released ones included: they say why a
+    claim was handed back)."""
+    rows = session.execute(
+        _joined(*_VIEW).where(AttemptRow.contact_id == contact_id).order_by(AttemptRow.id)
+    )
+    return [AttemptView(*row) for row in rows]
+
+
 def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> AttemptDetail:
     """One attempt of the campaign with its timeline and notifications; NotFound names both ids."""
     get_campaign_row(session, campaign_id)
@@ -152,6 +167,8 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         AttemptRow.dial_tries,
         AttemptRow.dial_latency_ms,
         AttemptRow.deadline_at,
+        AttemptRow.disposed_at,
+        AttemptRow.disposition_detail,
         *(getattr(AttemptRow, column) for _, column in TIMELINE),
     )
     row = session.execute(
@@ -161,9 +178,10 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
     ).one_or_none()
     if row is None:
         raise NotFound(f"attempt {attempt_id} does not exist in campaign {campaign_id}")
-    reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, *steps = row[
+    reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, *rest = row[
         len(_VIEW) :
     ]
+    disposed_at, disposition_detail, *steps = rest
     notifications = session.execute(
         select(NotificationRow.received_at, NotificationRow.status, NotificationRow.result)
         .where(NotificationRow.attempt_id == attempt_id)
@@ -179,6 +197,8 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         dial_tries=tries,
         dial_latency_ms=latency,
         deadline_at=deadline,
+        disposed_at=disposed_at,
+        disposition_detail=disposition_detail,
         timeline=[
             TimelineStep(step, at) for (step, _), at in zip(TIMELINE, steps, strict=True) if at
         ],

@@ -45,6 +45,7 @@ class Claimed:
     spec_digest: str
     account_digest: str | None = None
     number: NumberFacts = field(default_factory=NumberFacts)
+    external_id: str | None = None  # the CRM's id, echoed to the bot in `metadata.campaign`
 
 
 def _facts() -> tuple[Any, ...]:
@@ -66,6 +67,7 @@ def _facts() -> tuple[Any, ...]:
         ContactRow.region,
         ContactRow.consent,
         number_calls.calls_before(bindparam("since", type_=Timestamp)),
+        ContactRow.external_id,
     )
 
 
@@ -103,7 +105,7 @@ def take(
     if row is None:
         return None
     campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]
-    account_digest, region, consent, calls = row[8:]
+    account_digest, region, consent, calls, external_id = row[8:]
     return Claimed(
         attempt_id=attempt_id,
         token=token,
@@ -117,4 +119,5 @@ def take(
         spec_digest=digest,
         account_digest=account_digest,
         number=NumberFacts(region=region, consent=consent, calls=tuple(calls or ())),
+        external_id=external_id,
     )

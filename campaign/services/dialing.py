@@ -95,19 +95,38 @@ def deadlines_for(
     return silent, full
 
 
+METADATA_KEY = "campaign"
+"""The key of the dial-out's `metadata` under which the bot finds its attempt and disposition URL
+(it replaces a contact column of that name)."""
+
+
 def build_request(deps: DialDeps, spec: CampaignSpec, claim: Claimed) -> DialRequest:
-    """The dial-out body: the spec's gateway block, the contact's metadata over the spec's."""
+    """The dial-out body: the spec's gateway block, the contact's metadata over the spec's, and
+    under `METADATA_KEY` what the bot needs to post a disposition (one more HMAC, no query)."""
     gw = spec.gateway
     deadline = deadlines_for(spec, deps.clock(), deps.settings.deadline_margin_s)[1]
     secret = deps.settings.notify_secret.get_secret_value()
     token = tokens.sign(claim.attempt_id, secret, expires_at=deadline + tokens.GRACE)
+    disposition = tokens.sign(
+        claim.attempt_id,
+        secret,
+        expires_at=deadline + tokens.DISPOSITION_GRACE,
+        purpose=tokens.Purpose.DISPOSITION,
+    )
+    base = deps.settings.notify_base_url
+    ours = {
+        "campaign_id": claim.campaign_id,
+        "attempt_id": claim.attempt_id,
+        "external_id": claim.external_id,
+        "disposition_url": f"{base}/disposition/{disposition}",
+    }
     return DialRequest(
         bot=gw.bot,
         target=tel_uri(claim.phone),
         caller=gw.caller,
-        notifyurl=f"{deps.settings.notify_base_url}/notify/{token}",
+        notifyurl=f"{base}/notify/{token}",
         trunk=gw.trunk,
-        metadata={**gw.metadata, **claim.metadata},
+        metadata={**gw.metadata, **claim.metadata, METADATA_KEY: ours},
         timers=dict(gw.timers),
         machine_detection=gw.machine_detection,
         threshold_word_count=gw.threshold_word_count,

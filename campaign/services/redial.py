@@ -30,6 +30,7 @@ from campaign.domain.states import (
     contact_transition,
 )
 from campaign.services.leases import Leases
+from campaign.services.settlement import settle_disposed
 
 # Attempts that never reached the gateway are not in the policy's history at all.
 _NOT_DIALED = (AttemptState.QUEUED.value, AttemptState.DIALING.value, AttemptState.RELEASED.value)
@@ -140,7 +141,8 @@ def settle_contact(
     """Apply the retry policy after `attempt` ended in `outcome`; return the decision text.
 
     The attempt row must already carry its outcome (and be flushed) so the history includes it.
-    A contact no longer in flight (cancelled or suppressed meanwhile) keeps its state.
+    A contact no longer in flight (cancelled or suppressed meanwhile) keeps its state. A
+    disposition the bot posted during the call wins over the policy (`settlement`).
     """
     after_commit(session, lambda: metrics.OUTCOMES.labels(outcome.value).inc())
     contact_state = ContactState(contact.state)
@@ -148,6 +150,9 @@ def settle_contact(
         decision = f"no redial: contact is {contact_state.value}"
         attempt.decision = decision
         return decision
+    disposed = settle_disposed(session, attempt, contact, outcome)
+    if disposed is not None:
+        return disposed
     session.flush()
     zones = spec.window.zones_for(contact.zones)
     # Attempt caps count this run's dials; frequency caps (min_gap, per_day) hold across runs.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any
@@ -47,6 +47,8 @@ EXPORT_COLUMNS = (
     "callId",
     "conversationId",
     "decision",
+    "disposition",
+    "disposition_label",
 )
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
@@ -91,6 +93,7 @@ class CampaignStatus:
     runs: list[RunSummary]
     gateway: dict[str, str | None] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None
+    dispositions: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_contacts(self) -> int:
@@ -211,8 +214,8 @@ def campaign_status(
 ) -> CampaignStatus:
     """Counts by contact state and outcome class, attempts, live calls, recent calls/s, the
     forecast (and its median finish as the ETA; `forecast=False` spares its cost to callers
-    that only want the counts), why contacts wait, the gateway breaker (when `breakers` can read
-    it), and the history of runs."""
+    that only want the counts), contacts by disposition, why contacts wait, the gateway
+    breaker (when `breakers` can read it), and the history of runs."""
     campaign = get_campaign_row(session, campaign_id)
     of_campaign = AttemptRow.campaign_id == campaign_id
     attempts = session.scalar(
@@ -244,40 +247,10 @@ def campaign_status(
         runs=_runs(session, campaign_id),
         gateway=gateway,
         forecast=outlook.to_dict() if outlook else None,
+        dispositions=_counts(
+            session, ContactRow.disposition, ContactRow.campaign_id == campaign_id
+        ),
     )
-
-
-@dataclass(frozen=True)
-class ContactView:
-    """One contact as the API lists it."""
-
-    id: int
-    phone: str
-    external_id: str | None
-    zones: list[str]
-    state: str
-    attempts: int
-    next_due_at: datetime | None
-    waiting_reason: str | None
-    last_outcome: str | None
-    closed_reason: str | None
-    line_no: int | None
-
-
-def list_contacts(
-    session: Session, campaign_id: int, *, state: str | None, limit: int, offset: int
-) -> tuple[list[ContactView], int]:
-    """A page of a campaign's contacts in upload order (optionally one state) and the total."""
-    get_campaign_row(session, campaign_id)
-    where = [ContactRow.campaign_id == campaign_id]
-    if state is not None:
-        where.append(ContactRow.state == state)
-    total = session.scalar(select(func.count()).select_from(ContactRow).where(*where)) or 0
-    columns = [getattr(ContactRow, f.name) for f in fields(ContactView)]
-    rows = session.execute(
-        select(*columns).where(*where).order_by(ContactRow.id).limit(limit).offset(offset)
-    )
-    return [ContactView(*row) for row in rows], total
 
 
 @lru_cache(maxsize=1024)
@@ -306,6 +279,8 @@ _EXPORT_SELECT = (
     AttemptRow.call_id,
     AttemptRow.conversation_id,
     AttemptRow.decision,
+    AttemptRow.disposition,
+    AttemptRow.disposition_label,
 )
 
 

@@ -194,15 +194,28 @@ def after_upload(
             f"run ({when})"
         )
         return report
-    # Upgrade the upload's share lock; a concurrent upload may have reopened it meanwhile.
-    session.refresh(campaign, with_for_update={"key_share": True})
-    if campaign.state != CampaignState.COMPLETED.value:
+    run = reopen_completed(session, campaign_id, now, f"{report.accepted} contacts uploaded")
+    if run is None:
         return report
-    run = _open_next_run(session, campaign, now, f"{report.accepted} contacts uploaded")
     report.reopened_run = run
     report.note = (
         f"campaign {campaign_id} had completed: run {run} opened to call the "
         f"{report.accepted} new contacts"
     )
-    session.flush()
     return report
+
+
+def reopen_completed(session: Session, campaign_id: int, now: datetime, note: str) -> int | None:
+    """Open a new run of a completed one-shot campaign for contacts made pending after it
+    completed (an upload, a callback asked for after its last call); returns the run's number,
+    or None when it is not completed or is recurring (its next occurrence calls them)."""
+    campaign = get_campaign_row(session, campaign_id)
+    if campaign.state != CampaignState.COMPLETED.value or load_spec(campaign.spec).schedule:
+        return None
+    # Upgrade the caller's share lock; a concurrent upload may have reopened it meanwhile.
+    session.refresh(campaign, with_for_update={"key_share": True})
+    if campaign.state != CampaignState.COMPLETED.value:
+        return None
+    run = _open_next_run(session, campaign, now, note)
+    session.flush()
+    return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,14 +57,26 @@ class Span(FrozenModel):
         return self
 
 
+class ScriptedDisposition(FrozenModel):
+    """What the bot posts during (or after) a scripted call: `body` (e.g. `{"disposition":
+    "callback", "at": "2026-12-01T17:00"}`) to the dial-out's `metadata.campaign
+    .disposition_url`, `at_s` simulated seconds after the answer (after placement for a call
+    never answered). An `at_s` past the call's end posts it after the final notification."""
+
+    at_s: float = Field(default=0.0, ge=0)
+    body: dict[str, Any]
+
+
 class ScriptStep(FrozenModel):
-    """One scripted call: the outcome, and optionally exact times and wire values."""
+    """One scripted call: the outcome, and optionally exact times, wire values and what the bot
+    posts as the call's disposition."""
 
     outcome: Outcome
     ring_s: float | None = Field(default=None, ge=0)
     talk_s: float | None = Field(default=None, ge=0)
     reason: str | None = None  # SIP status line of a failed call, e.g. "603 Decline"
     amd: str | None = None  # AMD result of an answered call, e.g. "amd_tone_detected"
+    disposition: ScriptedDisposition | None = None
 
 
 def _as_step(value: object) -> object:

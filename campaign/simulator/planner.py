@@ -16,11 +16,11 @@ Rules (the simulator's reading of docs/gateway.md and the jambonz field notes):
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from campaign.simulator.config import SimConfig
-from campaign.simulator.outcomes import Outcome, Scripts, ScriptStep, Span
+from campaign.simulator.outcomes import Outcome, ScriptedDisposition, Scripts, ScriptStep, Span
 from campaign.simulator.request import DialRequest
 
 EndedBy = Literal["caller", "bot", "gateway"]
@@ -37,6 +37,7 @@ class CallPlan:
     amd: str | None  # None: detection off, or the call failed
     amd_s: float | None
     ended_by: EndedBy
+    disposition: ScriptedDisposition | None = None  # what the bot posts, and when
 
     @property
     def talk_s(self) -> float:
@@ -61,8 +62,10 @@ def plan_call(request: DialRequest, config: SimConfig, rng: random.Random, nth: 
         step = ScriptStep(outcome=rng.choices(outcomes, [config.mix[o] for o in outcomes])[0])
     ring_timeout_s = (request.ring_timeout_ms or config.default_ring_timeout_ms) / 1000
     if step.outcome.answered:
-        return _answered(step, request, config, rng, ring_timeout_s)
-    return _failed(step, config, rng, ring_timeout_s)
+        plan = _answered(step, request, config, rng, ring_timeout_s)
+    else:
+        plan = _failed(step, config, rng, ring_timeout_s)
+    return replace(plan, disposition=step.disposition) if step.disposition else plan
 
 
 def _draw(value: float | None, span: Span, rng: random.Random) -> float:

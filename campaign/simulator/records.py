@@ -53,6 +53,9 @@ class CallRecord:
     answered_at: float | None = None
     ended_at: float | None = None
     notifications: list[NotificationRecord] = field(default_factory=list)
+    # Scripted disposition posts (status "disposition"): kept apart from the gateway's own
+    # notifications, which the statistics count.
+    dispositions: list[NotificationRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The `GET /_sim/calls` row."""
@@ -78,6 +81,7 @@ class CallRecord:
             "ended_by": plan.ended_by,
             "faults": self.faults,
             "notifications": [{**asdict(n), "delivered": n.delivered} for n in self.notifications],
+            "dispositions": [{**asdict(n), "delivered": n.delivered} for n in self.dispositions],
         }
 
 

@@ -156,6 +156,7 @@ class Switchboard:
         self._gate.placed(request.trunk, now)
         if plan.answer_s is None:
             self._after(call, plan.end_s * cfg.time_scale, partial(self._ended, call, cfg))
+            self._bot_disposes(call, cfg)
         else:
             self._after(call, plan.answer_s * cfg.time_scale, partial(self._answered, call, cfg))
         return call
@@ -181,6 +182,27 @@ class Switchboard:
         if plan.amd_s is not None and call.request.amd_events:
             self._after(call, (plan.amd_s - answer_s) * scale, partial(self._progress, call, cfg))
         self._after(call, (plan.end_s - answer_s) * scale, partial(self._ended, call, cfg))
+        self._bot_disposes(call, cfg)
+
+    def _bot_disposes(self, call: CallRecord, cfg: SimConfig) -> None:
+        """Schedule the scripted disposition, `at_s` from now (the answer, or the placement)."""
+        if call.plan.disposition is not None:
+            delay = call.plan.disposition.at_s * cfg.time_scale
+            self._after(call, delay, partial(self._dispose, call, cfg))
+
+    def _dispose(self, call: CallRecord, cfg: SimConfig) -> None:
+        """Post the scripted disposition to the URL the dial-out's metadata carries."""
+        scripted = call.plan.disposition
+        if scripted is None:  # pragma: no cover - scheduled only with one
+            return
+        note = NotificationRecord("disposition", dict(scripted.body), time.time())
+        call.dispositions.append(note)
+        ours = call.request.metadata.get("campaign")
+        url = ours.get("disposition_url") if isinstance(ours, dict) else None
+        if not isinstance(url, str) or self.notifier is None:
+            note.error, note.done = "no metadata.campaign.disposition_url in the dial-out", True
+            return
+        self.notifier.post(url, {}, note, cfg, None)
 
     def _progress(self, call: CallRecord, cfg: SimConfig) -> None:
         self._notify(call, "progress", cfg)

@@ -134,6 +134,27 @@ def test_attempts_are_listed_latest_first_with_each_ones_timeline(page: Any, run
     dialog.get_by_role("button", name="Close").click()
 
 
+def test_an_attempts_disposition_shows_in_the_list_and_its_timeline(
+    page: Any, api: httpx.Client
+) -> None:
+    cid = _create(api)
+    _upload(api, cid, 1)
+    assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
+    contact = f"/api/v1/campaigns/{cid}/contacts/c-0"
+    wait_for(lambda: api.get(contact).json()["attempt_list"], 15, what="the contact's first call")
+    told = api.post(f"{contact}/disposition", json={"disposition": "done", "label": "paid"})
+    assert told.status_code == 200, told.text
+    sign_in(page, OPERATOR_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}/attempts")
+    row = page.locator("tbody tr").first
+    row.get_by_text("Done: paid", exact=True).wait_for()
+    row.get_by_role("button", name=re.compile("Timeline")).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Disposition", exact=True).wait_for()
+    assert "Done: paid" in dialog.inner_text()
+    dialog.get_by_role("button", name="Close").click()
+
+
 def test_an_upload_with_a_bad_row_shows_its_line_and_reason(page: Any, api: httpx.Client) -> None:
     cid = _create(api)
     sign_in(page, OPERATOR_KEY)

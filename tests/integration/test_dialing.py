@@ -16,8 +16,9 @@ from campaign.breaker import gateway_id
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.domain import tokens
 from campaign.domain.states import CampaignState
-from campaign.errors import PacingExhausted
+from campaign.errors import NotFound, PacingExhausted
 from campaign.gateway.client import SavgClient
 from campaign.services import claims, dialing
 from campaign.services.claims import Claimed
@@ -124,8 +125,23 @@ def test_dial_posts_once_and_records_the_gateway_ids(
     )
     assert call["target"] == "tel:" + attempt.phone.removeprefix("+")
     assert call["machineDetection"] == "detect"
+    ours = call["metadata"].pop("campaign")
     assert call["metadata"] == {"companyName": "abc", "name": "contact 0"}
     assert call["notifyurl"].startswith(f"{deps.settings.notify_base_url}/notify/{attempt_id}.")
+    base = f"{deps.settings.notify_base_url}/disposition/"
+    assert (ours["campaign_id"], ours["attempt_id"], ours["external_id"]) == (
+        attempt.campaign_id,
+        attempt_id,
+        None,
+    )
+    token = ours["disposition_url"].removeprefix(base)
+    disposition = tokens.Purpose.DISPOSITION
+    secrets_ = deps.settings.notify_secrets
+    assert tokens.verify(token, secrets_, utcnow(), disposition) == attempt_id
+    assert attempt.deadline_at is not None
+    spent = attempt.deadline_at + tokens.DISPOSITION_GRACE + timedelta(seconds=2)
+    with pytest.raises(NotFound):
+        tokens.verify(token, secrets_, spent, disposition)
 
 
 def test_duplicate_delivery_cannot_claim_a_claimed_attempt(deps: DialDeps, queue: Queue) -> None:

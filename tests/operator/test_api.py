@@ -172,6 +172,8 @@ OPERATOR_ROUTES = {
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"),
     ("POST", "/api/v1/campaigns/{campaign_id}/rerun"),
     ("POST", "/api/v1/campaigns/{campaign_id}/contacts"),
+    ("PATCH", "/api/v1/campaigns/{campaign_id}/contacts/{ref}"),
+    ("POST", "/api/v1/campaigns/{campaign_id}/contacts/{ref}/disposition"),
     ("POST", "/api/v1/dnc"),
     ("DELETE", "/api/v1/dnc/{phone}"),
     ("POST", "/api/v1/dnc/import"),
@@ -181,6 +183,7 @@ READ_ROUTES = {
     ("GET", "/api/v1/campaigns"),
     ("GET", "/api/v1/campaigns/{campaign_id}"),
     ("GET", "/api/v1/campaigns/{campaign_id}/contacts"),
+    ("GET", "/api/v1/campaigns/{campaign_id}/contacts/{ref}"),
     ("GET", "/api/v1/campaigns/{campaign_id}/status"),
     ("GET", "/api/v1/campaigns/{campaign_id}/export"),
     ("GET", "/api/v1/campaigns/{campaign_id}/forecast"),
@@ -213,6 +216,7 @@ def test_every_route_needs_a_key_and_changes_need_the_operator_scope(api: httpx.
                 template.replace("{campaign_id}", "1")
                 .replace("{attempt_id}", "1")
                 .replace("{phone}", "+12015550100")
+                .replace("{ref}", "+12015550100")
             )
             missing = client.request(method, path)
             wrong = client.request(method, path, headers={"Authorization": "Bearer nope"})

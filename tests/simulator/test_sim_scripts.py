@@ -68,3 +68,26 @@ def test_mix_draws_every_configured_outcome(sim: Sim) -> None:
     counts = sim.control.stats()["outcomes"]
     assert set(counts) == {"human", "busy", "no_answer"}
     assert all(n >= 5 for n in counts.values())
+
+
+def test_a_step_can_post_the_bots_disposition_to_the_url_in_the_metadata(sim: Sim) -> None:
+    body = {"disposition": "callback", "at": "2026-12-01T17:00"}
+    step = {"outcome": "human", "talk_s": 5, "disposition": {"at_s": 2, "body": body}}
+    sim.configure(scripts={"by_number": {"15550100": [step]}})
+    metadata = {"campaign": {"disposition_url": f"{sim.receiver_url}/disposition/t"}}
+    assert sim.dial(sim.body(metadata=metadata)).status_code == 200
+    sim.settle()
+    assert sim.receiver.bodies("/disposition/t") == [body]
+    (posted,) = sim.only_call()["dispositions"]
+    assert (posted["status"], posted["delivered"]) == ("disposition", True)
+    final = [n["sent_at"] for n in sim.only_call()["notifications"] if n["status"] != "answered"]
+    assert posted["sent_at"] < max(final)  # during the call: before the final
+
+
+def test_a_disposition_without_a_url_in_the_metadata_is_recorded_as_not_sent(sim: Sim) -> None:
+    step = {"outcome": "busy", "disposition": {"body": {"disposition": "done"}}}
+    sim.configure(scripts={"by_number": {"15550100": [step]}})
+    assert sim.dial().status_code == 200
+    sim.settle()
+    (posted,) = sim.only_call()["dispositions"]
+    assert posted["error"] == "no metadata.campaign.disposition_url in the dial-out"

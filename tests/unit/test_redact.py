@@ -28,6 +28,8 @@ def test_url_passwords_are_masked(text: str, masked: str) -> None:
 def test_notify_tokens_are_masked_in_paths() -> None:
     line = 'POST /notify/12.1767225600.AbCdEfGhIjKlMnOpQrStUvWx?x=1 HTTP/1.1" 200'
     assert mask_notify_tokens(line) == 'POST /notify/***?x=1 HTTP/1.1" 200'
+    bot = 'POST /disposition/12.1767225600.AbCdEfGhIjKlMnOpQrStUvWx HTTP/1.1" 200'
+    assert mask_notify_tokens(bot) == 'POST /disposition/*** HTTP/1.1" 200'
 
 
 def _access_log(message_args: tuple[object, ...], capsys: pytest.CaptureFixture[str]) -> str:

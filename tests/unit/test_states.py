@@ -49,7 +49,7 @@ error     =       =       =       =        =        =         =      =      =   
 released  =       =       =       =        =        =         =      =      =     =
 """
 
-CONTACT_GRID = """
+CONTACT_GRID_LIFE = """
             dispatch  redial   finish   exhaust   suppress   cancel    rearm    release
 pending     in_flight =        !        exhausted suppressed cancelled =        =
 in_flight   =         pending  done     exhausted suppressed cancelled =        pending
@@ -57,7 +57,28 @@ done        =         =        =        =         =          =         pending  
 exhausted   =         =        =        =         =          =         pending  =
 suppressed  =         =        =        =         =          =         =        =
 cancelled   =         =        =        =         =          =         pending  =
+invalid     =         =        =        =         =          =         =        =
 """
+
+# The dispositions' events (same rows, in the same order).
+CONTACT_GRID_DISPOSED = """
+resolve  call_back  invalidate  block
+done     =          invalid     suppressed
+done     pending    invalid     suppressed
+=        pending    invalid     suppressed
+done     pending    invalid     suppressed
+=        =          =           =
+=        =          =           =
+=        =          =           =
+"""
+
+
+def _side_by_side(left: str, right: str) -> str:
+    rows = zip(left.strip().splitlines(), right.strip().splitlines(), strict=True)
+    return "\n".join(f"{a} {b}" for a, b in rows)
+
+
+CONTACT_GRID = _side_by_side(CONTACT_GRID_LIFE, CONTACT_GRID_DISPOSED)
 
 CAMPAIGN_GRID = """
             schedule  start    pause    resume   complete  cancel    rerun
@@ -172,6 +193,7 @@ def test_live_and_final_attempt_states_are_disjoint_and_named() -> None:
         ContactState.EXHAUSTED,
         ContactState.SUPPRESSED,
         ContactState.CANCELLED,
+        ContactState.INVALID,
     } == CONTACT_FINAL
 
 

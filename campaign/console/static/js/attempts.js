@@ -1,7 +1,7 @@
 // The attempts tab: newest first, paged, filtered by outcome; each row opens its timeline.
 import { api } from "./api.js";
 import { h, replace } from "./dom.js";
-import { count, duration, outcomeLabel, rate, time, when, OUTCOMES } from "./format.js";
+import { count, dispositionLabel, duration, outcomeLabel, rate, time, when, OUTCOMES } from "./format.js";
 import { Poller } from "./poll.js";
 
 const PAGE = 25;
@@ -23,6 +23,9 @@ async function showAttempt(id, attemptId, ctx) {
           h("span", { class: "muted num", text: `${time(step.at)} (+${rate((new Date(step.at) - start) / 1000)} s)` }))))),
       h("section", { "aria-label": "Result" }, h("h3", { text: "Result" }), facts([
         ["State", detail.state], ["Outcome", detail.outcome ? outcomeLabel(detail.outcome) : "not ended yet"],
+        ["Disposition", detail.disposition ? dispositionLabel(detail.disposition, detail.disposition_label) : null],
+        ["Disposed at", detail.disposed_at ? when(detail.disposed_at) : null],
+        ["Callback", detail.disposition_detail?.answer?.callback?.local_due_at],
         ["SIP code", detail.sip_code], ["AMD", detail.amd], ["Reason", detail.reason], ["Reason code", detail.reason_code],
         ["Talk time", detail.duration_s !== null ? duration(detail.duration_s) : null], ["Decision", detail.decision], ["Error", detail.error],
         ["Contact", detail.external_id ? `${detail.external_id} (#${detail.contact_id})` : `#${detail.contact_id}`], ["Run", detail.run],
@@ -52,7 +55,7 @@ export function attemptsTab(root, id, ctx) {
     h("div", { class: "head" }, h("h2", { id: "attempts-title", text: "Attempts, latest first" }),
       h("div", { class: "actions" }, h("label", { for: "outcome-filter", text: "Outcome" }), filter)),
     table, pager,
-    h("p", { class: "muted", text: "Choose an attempt to see its timeline: queued → sent → answered → ended, with SIP code, AMD result and the retry decision. The first page refreshes by itself." })));
+    h("p", { class: "muted", text: "Choose an attempt to see its timeline: queued → sent → answered → ended, with SIP code, AMD result, the bot's disposition and the retry decision. The first page refreshes by itself." })));
 
   const load = async () => {
     const query = new URLSearchParams({ limit: PAGE, offset });
@@ -63,12 +66,13 @@ export function attemptsTab(root, id, ctx) {
         outcome ? "Choose another outcome, or All outcomes." : "Attempts appear as soon as the campaign runs and contacts are due."));
     } else {
       replace(table, h("table", { class: "cards-narrow" },
-        h("thead", {}, h("tr", {}, ["Sent", "Number", "Try", "Outcome", "SIP", "AMD", "Talk", "Decision", ""].map((t) => h("th", { scope: "col", text: t })))),
+        h("thead", {}, h("tr", {}, ["Sent", "Number", "Try", "Outcome", "Disposition", "SIP", "AMD", "Talk", "Decision", ""].map((t) => h("th", { scope: "col", text: t })))),
         h("tbody", {}, page.items.map((a) => h("tr", {},
           h("td", { "data-label": "Sent", class: "num", text: time(a.sending_at || a.queued_at) }),
           h("td", { "data-label": "Number", text: a.phone }),
           h("td", { "data-label": "Try", class: "n", text: a.number }),
           h("td", { "data-label": "Outcome", text: a.outcome ? outcomeLabel(a.outcome) : a.state }),
+          h("td", { "data-label": "Disposition", text: dispositionLabel(a.disposition, a.disposition_label) }),
           h("td", { "data-label": "SIP", class: "n", text: a.sip_code ?? "–" }),
           h("td", { "data-label": "AMD", text: a.amd || "–" }),
           h("td", { "data-label": "Talk", class: "n", text: a.duration_s !== null ? duration(a.duration_s) : "–" }),

@@ -47,12 +47,21 @@ export const OUTCOMES = {
 
 export const CONTACT_STATES = {
   pending: "Pending", in_flight: "In flight", done: "Done", exhausted: "Exhausted",
-  suppressed: "Suppressed (do-not-call)", cancelled: "Cancelled",
+  suppressed: "Suppressed (do-not-call)", cancelled: "Cancelled", invalid: "Invalid (wrong number)",
 };
+
+export const DISPOSITIONS = {
+  done: "Done", callback: "Call back", do_not_call: "Do not call", wrong_number: "Wrong number", retry: "Retry",
+};
+
+// What the bot (or an operator) said the call came to, with its business label: "Done: paid".
+export const dispositionLabel = (name, label) =>
+  name ? `${DISPOSITIONS[name] || name}${label ? `: ${label}` : ""}` : "–";
 
 const WAITING = {
   window: "Calling window closed",
   retry: "Retry delay",
+  callback: "Callback asked for",
   frequency: "Frequency cap (per day / per week / min gap)",
   due: "Due: waiting for a dial slot",
   "campaign paused": "Campaign paused",
