@@ -289,7 +289,8 @@ class Settings(BaseSettings):
         return self.events_url, self.events_secret.get_secret_value()
 
     def queue(self, name: str) -> str:
-        """The Celery queue name for `name` ("dial", "notify", "events") under this deployment's prefix."""
+        """The Celery queue name for `name` ("dial", "notify", "events") under this deployment's
+        prefix."""
         return f"{self.queue_prefix}.{name}"
 
 

@@ -42,7 +42,7 @@ from campaign.domain.states import (
     contact_transition,
 )
 from campaign.runtime import Runtime
-from campaign.services import account
+from campaign.services import account, event_outbox
 from campaign.services.leases import keys_for
 from campaign.services.lifecycle import finish_run
 from campaign.services.notifications import drain_inbox
@@ -245,24 +245,24 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
     completed = cancelled = 0
     open_states = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
     with transaction(runtime.sessions) as session:
-        cancelled = len(
-            session.scalars(
-                update(ContactRow)
-                .where(
-                    ContactRow.state == ContactState.PENDING.value,
-                    ContactRow.campaign_id.in_(
-                        select(CampaignRow.id).where(
-                            CampaignRow.state == CampaignState.CANCELLED.value
-                        )
-                    ),
-                )
-                .values(
-                    state=_CANCELLED.value,
-                    closed_reason=Closed.CAMPAIGN_CANCELLED.value,
-                )
-                .returning(ContactRow.id)
-            ).all()
-        )
+        closed = session.execute(
+            update(ContactRow)
+            .where(
+                ContactRow.state == ContactState.PENDING.value,
+                ContactRow.campaign_id.in_(
+                    select(CampaignRow.id).where(CampaignRow.state == CampaignState.CANCELLED.value)
+                ),
+            )
+            .values(state=_CANCELLED.value, closed_reason=Closed.CAMPAIGN_CANCELLED.value)
+            .returning(ContactRow.campaign_id, *event_outbox.CLOSED_COLUMNS)
+        ).all()
+        cancelled = len(closed)
+        for campaign_id in {row.campaign_id for row in closed}:
+            stored = session.get_one(CampaignRow, campaign_id).spec
+            of_campaign = [row for row in closed if row.campaign_id == campaign_id]
+            event_outbox.contacts_closed(
+                session, campaign_id, load_spec(stored).events, of_campaign
+            )
         done = session.scalars(
             select(CampaignRow)
             .where(
@@ -278,6 +278,8 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
                 CampaignState(campaign.state), CampaignEvent.COMPLETE
             ).state
             finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
+            events = load_spec(campaign.spec).events
+            event_outbox.campaign_state(session, campaign, events, "completed")
             completed += 1
     return completed, cancelled
 

@@ -53,8 +53,13 @@ def record(
     contact_id: int | None = None,
 ) -> None:
     """Add one event (a row per destination, sharing one id) to the session."""
-    _add(session, destinations(session, events, event_type), campaign_id, event_type,
-         [(contact_id, data)])
+    _add(
+        session,
+        destinations(session, events, event_type),
+        campaign_id,
+        event_type,
+        [(contact_id, data)],
+    )
 
 
 def _add(
@@ -130,8 +135,14 @@ def contact_closed(session: Session, contact: ContactRow, events: EventsSpec | N
         campaign_id=contact.campaign_id,
         events=events,
         event_type=CONTACT_CLOSED,
-        data=_closed_data(contact.campaign_id, _contact_ref(contact), contact.state,
-                          contact.closed_reason, contact.last_outcome, contact.attempts),
+        data=_closed_data(
+            contact.campaign_id,
+            _contact_ref(contact),
+            contact.state,
+            contact.closed_reason,
+            contact.last_outcome,
+            contact.attempts,
+        ),
         contact_id=contact.id,
     )
 

@@ -94,7 +94,8 @@ def close_attempt(
     """End a locked `attempt` through its machine, settle its contact, free its live-call slot.
 
     Returns the decision, or None when `event` was a no-op (a race with another final: nothing is
-    written). Records `attempt.ended`, then `contact.closed` when this ending closed the contact. `held_by` an open gateway breaker: the dial-out failed for the gateway's sake, so it
+    written). Records `attempt.ended`, then `contact.closed` when this ending closed the contact.
+    `held_by` an open gateway breaker: the dial-out failed for the gateway's sake, so it
     is not charged to the contact (no outcome, no retry-policy decision): the contact waits for the
     breaker's next probe. The lease is freed only after commit, so a rolled-back ending never
     frees a slot for a call that may be live.
