@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from campaign import __version__
-from campaign.api import account, attempts, campaigns, console, forecast, notify, overview, problems
+from campaign.api import (
+    account,
+    attempts,
+    campaigns,
+    console,
+    events,
+    forecast,
+    notify,
+    overview,
+    problems,
+)
 from campaign.runtime import Runtime
 from campaign.settings import Settings, get_settings
 
@@ -35,6 +45,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(overview.router)
     app.include_router(account.router)
     app.include_router(forecast.router)
+    app.include_router(events.router)
     console.install(app)
 
     @app.get("/healthz", include_in_schema=False)

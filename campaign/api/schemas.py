@@ -127,6 +127,10 @@ class Status(BaseModel):
         description="the gateway breaker: state (closed | open | half_open), since, next_probe_at",
     )
     forecast: Forecast | None = None
+    events: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the events outbox: pending, failing, failing_since, dead, delivered",
+    )
 
 
 class DncAdd(BaseModel):

@@ -7,13 +7,15 @@ a receiver that deduplicates by id sees nothing new, one that lost its copy gets
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import EventRow
+from campaign.errors import InvalidInput
+from campaign.services import audit
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.event_outbox import DEAD, DELIVERED, PENDING
 
@@ -104,6 +106,23 @@ class Replayed:
         return asdict(self)
 
 
+def parse_since(value: str) -> datetime:
+    """`--since`: an ISO time with offset, or a date (its midnight, UTC)."""
+    text = value.strip()
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is not None and len(text) == 10:  # a bare date
+        at = at.replace(tzinfo=UTC)
+    if at is None or at.utcoffset() is None:
+        raise InvalidInput(
+            f'since "{value}": expected an ISO time with offset (2026-12-01T09:00:00+00:00) '
+            "or a date (2026-12-01)"
+        )
+    return at.astimezone(UTC)
+
+
 def replay(session: Session, campaign_id: int, *, since: datetime | None) -> Replayed:
     """Queue the campaign's delivered and dead events again (created at or after `since`)."""
     get_campaign_row(session, campaign_id)
@@ -117,4 +136,7 @@ def replay(session: Session, campaign_id: int, *, since: datetime | None) -> Rep
             state=PENDING, next_at=func.now(), tries=0, failing_since=None, last_error=None
         ).returning(EventRow.id)
     )
-    return Replayed(campaign_id, len(result.all()))
+    replayed = Replayed(campaign_id, len(result.all()))
+    detail = {"replayed": replayed.replayed, "since": since.isoformat() if since else None}
+    audit.record(session, "events.replay", campaign_id=campaign_id, detail=detail)
+    return replayed
