@@ -290,9 +290,9 @@ class EventRow(Base):
     destination: Mapped[str] = mapped_column(String(16))  # campaign | global
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     state: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
-    next_at: Mapped[datetime] = mapped_column(Timestamp)
+    next_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failing_since: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -30,9 +30,13 @@ def upgrade() -> None:
         sa.Column('destination', sa.String(16), nullable=False),
         sa.Column('type', sa.String(32), nullable=False),
         sa.Column('data', postgresql.JSONB(), nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            'created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column('state', sa.String(16), nullable=False),
-        sa.Column('next_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            'next_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column('tries', sa.Integer(), server_default='0', nullable=False),
         sa.Column('failing_since', sa.DateTime(timezone=True), nullable=True),
         sa.Column('last_error', sa.Text(), nullable=True),
