@@ -104,7 +104,9 @@ def release(
         contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
         attempt.state = attempt_transition(AttemptState.DIALING, AttemptEvent.RELEASE).state.value
         attempt.decision = f"not dialed: {verdict.reason.value}"
-        gating.hold(contact, verdict)
+        closes = isinstance(verdict, gates.Close)  # only a closing reports (and reads the spec)
+        events = event_outbox.events_of(session, claim.campaign_id) if closes else None
+        gating.hold(session, contact, verdict, events)
         if isinstance(verdict, gates.Defer):
             contact.attempts -= 1  # so its next attempt takes this one's number
         limiter = rec.leases.limiter

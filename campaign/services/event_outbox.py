@@ -17,10 +17,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, EventRow
 from campaign.domain.events_spec import ATTEMPT_ENDED, CAMPAIGN_STATE, CONTACT_CLOSED, EventsSpec
+from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
 CAMPAIGN = "campaign"
@@ -32,6 +34,12 @@ _GLOBAL_KEY = "campaign.global_events"
 def session_info(settings: Settings) -> dict[str, object]:
     """What sessions of this process must know to write events (see the module docstring)."""
     return {_GLOBAL_KEY: settings.global_events is not None}
+
+
+def events_of(session: Session, campaign_id: int) -> EventsSpec | None:
+    """The campaign's own destination, read from its stored spec (for paths that lack it)."""
+    stored = session.scalar(select(CampaignRow.spec).where(CampaignRow.id == campaign_id))
+    return None if stored is None else load_spec(stored).events
 
 
 def destinations(session: Session, events: EventsSpec | None, event_type: str) -> list[str]:

@@ -18,7 +18,6 @@ from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
-from campaign.domain.events_spec import EventsSpec
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.reasons import Closed
 from campaign.domain.recurrence import next_run
@@ -75,7 +74,7 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
 def close_contacts(session: Session, campaign_id: int, query: Update) -> int:
     """Run a bulk UPDATE that closes contacts of one campaign; returns how many. Each closed
     contact gets its `contact.closed` event when the campaign has a destination for them."""
-    events = _events_of(session, campaign_id)
+    events = event_outbox.events_of(session, campaign_id)
     if not event_outbox.wants_closed(session, events):
         result = session.execute(query.execution_options(synchronize_session=False))
         return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
@@ -84,11 +83,6 @@ def close_contacts(session: Session, campaign_id: int, query: Update) -> int:
     ).all()
     event_outbox.contacts_closed(session, campaign_id, events, closed)
     return len(closed)
-
-
-def _events_of(session: Session, campaign_id: int) -> EventsSpec | None:
-    stored = session.scalar(select(CampaignRow.spec).where(CampaignRow.id == campaign_id))
-    return None if stored is None else load_spec(stored).events
 
 
 def rearm_contacts(
