@@ -14,12 +14,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import delete, select, update
 
+from campaign.breaker import Breaker, BreakerState
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, EventRow
 from campaign.domain import event_delivery as rules
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.states import AttemptEvent
 from campaign.services import event_reads, lifecycle
+from campaign.services.dial_records import breaker_changed
 from campaign.services.event_delivery import TIMEOUT, Target, deliver_due
 from campaign.services.notifications import apply_notification, store_notification
 from campaign.services.redial import close_attempt
@@ -304,3 +306,28 @@ def test_the_sweeper_wakes_a_deliverer_only_while_events_are_due(
         session.execute(update(EventRow).values(next_at=datetime.now(UTC) + timedelta(hours=1)))
     sweep(runtime, datetime.now(UTC), random.Random(1))
     assert runtime.event_wakes == 1
+
+
+def test_the_dial_that_opens_or_closes_a_breaker_reports_it_once_for_each_campaign_on_it(
+    runtime: RecordingRuntime,
+) -> None:
+    campaign_id = _campaign(runtime, "http://127.0.0.1:9/none", types=["campaign.state"])
+    breaker = runtime.breaker
+    gateway = f"http://gw-{secrets.token_hex(3)}#default"
+    threshold = runtime.settings.gateway_breaker_failures
+    readings = [breaker.failure(gateway, str(n)) for n in range(threshold + 1)]
+    assert [r.just_opened for r in readings] == [False] * (threshold - 1) + [True, False]
+
+    with transaction(runtime.sessions) as session:
+        breaker_changed(session, None, readings[threshold - 1])
+    assert breaker.success(gateway, campaign_id) is True
+    assert breaker.success(gateway, campaign_id) is False
+    with transaction(runtime.sessions) as session:
+        breaker_changed(session, None, Breaker(gateway, BreakerState.CLOSED))
+
+    changes = [e.data for e in _outbox(runtime, campaign_id)]
+    assert [(c["change"], c["gateway"]) for c in changes] == [
+        ("breaker_opened", gateway),
+        ("breaker_closed", gateway),
+    ]
+    assert changes[0]["reason"].startswith("gateway unavailable since")
