@@ -132,11 +132,19 @@ def deliver_due(
         targets = _targets(session, rows, global_target)
     result.claimed = len(rows)
     outcomes: list[tuple[EventRow, str | None]] = []
+    # A destination that failed once in this pass is not tried again in it: a CRM that hangs
+    # costs a pass one timeout, not one per event (its rows fail with the same error).
+    failing: dict[Target, str] = {}
     for row in rows:
         target = targets[row.id]
-        error = "no destination configured any more" if target is None else None
-        if target is not None:
+        if target is None:
+            error: str | None = "no destination configured any more"
+        elif target in failing:
+            error = failing[target]
+        else:
             error = _send(client, row, target, now())
+            if error is not None:
+                failing[target] = error
         outcomes.append((row, error))
     with transaction(sessions) as session:
         for row, error in outcomes:

@@ -331,3 +331,18 @@ def test_the_dial_that_opens_or_closes_a_breaker_reports_it_once_for_each_campai
         ("breaker_closed", gateway),
     ]
     assert changes[0]["reason"].startswith("gateway unavailable since")
+
+
+def test_a_failing_destination_is_tried_once_per_pass_not_once_per_event(
+    runtime: RecordingRuntime, receiver: tuple[EventsReceiver, str]
+) -> None:
+    crm, url = receiver
+    campaign_id = _campaign(runtime, url, contacts=3, types=["contact.closed"])
+    with transaction(runtime.sessions) as session:
+        lifecycle.cancel(session, campaign_id, now=datetime.now(UTC))
+    crm.down = True
+
+    result = _deliver(runtime)
+
+    assert (result.claimed, result.failed, crm.refused) == (3, 3, 1)
+    assert {r.last_error for r in _outbox(runtime, campaign_id)} == {"HTTP 503"}
