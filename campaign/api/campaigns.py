@@ -91,8 +91,6 @@ def edit_campaign(
     return view
 
 
-
-
 @_json.post("/campaigns/{campaign_id}/start", dependencies=[Operator])
 def start(campaign_id: CampaignIdPath, runtime: RuntimeDep, actor: ActorDep) -> LifecycleResult:
     """Start (one-shot: run 1 now; recurring: scheduled). Repeating it changes nothing."""

@@ -272,11 +272,13 @@ class EventRow(Base):
     __table_args__ = (
         # The delivery claim: due events still to send.
         Index("ix_event_outbox_due", "next_at", postgresql_where=text("state = 'pending'")),
-        # The ordering rule: is an earlier event of this contact for this destination waiting?
+        # The ordering rule: is an earlier event of this contact (or campaign) for this
+        # destination waiting?
         Index(
             "ix_event_outbox_line",
-            "contact_id",
+            "campaign_id",
             "destination",
+            "contact_id",
             "id",
             postgresql_where=text("state = 'pending'"),
         ),

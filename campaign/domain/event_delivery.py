@@ -6,9 +6,10 @@
   The timestamp is signed with the body, so a receiver can refuse an old capture replayed.
 - Retries: exponential (2 s doubling to 10 min, ±20 % jitter) until `DEAD_AFTER` (24 h) past the
   first try, then the event is dead (kept, shown, re-sendable by `campaign events replay`).
-- Order (kept by the outbox's claim query, `services.event_outbox`): per contact and destination,
-  an event is sent only when no earlier event of that contact for that destination is still
-  waiting; a dead one no longer holds the line.
+- Order (kept by the outbox's claim query, `services.event_delivery`): per contact and
+  destination, an event is sent only when no earlier event of that contact for that destination
+  is still waiting (a campaign's own `campaign.state` events likewise among themselves); a dead
+  one no longer holds the line.
 """
 
 from __future__ import annotations

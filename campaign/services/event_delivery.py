@@ -1,10 +1,11 @@
 """The delivery side of the events outbox: claim due events, POST them signed, record the result.
 
-- Claim: due `pending` rows that are the first waiting event of their contact for their
-  destination (the ordering rule), `FOR UPDATE SKIP LOCKED` so deliverers never wait on each
-  other, leased for `LEASE` (their `next_at` moved on) and committed before any HTTP: no lock or
-  transaction is held across a CRM's answer, and a deliverer that dies mid-send leaves its rows
-  to be claimed again once the lease ends (at least once).
+- Claim: due `pending` rows that are the first waiting event of their contact (or, for a
+  campaign's own events, of their campaign) for their destination (the ordering rule),
+  `FOR UPDATE SKIP LOCKED` so deliverers never wait on each other, leased for `LEASE` (their
+  `next_at` moved on) and committed before any HTTP: no lock or transaction is held across a
+  CRM's answer, and a deliverer that dies mid-send leaves its rows to be claimed again once the
+  lease ends (at least once).
 - Send: short timeouts; a 2xx is delivered, anything else a failure retried on the schedule of
   `domain.event_delivery` until the event is dead.
 - Nothing here runs on the dial path: its own Celery queue, kicked by the sweeper.
@@ -58,11 +59,17 @@ class Delivered:
 
 def _claim(session: Session, now: datetime, limit: int) -> list[EventRow]:
     earlier = aliased(EventRow)
+    # A contact's events wait for its earlier ones; a campaign's own (`campaign.state`, with no
+    # contact) wait for its earlier own ones.
+    same_line = (earlier.contact_id == EventRow.contact_id) | (
+        earlier.contact_id.is_(None) & EventRow.contact_id.is_(None)
+    )
     blocked = exists().where(
         earlier.state == PENDING,
-        earlier.contact_id == EventRow.contact_id,
+        earlier.campaign_id == EventRow.campaign_id,
         earlier.destination == EventRow.destination,
         earlier.id < EventRow.id,
+        same_line,
     )
     rows = list(
         session.scalars(

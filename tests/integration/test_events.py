@@ -346,3 +346,23 @@ def test_a_failing_destination_is_tried_once_per_pass_not_once_per_event(
 
     assert (result.claimed, result.failed, crm.refused) == (3, 3, 1)
     assert {r.last_error for r in _outbox(runtime, campaign_id)} == {"HTTP 503"}
+
+
+def test_a_campaigns_own_events_keep_their_order_when_the_first_one_fails(
+    runtime: RecordingRuntime, receiver: tuple[EventsReceiver, str]
+) -> None:
+    crm, url = receiver
+    campaign_id = _campaign(runtime, url, types=["campaign.state"])
+    with transaction(runtime.sessions) as session:
+        lifecycle.pause(session, campaign_id)
+    crm.down = True
+    t0 = datetime.now(UTC)
+    _deliver(runtime, t0)
+    with transaction(runtime.sessions) as session:
+        lifecycle.resume(session, campaign_id)
+    crm.down = False
+
+    assert _deliver(runtime, t0 + timedelta(seconds=1)).claimed == 0  # `resumed` waits
+    _deliver(runtime, t0 + timedelta(seconds=3))
+    _deliver(runtime, t0 + timedelta(seconds=3))
+    assert [e["data"]["change"] for e in crm.events()] == ["paused", "resumed"]

@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_index(
         'ix_event_outbox_line',
         'event_outbox',
-        ['contact_id', 'destination', 'id'],
+        ['campaign_id', 'destination', 'contact_id', 'id'],
         postgresql_where=sa.text("state = 'pending'"),
     )
     op.create_index('ix_event_outbox_campaign', 'event_outbox', ['campaign_id', 'id'])
