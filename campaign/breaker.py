@@ -18,7 +18,7 @@ again. Every transition is one Lua script, so two workers can never both take th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import cast
@@ -53,6 +53,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local b = redis.call('HMGET', key, 'state', 'failures', 'cooldown', 'probe', 'opened_at')
 local failures = tonumber(b[2] or '0') + 1
 local state = b[1] or 'closed'
+local opened = '0'
 if state == 'half_open' and b[4] == member then
   local cooldown = math.min(tonumber(b[3]) * 2, cap)
   redis.call('HSET', key, 'state', 'open', 'failures', failures, 'cooldown', cooldown,
@@ -60,12 +61,22 @@ if state == 'half_open' and b[4] == member then
 elseif state == 'closed' and failures >= threshold then
   redis.call('HSET', key, 'state', 'open', 'failures', failures, 'cooldown', base,
              'opened_at', now, 'next_probe', now + base)
+  opened = '1'
 else
   redis.call('HSET', key, 'state', state, 'failures', failures)
 end
 redis.call('PEXPIRE', key, cap * 4 + 3600000)
 local s = redis.call('HMGET', key, 'state', 'opened_at', 'next_probe')
-return {s[1], s[2] or '0', s[3] or '0'}
+return {s[1], s[2] or '0', s[3] or '0', opened}
+"""
+
+# The dial path's one call on success: close the breaker, end the rejection streak, and say
+# whether the breaker was open (so the closing is reported once, by the dial that closed it).
+_SUCCESS = """
+local state = redis.call('HGET', KEYS[1], 'state')
+redis.call('DEL', KEYS[1], KEYS[2])
+if state == 'open' or state == 'half_open' then return 1 end
+return 0
 """
 
 
@@ -85,6 +96,7 @@ class Breaker:
     state: BreakerState
     since: datetime | None = None
     until: datetime | None = None
+    just_opened: bool = False  # this reading is the failure that opened it (closed → open)
 
     @property
     def open(self) -> bool:
@@ -130,6 +142,7 @@ class GatewayBreaker:
         self._probe_ms = int(probe_ttl_s * 1000)
         self._permit = client.register_script(_PERMIT)
         self._failure = client.register_script(_FAILURE)
+        self._success = client.register_script(_SUCCESS)
 
     def _key(self, gateway: str) -> str:
         return f"{self._prefix}:breaker:{gateway}"
@@ -147,16 +160,18 @@ class GatewayBreaker:
 
     def failure(self, gateway: str, member: str) -> Breaker:
         """Count a failure that shows the gateway sick; returns the breaker after it."""
-        state, since, until = self._failure(
+        state, since, until, opened = self._failure(
             keys=[self._key(gateway)],
             args=[member, self._threshold, self._cooldown_ms, self._max_cooldown_ms],
         )
-        return _reading(gateway, BreakerState(state.decode()), since, until)
+        reading = _reading(gateway, BreakerState(state.decode()), since, until)
+        return replace(reading, just_opened=opened == b"1")
 
-    def success(self, gateway: str, campaign_id: int) -> None:
+    def success(self, gateway: str, campaign_id: int) -> bool:
         """The gateway placed a call: close its breaker and end the campaign's rejection streak
-        (one delete; a no-op when both were clear)."""
-        self._redis.delete(self._key(gateway), self._rejected_key(campaign_id))
+        (one script call; a no-op when both were clear). True when the breaker was open."""
+        keys = [self._key(gateway), self._rejected_key(campaign_id)]
+        return bool(self._success(keys=keys))
 
     def rejected(self, campaign_id: int) -> int:
         """Count a campaign's consecutive refused requests (4xx); returns the streak.

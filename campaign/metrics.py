@@ -39,6 +39,11 @@ TICK_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
+EVENTS = Counter(
+    "campaign_events", "Event sends to CRMs by result (delivered, failed, dead)", ["result"]
+)
+EVENTS_PENDING = Gauge("campaign_events_pending", "Events in the outbox not yet delivered")
+
 
 def serve_metrics(settings: Settings, *, multiprocess: bool = False) -> None:
     """Serve /metrics on METRICS_PORT (0 or unset: off); a port in use is logged, not fatal.

@@ -19,11 +19,13 @@ from campaign.breaker import Breaker, GatewayBreaker, gateway_id
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
 from campaign.receipts import Receipts
+from campaign.services import event_outbox
 from campaign.services.leases import Leases
 from campaign.settings import Settings
 
 DIAL_TASK = "campaign.dial"
 DRAIN_TASK = "campaign.drain_inbox"
+EVENTS_TASK = "campaign.deliver_events"
 WAKE_TTL_MS = 5000
 
 
@@ -48,6 +50,7 @@ def make_celery(settings: Settings) -> Celery:
         task_routes={
             DIAL_TASK: {"queue": settings.queue("dial")},
             DRAIN_TASK: {"queue": settings.queue("notify")},
+            EVENTS_TASK: {"queue": settings.queue("events")},
         },
         task_default_queue=settings.queue("dial"),
         worker_hijack_root_logger=False,
@@ -84,7 +87,7 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        return make_session_factory(self.engine, info=event_outbox.session_info(self.settings))
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -139,6 +142,16 @@ class Runtime:
     @property
     def wake_key(self) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake"
+
+    def wake_events(self) -> None:
+        """Have one deliverer send the due events, unless one was woken and has not started yet
+        (the same pattern as `wake_consumer`; the sweeper calls this while events are due)."""
+        if self.redis.set(self.events_wake_key, 1, nx=True, px=WAKE_TTL_MS):
+            self.celery.send_task(EVENTS_TASK, queue=self.settings.queue("events"))
+
+    @property
+    def events_wake_key(self) -> str:
+        return f"{self.settings.queue_prefix}:events:wake"
 
     def close(self) -> None:
         """Release pooled connections (tests and graceful shutdown)."""

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from campaign import production
+from campaign.domain.events_spec import http_url_problem
 from campaign.errors import InvalidInput
 from campaign.log import LogFormat
 from campaign.redact import mask_url_passwords
@@ -108,6 +109,10 @@ class Settings(BaseSettings):
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other hosts in a fleet
     # Where embedded servers keep their data when DATABASE_URL/REDIS_URL are unset.
     data_dir: str = "var"
+    # Every campaign's signed events also go here (besides a spec's own `events.url`); both or
+    # neither. The secret is one we choose: 32 bytes at least in production.
+    events_url: str | None = None
+    events_secret: SecretStr | None = None
     # `json`: one JSON object per log line, with the campaign and attempt ids, for log shippers.
     log_format: LogFormat = "text"
 
@@ -140,6 +145,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if (problem := http_url_problem(value)) is not None:
+            raise ValueError(problem)
+        return value.strip()
+
     @field_validator("savg_jwt_algorithm")
     @classmethod
     def _known_algorithm(cls, value: str) -> str:
@@ -150,7 +164,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "savg_webhook_secret", "notify_secret_previous", "redis_password", mode="before"
+        "savg_webhook_secret",
+        "notify_secret_previous",
+        "redis_password",
+        "events_secret",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
@@ -185,6 +203,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _redis_auth_and_production(self) -> Settings:
+        if (self.events_url is None) != (self.events_secret is None):
+            raise ValueError("EVENTS_URL and EVENTS_SECRET: set both (or neither)")
         if self.redis_password is not None and self.redis_url is not None:
             self.redis_url = _with_password(self.redis_url, self.redis_password)
         if self.environment is Environment.PRODUCTION:
@@ -201,6 +221,7 @@ class Settings(BaseSettings):
             ("SAVG_CLIENT_SECRET", self.savg_client_secret, vendor),
             ("SAVG_WEBHOOK_SECRET", self.savg_webhook_secret, vendor),
             ("REDIS_PASSWORD", self.redis_password, vendor),
+            ("EVENTS_SECRET", self.events_secret, own),
         ):
             value = None if secret is None else secret.get_secret_value()
             yield from production.secret_problems(name, value, size)
@@ -209,6 +230,8 @@ class Settings(BaseSettings):
         yield from production.api_key_problems(self._api_key_pairs())
         yield from production.https_problems("NOTIFY_BASE_URL", self.notify_base_url)
         yield from production.https_problems("SAVG_BASE_URL", self.savg_base_url)
+        if self.events_url is not None:
+            yield from production.https_problems("EVENTS_URL", self.events_url)
         yield from production.url_password_problems("DATABASE_URL", self.database_url)
         yield from production.url_password_problems("REDIS_URL", self.redis_url)
 
@@ -258,8 +281,16 @@ class Settings(BaseSettings):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
 
+    @property
+    def global_events(self) -> tuple[str, str] | None:
+        """(EVENTS_URL, EVENTS_SECRET) when every campaign's events also go there."""
+        if self.events_url is None or self.events_secret is None:
+            return None
+        return self.events_url, self.events_secret.get_secret_value()
+
     def queue(self, name: str) -> str:
-        """The Celery queue name for `name` ("dial", "notify") under this deployment's prefix."""
+        """The Celery queue name for `name` ("dial", "notify", "events") under this deployment's
+        prefix."""
         return f"{self.queue_prefix}.{name}"
 
 

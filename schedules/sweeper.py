@@ -11,7 +11,8 @@
 - leases re-added from PostgreSQL, so a wiped Redis cannot let live calls exceed a cap.
 - unprocessed inbox rows applied here (needs only PostgreSQL: a final stored while the broker was
   down is never outrun by a deadline); cancelled campaigns close their pending contacts;
-  running campaigns with nothing left to call complete.
+  running campaigns with nothing left to call complete; a deliverer is woken while outbox events
+  are due.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from campaign.domain.states import (
     contact_transition,
 )
 from campaign.runtime import Runtime
-from campaign.services import account
+from campaign.services import account, event_outbox
+from campaign.services.event_delivery import has_due
 from campaign.services.leases import keys_for
 from campaign.services.lifecycle import finish_run
 from campaign.services.notifications import drain_inbox
@@ -70,6 +72,7 @@ class SweepResult:
     notifications_applied: int = 0
     completed: int = 0
     cancelled_contacts: int = 0
+    events_due: bool = False
 
 
 def _resend_stale_queued(runtime: Runtime, now: datetime) -> tuple[int, int]:
@@ -245,24 +248,24 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
     completed = cancelled = 0
     open_states = (ContactState.PENDING.value, ContactState.IN_FLIGHT.value)
     with transaction(runtime.sessions) as session:
-        cancelled = len(
-            session.scalars(
-                update(ContactRow)
-                .where(
-                    ContactRow.state == ContactState.PENDING.value,
-                    ContactRow.campaign_id.in_(
-                        select(CampaignRow.id).where(
-                            CampaignRow.state == CampaignState.CANCELLED.value
-                        )
-                    ),
-                )
-                .values(
-                    state=_CANCELLED.value,
-                    closed_reason=Closed.CAMPAIGN_CANCELLED.value,
-                )
-                .returning(ContactRow.id)
-            ).all()
-        )
+        closed = session.execute(
+            update(ContactRow)
+            .where(
+                ContactRow.state == ContactState.PENDING.value,
+                ContactRow.campaign_id.in_(
+                    select(CampaignRow.id).where(CampaignRow.state == CampaignState.CANCELLED.value)
+                ),
+            )
+            .values(state=_CANCELLED.value, closed_reason=Closed.CAMPAIGN_CANCELLED.value)
+            .returning(ContactRow.campaign_id, *event_outbox.CLOSED_COLUMNS)
+        ).all()
+        cancelled = len(closed)
+        for campaign_id in {row.campaign_id for row in closed}:
+            stored = session.get_one(CampaignRow, campaign_id).spec
+            of_campaign = [row for row in closed if row.campaign_id == campaign_id]
+            event_outbox.contacts_closed(
+                session, campaign_id, load_spec(stored).events, of_campaign
+            )
         done = session.scalars(
             select(CampaignRow)
             .where(
@@ -278,6 +281,8 @@ def _close_campaigns(runtime: Runtime, now: datetime) -> tuple[int, int]:
                 CampaignState(campaign.state), CampaignEvent.COMPLETE
             ).state
             finish_run(session, campaign.current_run_id, RunEvent.COMPLETE, now)
+            events = load_spec(campaign.spec).events
+            event_outbox.campaign_state(session, campaign, events, "completed")
             completed += 1
     return completed, cancelled
 
@@ -292,4 +297,14 @@ def sweep(runtime: Runtime, now: datetime, rng: random.Random) -> SweepResult:
     result.silent = _settle_silent(runtime, now, rng)
     result.leases_restored = _restore_limiter(runtime)
     result.completed, result.cancelled_contacts = _close_campaigns(runtime, now)
+    result.events_due = _kick_events(runtime, now)
     return result
+
+
+def _kick_events(runtime: Runtime, now: datetime) -> bool:
+    """Wake a deliverer while events are due: delivery never depends on a message surviving."""
+    with runtime.sessions() as session:
+        due = has_due(session, now)
+    if due:
+        runtime.wake_events()
+    return due

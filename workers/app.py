@@ -5,4 +5,4 @@ from __future__ import annotations
 from workers.runtime import runtime
 
 app = runtime().celery
-app.conf.include = ["workers.dial", "workers.notifications", "workers.signals"]
+app.conf.include = ["workers.dial", "workers.notifications", "workers.events", "workers.signals"]

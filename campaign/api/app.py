@@ -19,6 +19,7 @@ from campaign.api import (
     console,
     contacts,
     disposition,
+    events,
     forecast,
     notify,
     overview,
@@ -48,6 +49,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(overview.router)
     app.include_router(account.router)
     app.include_router(forecast.router)
+    app.include_router(events.router)
     console.install(app)
 
     @app.get("/healthz", include_in_schema=False)

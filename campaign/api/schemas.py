@@ -126,6 +126,10 @@ class Status(BaseModel):
     dispositions: dict[str, int] = Field(
         default_factory=dict, description="contacts by the disposition the bot or an operator gave"
     )
+    events: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the events outbox: pending, failing, failing_since, dead, delivered",
+    )
 
 
 class DncAdd(BaseModel):

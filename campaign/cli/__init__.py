@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 from typer._click.exceptions import ClickException
 
 from campaign import DISTRIBUTION
-from campaign.cli import account, advice, contacts, demo, forecast, operator, processes
+from campaign.cli import account, advice, contacts, demo, events, forecast, operator, processes
 from campaign.errors import CampaignError
 from campaign.redact import redact
 
@@ -59,6 +59,7 @@ operator.register(app)
 account.register(app)
 contacts.register(app)
 forecast.register(app)
+events.register(app)
 advice.register(app)
 demo.register(app)
 

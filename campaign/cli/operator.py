@@ -30,7 +30,16 @@ from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign.runtime import Runtime
-from campaign.services import audit, campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
+from campaign.services import (
+    audit,
+    campaigns,
+    dnc_admin,
+    event_outbox,
+    lifecycle,
+    reporting,
+    reruns,
+    uploads,
+)
 from campaign.services.csv_files import REPORT_ROWS
 from campaign.services.spec_text import read_spec_text
 from campaign.settings import Settings, get_settings
@@ -80,9 +89,11 @@ def cli_actor() -> str:
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    engine = make_engine(_settings(), pool_size=1)
+    settings = _settings()
+    engine = make_engine(settings, pool_size=1)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        sessions = make_session_factory(engine, info=event_outbox.session_info(settings))
+        with transaction(sessions) as session:
             yield audit.act_as(session, cli_actor())
     finally:
         engine.dispose()

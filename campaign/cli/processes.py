@@ -114,7 +114,8 @@ def worker(ctx: typer.Context) -> None:
     if not any(a.startswith(("--concurrency", "-c", "--autoscale")) for a in extra):
         options += ["--concurrency", "16"]
     if not any(a.startswith(("-Q", "--queues")) for a in extra):
-        options += ["-Q", f"{settings.queue('dial')},{settings.queue('notify')}"]
+        queues = (settings.queue(name) for name in ("dial", "notify", "events"))
+        options += ["-Q", ",".join(queues)]
     argv = [
         "worker",
         "--loglevel",

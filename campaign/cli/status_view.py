@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console, Group
@@ -21,6 +22,13 @@ _FINAL = (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value)
 
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+
+
+def _events(outbox: dict[str, Any]) -> str:
+    text = f"{outbox['pending']} pending, {outbox['dead']} dead, {outbox['delivered']} delivered"
+    if outbox.get("failing_since"):
+        text += f"; {outbox['failing']} failing since {outbox['failing_since']}"
+    return text
 
 
 def status_table(status: CampaignStatus) -> Table:
@@ -44,6 +52,8 @@ def status_table(status: CampaignStatus) -> Table:
     if gateway not in (None, "closed"):
         since, probe = status.gateway.get("since"), status.gateway.get("next_probe_at")
         rows.append(("gateway", f"{gateway} since {since}, next probe at {probe}"))
+    if any(status.events.values()):
+        rows.append(("events", _events(status.events)))
     if status.forecast is not None:
         rows += [(f"forecast {k}", v) for k, v in forecast_rows(status.forecast, summary=True)]
     if status.next_run_at is not None:

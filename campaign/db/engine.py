@@ -29,9 +29,15 @@ def make_engine(settings: Settings, *, pool_size: int = 10) -> Engine:
     )
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded values after commit (callers read ids after the transaction)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, info: dict[str, object] | None = None
+) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit (callers read ids after the transaction).
+
+    `info` seeds every session's `info`: process-wide facts a service reads where it writes
+    (which event destinations the deployment has, `services.event_outbox.session_info`).
+    """
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -281,3 +281,43 @@ class AuditRow(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class EventRow(Base):
+    """One event for one destination (the campaign's `events.url`, or EVENTS_URL): the outbox.
+
+    Written in the transaction of the change it reports, delivered later by the events task;
+    both destinations of one event share its `event_id`.
+    """
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (
+        # The delivery claim: due events still to send.
+        Index("ix_event_outbox_due", "next_at", postgresql_where=text("state = 'pending'")),
+        # The ordering rule: is an earlier event of this contact (or campaign) for this
+        # destination waiting?
+        Index(
+            "ix_event_outbox_line",
+            "campaign_id",
+            "destination",
+            "contact_id",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_event_outbox_campaign", "campaign_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    destination: Mapped[str] = mapped_column(String(16))  # campaign | global
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead
+    next_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)

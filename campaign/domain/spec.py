@@ -18,6 +18,7 @@ from croniter import croniter
 
 from campaign.domain.bounds import number_problems
 from campaign.domain.calling_window import CallingWindow
+from campaign.domain.events_spec import EventsSpec, parse_events
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.errors import SpecInvalid
@@ -38,7 +39,16 @@ DEFAULT_TIMERS = {
 DEFAULT_RING_TIMEOUT_MS = 60000
 DAY_MS = 86_400_000
 """Gateway timers and the ring timeout are bounded by a day: a larger value is a typo."""
-TOP_LEVEL_KEYS = ("name", "gateway", "window", "pacing", "retry", "schedule", "default_region")
+TOP_LEVEL_KEYS = (
+    "name",
+    "gateway",
+    "window",
+    "pacing",
+    "retry",
+    "schedule",
+    "default_region",
+    "events",
+)
 GATEWAY_KEYS = (
     "bot",
     "caller",
@@ -115,6 +125,7 @@ class CampaignSpec:
     retry: RetryPolicy
     schedule: Schedule | None = None
     default_region: str | None = None
+    events: EventsSpec | None = None  # where this campaign's signed events go (events_spec.py)
 
     @property
     def ring_margin(self) -> timedelta:
@@ -123,7 +134,7 @@ class CampaignSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec with defaults filled in; `parse_spec(spec.to_dict()) == spec`."""
-        return {
+        out = {
             "name": self.name,
             "gateway": self.gateway.to_dict(),
             "window": self.window.to_dict(),
@@ -132,6 +143,9 @@ class CampaignSpec:
             "schedule": self.schedule.to_dict() if self.schedule else None,
             "default_region": self.default_region,
         }
+        if self.events is not None:
+            out["events"] = self.events.to_dict()
+        return out
 
 
 class _Errors:
@@ -289,6 +303,7 @@ def parse_spec(data: object) -> CampaignSpec:
     pacing = errors.block(lambda: PacingLimits.from_dict(data.get("pacing"), "pacing"))
     retry = errors.block(lambda: RetryPolicy.from_dict(data.get("retry"), "retry"))
     schedule = _schedule(data.get("schedule"), errors)
+    events = parse_events(data.get("events"), "events", errors.items)
     if (
         errors.items
         or name is None
@@ -306,4 +321,5 @@ def parse_spec(data: object) -> CampaignSpec:
         retry=retry,
         schedule=schedule,
         default_region=region.upper() if region else None,
+        events=events,
     )

@@ -22,6 +22,7 @@ from campaign.db.tables import AttemptRow, CampaignRow
 from campaign.domain.capacity import DEFAULT_TRUNK, CampaignRate
 from campaign.domain.states import ATTEMPT_LIVE, CampaignState
 from campaign.runtime import Runtime
+from campaign.services.event_reads import pending_events
 from campaign.services.specs import load_spec
 
 # Campaigns whose live-call gauge this process has set, so finished ones can be dropped.
@@ -112,11 +113,12 @@ def export_gauges(runtime: Runtime) -> None:
     campaign with calls still out; a campaign that is neither is dropped, so the dashboard's
     campaign list does not grow forever.
     """
-    for name in ("dial", "notify"):
+    for name in ("dial", "notify", "events"):
         queue = runtime.settings.queue(name)
         metrics.QUEUE_DEPTH.labels(queue).set(_llen(runtime, queue))
     with runtime.sessions() as session:
         live = live_calls_by_campaign(session)
+        metrics.EVENTS_PENDING.set(pending_events(session))
         active = dict(
             session.execute(
                 select(CampaignRow.id, CampaignRow.spec).where(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis import RedisError
-from sqlalchemy import case, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -38,10 +38,11 @@ from campaign.errors import DialNotPlaced, GatewayError
 from campaign.gateway.client import DialAccepted
 from campaign.limits import PacingKeys
 from campaign.receipts import Receipts
-from campaign.services import gating
+from campaign.services import event_outbox, gating
 from campaign.services.claims import Claimed
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
+from campaign.services.specs import load_spec
 from campaign.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ def release(
         contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
         attempt.state = attempt_transition(AttemptState.DIALING, AttemptEvent.RELEASE).state.value
         attempt.decision = f"not dialed: {verdict.reason.value}"
-        gating.hold(contact, verdict)
+        closes = isinstance(verdict, gates.Close)  # only a closing reports (and reads the spec)
+        events = event_outbox.events_of(session, claim.campaign_id) if closes else None
+        gating.hold(session, contact, verdict, events)
         if isinstance(verdict, gates.Defer):
             contact.attempts -= 1  # so its next attempt takes this one's number
         limiter = rec.leases.limiter
@@ -193,9 +196,11 @@ def record_refusal(rec: Recorder, refused: Refused, exc: GatewayError) -> None:
     campaign_id = refused.claim.campaign_id
     why: str | None = None
     held_by: Breaker | None = None
+    opened: Breaker | None = None
     if isinstance(exc, DialNotPlaced):
         breaker = rec.breaker.failure(refused.gateway, str(attempt_id))
         held_by = breaker if breaker.open else None
+        opened = breaker if breaker.just_opened else None
     elif exc.status_code in (401, 403):
         why = "gateway refused our credentials"
     else:
@@ -217,6 +222,8 @@ def record_refusal(rec: Recorder, refused: Refused, exc: GatewayError) -> None:
             leases=rec.leases,
             held_by=held_by,
         )
+        if opened is not None:
+            breaker_changed(session, refused.spec.gateway.trunk, opened)
     if why is not None:
         # Its own transaction, holding only the campaign row: never contact-then-campaign locks.
         with transaction(rec.sessions) as session:
@@ -233,3 +240,40 @@ def pause_for_gateway(session: Session, campaign_id: int, reason: str) -> None:
         campaign.state = campaign_transition(state, CampaignEvent.PAUSE).state
         campaign.paused_reason = reason[:500]
         logger.error("campaign %s paused: %s", campaign_id, reason)
+        events = load_spec(campaign.spec).events
+        event_outbox.campaign_state(
+            session, campaign, events, "paused", reason=campaign.paused_reason
+        )
+
+
+def record_breaker(rec: Recorder, trunk: str | None, breaker: Breaker) -> None:
+    """Report a breaker transition the dial path observed in Redis (see `breaker_changed`)."""
+    with transaction(rec.sessions) as session:
+        breaker_changed(session, trunk, breaker)
+
+
+def breaker_changed(session: Session, trunk: str | None, breaker: Breaker) -> None:
+    """`campaign.state` breaker_opened / breaker_closed for every running or paused campaign
+    dialing through the gateway of `trunk`.
+
+    The transition itself lives in Redis: this runs after it, from the one dial that made it, so
+    a crash in between loses the event (at most once, unlike the outbox's other events).
+    """
+    change = "breaker_opened" if breaker.open else "breaker_closed"
+    campaigns = session.scalars(
+        select(CampaignRow).where(
+            CampaignRow.state.in_([CampaignState.RUNNING.value, CampaignState.PAUSED.value])
+        )
+    ).all()
+    for campaign in campaigns:
+        spec = load_spec(campaign.spec)
+        if spec.gateway.trunk == trunk:
+            reason = breaker.reason() if breaker.open else None
+            event_outbox.campaign_state(
+                session,
+                campaign,
+                spec.events,
+                change,
+                reason=reason,
+                extra={"gateway": breaker.gateway},
+            )

@@ -22,7 +22,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import log, metrics
-from campaign.breaker import GatewayBreaker, gateway_id
+from campaign.breaker import Breaker, BreakerState, GatewayBreaker, gateway_id
 from campaign.domain import gates, tokens
 from campaign.domain.pacing import attempt_deadline, silent_deadline
 from campaign.domain.reasons import Waiting
@@ -196,13 +196,17 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     try:
         accepted = deps.gateway.dial(request)
     except DialOutcomeUnknown as exc:
-        deps.breaker.failure(gateway, member)
+        breaker = deps.breaker.failure(gateway, member)
         records.record_unknown(deps.recorder, claim.attempt_id, exc)
+        if breaker.just_opened:
+            records.record_breaker(deps.recorder, spec.gateway.trunk, breaker)
         return DialResult.unknown
     except (DialNotPlaced, DialRejected) as exc:
         records.record_refusal(deps.recorder, records.Refused(claim, spec, gateway), exc)
         return DialResult.refused
     records.record_accept(deps.recorder, claim.attempt_id, accepted)
     metrics.DIALOUT_LATENCY.observe(accepted.latency_ms / 1000)
-    deps.breaker.success(gateway, claim.campaign_id)
+    if deps.breaker.success(gateway, claim.campaign_id):
+        closed = Breaker(gateway, BreakerState.CLOSED)
+        records.record_breaker(deps.recorder, spec.gateway.trunk, closed)
     return DialResult.sent

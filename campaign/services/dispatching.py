@@ -110,7 +110,7 @@ def claim_due_contacts(
     for contact in contacts:
         verdict = verdicts[contact.id]
         if not isinstance(verdict, gates.Open):
-            gating.hold(contact, verdict)
+            gating.hold(session, contact, verdict, spec.events)
             result.count(verdict)
             continue
         contact.state = contact_transition(ContactState.PENDING, ContactEvent.DISPATCH).state

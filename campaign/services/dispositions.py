@@ -38,13 +38,14 @@ from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.reasons import Closed
 from campaign.domain.states import (
     ATTEMPT_FINAL,
+    CONTACT_FINAL,
     AttemptState,
     ContactEvent,
     ContactState,
     contact_transition,
 )
 from campaign.errors import Conflict, NotFound
-from campaign.services import audit, dnc_admin, reruns
+from campaign.services import audit, dnc_admin, event_outbox, reruns
 from campaign.services.contacts import find_contact
 from campaign.services.redial import histories
 from campaign.services.settlement import apply_settlement
@@ -180,6 +181,7 @@ def _record(
         callback_due=plan.due_at if plan else None,
     )
     live = attempt is not None and AttemptState(attempt.state) not in ATTEMPT_FINAL
+    was_open = contact.state not in CONTACT_FINAL
     blocking = request.disposition is Disposition.DO_NOT_CALL
     # A contact in flight on a newer call: that call's outcome decides when to call again.
     newer_call = not live and contact.state == ContactState.IN_FLIGHT.value
@@ -199,6 +201,7 @@ def _record(
                 notes.append(f"campaign {contact.campaign_id} had completed: run {run} opened")
     if blocking:
         notes.append(_block_number(session, contact, now))
+    events = event_outbox.events_of(session, contact.campaign_id)
     if plan is not None:
         notes.append(plan.note)
     contact.disposition = request.disposition.value
@@ -220,6 +223,11 @@ def _record(
         attempt.disposition_at = plan.due_at if plan else None
         attempt.disposed_at = now
         attempt.disposition_detail = {"request": request.to_dict(), "answer": answer.to_dict()}
+        if AttemptState(attempt.state) in ATTEMPT_FINAL:
+            # Its `attempt.ended` went out without the disposition: the CRM hears it again, with.
+            event_outbox.attempt_ended(session, attempt, contact, events)
+    if was_open and contact.state in CONTACT_FINAL:
+        event_outbox.contact_closed(session, contact, events)
     session.flush()
     return answer
 
@@ -241,7 +249,7 @@ def _block_number(session: Session, contact: ContactRow, now: datetime) -> str:
         )
         .with_for_update(skip_locked=True)
     )
-    closed = session.scalars(
+    closed = session.execute(
         update(ContactRow)
         .where(ContactRow.id.in_(others.scalar_subquery()))
         .values(
@@ -250,8 +258,14 @@ def _block_number(session: Session, contact: ContactRow, now: datetime) -> str:
             next_due_at=None,
             waiting_reason=None,
         )
-        .returning(ContactRow.campaign_id)
+        .returning(ContactRow.campaign_id, *event_outbox.CLOSED_COLUMNS)
     ).all()
-    where = f" in {len(set(closed))} campaigns" if closed else ""
+    by_campaign: dict[int, list[Any]] = {}
+    for row in closed:
+        by_campaign.setdefault(row.campaign_id, []).append(row)
+    for campaign_id, rows in by_campaign.items():
+        events = event_outbox.events_of(session, campaign_id)
+        event_outbox.contacts_closed(session, campaign_id, events, rows)
+    where = f" in {len(by_campaign)} campaigns" if closed else ""
     listed = f"{contact.phone} is on the do-not-call list"
     return f"{listed}; {len(closed)} other open contacts closed{where}"

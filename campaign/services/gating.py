@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from campaign.db.tables import ContactRow
 from campaign.domain import gates
+from campaign.domain.events_spec import EventsSpec
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
-from campaign.services import account, number_calls
+from campaign.services import account, event_outbox, number_calls
 from campaign.services.dnc import blocked_numbers
 from campaign.services.redial import histories
 
@@ -58,9 +59,15 @@ def check(
     }
 
 
-def hold(contact: ContactRow, verdict: gates.Defer | gates.Close) -> None:
+def hold(
+    session: Session,
+    contact: ContactRow,
+    verdict: gates.Defer | gates.Close,
+    events: EventsSpec | None,
+) -> None:
     """Apply a closed gate to a pending or in-flight contact through the contact machine: it waits
-    for the gate's next opening, or is closed for good."""
+    for the gate's next opening, or is closed for good (`contact.closed` to the campaign's
+    `events`)."""
     state = ContactState(contact.state)
     if isinstance(verdict, gates.Defer):
         contact.state = contact_transition(state, ContactEvent.RELEASE).state.value
@@ -70,3 +77,4 @@ def hold(contact: ContactRow, verdict: gates.Defer | gates.Close) -> None:
     contact.state = contact_transition(state, verdict.event).state.value
     contact.closed_reason = verdict.reason.value
     contact.next_due_at = None
+    event_outbox.contact_closed(session, contact, events)

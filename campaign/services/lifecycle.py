@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, RunRow
@@ -32,7 +32,7 @@ from campaign.domain.states import (
     contact_transition,
     run_transition,
 )
-from campaign.services import audit
+from campaign.services import audit, event_outbox
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.specs import load_spec
 
@@ -59,7 +59,7 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
     blocked = select(DncRow.phone).where(
         DncRow.phone == ContactRow.phone, (DncRow.expires_at.is_(None)) | (DncRow.expires_at > now)
     )
-    result = session.execute(
+    query = (
         update(ContactRow)
         .where(
             ContactRow.campaign_id == campaign_id,
@@ -67,9 +67,22 @@ def scrub_dnc(session: Session, campaign_id: int, now: datetime) -> int:
             blocked.exists(),
         )
         .values(state=target.value, closed_reason=Closed.DO_NOT_CALL.value, next_due_at=None)
-        .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+    return close_contacts(session, campaign_id, query)
+
+
+def close_contacts(session: Session, campaign_id: int, query: Update) -> int:
+    """Run a bulk UPDATE that closes contacts of one campaign; returns how many. Each closed
+    contact gets its `contact.closed` event when the campaign has a destination for them."""
+    events = event_outbox.events_of(session, campaign_id)
+    if not event_outbox.wants_closed(session, events):
+        result = session.execute(query.execution_options(synchronize_session=False))
+        return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
+    closed = session.execute(
+        query.returning(*event_outbox.CLOSED_COLUMNS).execution_options(synchronize_session=False)
+    ).all()
+    event_outbox.contacts_closed(session, campaign_id, events, closed)
+    return len(closed)
 
 
 def rearm_contacts(
@@ -131,6 +144,9 @@ def open_run(
     session.flush()
     if started:
         campaign.current_run_id = run.id
+        event_outbox.campaign_state(
+            session, campaign, load_spec(campaign.spec).events, "started", extra={"run": run.number}
+        )
     return run
 
 
@@ -147,6 +163,14 @@ def finish_run(session: Session, run_id: int | None, event: RunEvent, now: datet
         run.finished_at = now
 
 
+_CHANGES = {
+    ("start", CampaignState.SCHEDULED.value): "scheduled",
+    ("pause", CampaignState.PAUSED.value): "paused",
+    ("resume", CampaignState.RUNNING.value): "resumed",
+    ("cancel", CampaignState.CANCELLED.value): "cancelled",
+}
+
+
 def _result(
     session: Session,
     verb: str,
@@ -155,6 +179,11 @@ def _result(
     run: int | None = None,
 ) -> LifecycleResult:
     result = LifecycleResult(row.id, row.state, previous.value, row.state != previous.value, run)
+    # `started` is recorded by open_run, whoever opens the run (start, recurrence, rerun).
+    change = _CHANGES.get((verb, row.state))
+    if result.changed and change is not None:
+        reason = row.paused_reason if verb == "pause" else None
+        event_outbox.campaign_state(session, row, load_spec(row.spec).events, change, reason=reason)
     audit.record(
         session,
         f"campaign.{verb}",
@@ -233,13 +262,14 @@ def cancel(session: Session, campaign_id: int, *, now: datetime) -> LifecycleRes
     row.next_run_at = None
     for source in (ContactState.PENDING, ContactState.IN_FLIGHT):
         target = contact_transition(source, ContactEvent.CANCEL).state
-        session.execute(
+        close_contacts(
+            session,
+            campaign_id,
             update(ContactRow)
             .where(ContactRow.campaign_id == campaign_id, ContactRow.state == source.value)
             .values(
                 state=target.value, closed_reason=Closed.CAMPAIGN_CANCELLED.value, next_due_at=None
-            )
-            .execution_options(synchronize_session=False)
+            ),
         )
     finish_run(session, row.current_run_id, RunEvent.CANCEL, now)
     session.flush()

@@ -22,6 +22,7 @@ from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.retry_policy import PastAttempt, Redial
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
+    CONTACT_FINAL,
     AttemptEvent,
     AttemptState,
     ContactEvent,
@@ -29,9 +30,12 @@ from campaign.domain.states import (
     attempt_transition,
     contact_transition,
 )
+from campaign.services import event_outbox
 from campaign.services.leases import Leases
 from campaign.services.settlement import settle_disposed
 
+# Every closed state: a disposition's settlement can also end a contact invalid or suppressed.
+_CLOSED = frozenset(s.value for s in CONTACT_FINAL)
 # Attempts that never reached the gateway are not in the policy's history at all.
 _NOT_DIALED = (AttemptState.QUEUED.value, AttemptState.DIALING.value, AttemptState.RELEASED.value)
 
@@ -93,7 +97,8 @@ def close_attempt(
     """End a locked `attempt` through its machine, settle its contact, free its live-call slot.
 
     Returns the decision, or None when `event` was a no-op (a race with another final: nothing is
-    written). `held_by` an open gateway breaker: the dial-out failed for the gateway's sake, so it
+    written). Records `attempt.ended`, then `contact.closed` when this ending closed the contact.
+    `held_by` an open gateway breaker: the dial-out failed for the gateway's sake, so it
     is not charged to the contact (no outcome, no retry-policy decision): the contact waits for the
     breaker's next probe. The lease is freed only after commit, so a rolled-back ending never
     frees a slot for a call that may be live.
@@ -104,20 +109,26 @@ def close_attempt(
     attempt.state = transition.state.value
     attempt.ended_at = now
     contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
+    was_open = contact.state not in _CLOSED
     leases.release_after_commit(
         session, attempt_id=attempt.id, campaign_id=attempt.campaign_id, spec=spec
     )
     if held_by is not None:
         attempt.counted = False
-        attempt.decision = f"not charged: {held_by.reason()}"
+        decision = attempt.decision = f"not charged: {held_by.reason()}"
         _wait(contact, held_by.until or now, Waiting.GATEWAY_UNAVAILABLE)
-        return attempt.decision
-    attempt.outcome = outcome.value
-    # A refused dial-out is not a call: it never counts (the spec cannot make it).
-    attempt.counted = spec.retry.counts(outcome) and outcome is not OutcomeClass.GATEWAY_ERROR
-    return settle_contact(
-        session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
-    )
+    else:
+        attempt.outcome = outcome.value
+        # A refused dial-out is not a call: it never counts (the spec cannot make it).
+        attempt.counted = spec.retry.counts(outcome) and outcome is not OutcomeClass.GATEWAY_ERROR
+        decision = settle_contact(
+            session, attempt=attempt, contact=contact, spec=spec, outcome=outcome, now=now, rng=rng
+        )
+    # In this order, so a receiver hears of the attempt before of the contact it closed.
+    event_outbox.attempt_ended(session, attempt, contact, spec.events)
+    if was_open and contact.state in _CLOSED:
+        event_outbox.contact_closed(session, contact, spec.events)
+    return decision
 
 
 def _wait(contact: ContactRow, until: datetime, reason: Waiting) -> None:

@@ -22,6 +22,7 @@ from campaign.breaker import Breaker
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
 from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
+from campaign.services import event_reads
 from campaign.services.campaigns import get_campaign_row
 from campaign.services.csv_files import SafeCsvWriter
 from campaign.services.forecast import recent_forecast
@@ -94,6 +95,8 @@ class CampaignStatus:
     gateway: dict[str, str | None] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None
     dispositions: dict[str, int] = field(default_factory=dict)
+    # The events outbox (`services.event_reads.outbox`): pending, failing, failing_since, dead.
+    events: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_contacts(self) -> int:
@@ -250,6 +253,7 @@ def campaign_status(
         dispositions=_counts(
             session, ContactRow.disposition, ContactRow.campaign_id == campaign_id
         ),
+        events=event_reads.outbox(session, campaign_id),
     )
 
 

@@ -298,3 +298,31 @@ def test_rerun_shows_only_where_the_api_offers_it_and_opens_a_new_run(
     page.get_by_role("dialog").get_by_role("button", name="Rerun").click()
     page.get_by_text(re.compile(r"Run \d+ opened: 3 contacts to call\.")).wait_for()
     assert len(api.get(f"/api/v1/campaigns/{cid}/status").json()["runs"]) == runs_before + 1
+
+
+def test_the_outbox_panel_shows_pending_events_failing_since_when_the_crm_is_down(
+    page: Any, api: httpx.Client
+) -> None:
+    doc = copy.deepcopy(SPEC)
+    doc["name"] = f"events-{secrets.token_hex(2)}"
+    # Nothing listens on port 9: every send fails at connect, the events wait for their retry.
+    doc["events"] = {"url": "http://127.0.0.1:9/hook", "secret": secrets.token_urlsafe(32)}
+    created = api.post("/api/v1/campaigns", json=doc)
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
+    assert api.post(f"/api/v1/campaigns/{cid}/pause").status_code == 200
+    wait_for(
+        lambda: api.get(f"/api/v1/campaigns/{cid}/status").json()["events"]["failing"] > 0,
+        20,
+        what="a failed send",
+    )
+    sign_in(page, OPERATOR_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}")
+    panel = page.get_by_role("region", name="Events to the CRM")
+    panel.wait_for()
+    assert panel.locator("[data-figure=pending] td.n").inner_text() == "2"
+    assert "failing since" in panel.locator("[data-figure=pending]").inner_text()
+    assert panel.locator("[data-figure=dead] td.n").inner_text() == "0"
+    shot(page, "events-outbox")
+    api.post(f"/api/v1/campaigns/{cid}/cancel")

@@ -53,9 +53,13 @@ CONTRACT_ENV = frozenset(
         "ENVIRONMENT",
         "REDIS_PASSWORD",
         "NOTIFY_SECRET_PREVIOUS",
+        "EVENTS_URL",
+        "EVENTS_SECRET",
     }
 )
-OPTIONAL_ENV = frozenset({"SAVG_WEBHOOK_SECRET", "NOTIFY_SECRET_PREVIOUS"})
+OPTIONAL_ENV = frozenset(
+    {"SAVG_WEBHOOK_SECRET", "NOTIFY_SECRET_PREVIOUS", "EVENTS_URL", "EVENTS_SECRET"}
+)
 SECRET_ENV = frozenset(
     {
         "DATABASE_URL",

@@ -38,6 +38,8 @@ ENGINE_METRICS: dict[str, set[str]] = {
     "campaign_gateway_breaker_open": {"gateway"},
     "campaign_dialout_latency_seconds": set(),
     "campaign_dispatch_tick_seconds": set(),
+    "campaign_events_total": {"result"},
+    "campaign_events_pending": set(),
 }
 HISTOGRAMS = {"campaign_dialout_latency_seconds", "campaign_dispatch_tick_seconds"}
 SERIES = {

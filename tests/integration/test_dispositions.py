@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 
 from campaign.api.app import create_app
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.db.tables import CampaignRow, ContactRow, DncRow
+from campaign.db.tables import CampaignRow, ContactRow, DncRow, EventRow
 from campaign.domain import tokens
 from campaign.services import reporting
 from campaign.settings import Settings
@@ -31,10 +32,15 @@ NEW_YORK = ZoneInfo("America/New_York")  # the factories' contact zone
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[RecordingRuntime]:
-    rt = RecordingRuntime(settings.model_copy(update={"queue_prefix": f"d{secrets.token_hex(4)}"}))
+    # A global events destination (never delivered to here): the outbox shows what the CRM hears.
+    events = {"events_url": "http://127.0.0.1:9/crm", "events_secret": SecretStr("s" * 32)}
+    rt = RecordingRuntime(
+        settings.model_copy(update={"queue_prefix": f"d{secrets.token_hex(4)}", **events})
+    )
     rt.limiter.restore([], [], 0)
     yield rt
     with transaction(rt.sessions) as session:
+        session.execute(delete(EventRow).where(EventRow.campaign_id.in_(select(CampaignRow.id))))
         session.execute(delete(CampaignRow))
         session.execute(delete(DncRow).where(DncRow.note.startswith("disposition")))
     rt.close()
@@ -158,6 +164,39 @@ def test_do_not_call_lists_the_number_and_closes_it_in_every_campaign(
         assert session.scalar(select(DncRow.note).where(DncRow.phone == phone))
     assert _notify(runtime, attempt_id, BUSY) == "applied"
     assert _rows(runtime, attempt_id)[1].state == "suppressed"
+    closed = [
+        (cid, data["state"]) for cid, kind, data in _events(runtime) if kind == "contact.closed"
+    ]
+    assert sorted(closed) == sorted(
+        [(other, "suppressed"), (_rows(runtime, attempt_id)[1].campaign_id, "suppressed")]
+    )
+
+
+def _events(rt: RecordingRuntime) -> list[tuple[int, str, dict[str, Any]]]:
+    """The outbox's events (campaign, type, data), in the order they were written."""
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(EventRow.campaign_id, EventRow.type, EventRow.data).order_by(EventRow.id)
+        )
+        return [(cid, kind, data) for cid, kind, data in rows]
+
+
+def test_the_crm_hears_a_disposition_that_came_after_the_final(
+    runtime: RecordingRuntime, bot: httpx.Client
+) -> None:
+    attempt_id = _sent_attempt(runtime)
+    assert _notify(runtime, attempt_id, BUSY) == "applied"  # attempt.ended, no disposition yet
+
+    _post(bot, runtime, attempt_id, disposition="done", label="paid")
+
+    heard = [
+        (kind, data.get("disposition"), data.get("state")) for _, kind, data in _events(runtime)
+    ]
+    assert heard == [
+        ("attempt.ended", None, "failed"),
+        ("attempt.ended", "done", "failed"),  # again, with what the bot said
+        ("contact.closed", None, "done"),
+    ]
 
 
 def test_a_duplicate_gets_the_same_answer_and_a_different_one_is_refused(

@@ -46,7 +46,7 @@ def test_operator_routes_never_answer_a_server_error(server: str) -> None:
     operations = [
         result.ok() for result in schema.include(path_regex="^/api/v1/").get_all_operations()
     ]
-    assert len(operations) == 32
+    assert len(operations) == 34
     with httpx.Client(base_url=server, headers=OPERATOR) as client:
         try:
             for operation in operations:

@@ -21,12 +21,16 @@ class RecordingRuntime(Runtime):
 
     dials: list[int] = field(default_factory=list)
     wakes: int = 0
+    event_wakes: int = 0
 
     def enqueue_dials(self, attempt_ids: Sequence[int]) -> None:
         self.dials.extend(attempt_ids)
 
     def wake_consumer(self) -> None:
         self.wakes += 1
+
+    def wake_events(self) -> None:
+        self.event_wakes += 1
 
 
 @contextmanager

@@ -4,6 +4,7 @@ import { h, replace } from "./dom.js";
 import { barList, lineChart, progress, stackedBar } from "./charts.js";
 import { ago, count, duration, percent, rate, stateLabel, time, when, outcomeLabel, waitingLabel, OUTCOMES, CONTACT_STATES } from "./format.js";
 import { Poller } from "./poll.js";
+import { outboxPanel } from "./events.js";
 
 const WINDOWS = [[120, "2 minutes"], [600, "10 minutes"], [1800, "30 minutes"], [3600, "hour"]];
 
@@ -34,6 +35,7 @@ export function overviewTab(root, id, ctx, { onStatus }) {
   const pace = h("div", { class: "grid two" });
   const waiting = h("div", {});
   const runs = h("div", {});
+  const outbox = h("div", {});
   const windowSelect = h("select", { id: "pace-window" }, WINDOWS.map(([seconds, label]) => h("option", { value: seconds, text: label })));
   windowSelect.value = "600";
   replace(root, h("div", { class: "stack" },
@@ -46,6 +48,7 @@ export function overviewTab(root, id, ctx, { onStatus }) {
         h("div", { class: "actions" }, h("label", { for: "pace-window", text: "Over the last" }), windowSelect)),
       pace),
     h("section", { class: "panel", "aria-labelledby": "waiting-title" }, h("h2", { id: "waiting-title", text: "Why contacts wait" }), waiting),
+    outbox,
     runs));
 
   let forecast = null;
@@ -84,6 +87,7 @@ export function overviewTab(root, id, ctx, { onStatus }) {
           h("td", { text: waitingLabel(reason) }), h("td", { class: "n", text: count(n) }),
           h("td", { text: until[reason] ? `${when(until[reason])} (${ago(until[reason])})` : "–" })))))
       : h("p", { class: "muted", text: status.state === "running" ? "No contact is waiting: every pending contact is due." : "No pending contacts." }));
+    replace(outbox, outboxPanel(status.events));
     replace(runs, status.runs.length > 1 || status.next_run_at ? h("section", { class: "panel", "aria-labelledby": "runs-title" },
       h("h2", { id: "runs-title", text: "Runs" }),
       h("table", {}, h("thead", {}, h("tr", {}, ["Run", "State", "Started", "Finished", "Attempts"].map((t) => h("th", { scope: "col", text: t })))),
