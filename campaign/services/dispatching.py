@@ -105,8 +105,11 @@ def due_contacts(
     if lock:
         due = due.with_for_update(skip_locked=True)
     in_level = due.lateral("due")
-    return select(aliased(ContactRow, in_level)).select_from(levels).join(in_level, true()).limit(
-        limit
+    return (
+        select(aliased(ContactRow, in_level))
+        .select_from(levels)
+        .join(in_level, true())
+        .limit(limit)
     )
 
 

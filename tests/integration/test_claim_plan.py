@@ -87,8 +87,9 @@ def test_claim_with_priorities_reads_only_due_entries_when_most_are_due_later(db
     assert scans
     assert all(n["Index Name"] == "ix_contacts_due" for n in scans)
     assert not [n for n in nodes if n["Node Type"] in ("Seq Scan", "Sort", "Bitmap Heap Scan")]
-    read = sum(n["Actual Rows"] * n["Actual Loops"] + n.get("Rows Removed by Filter", 0)
-               for n in scans)
+    read = sum(
+        n["Actual Rows"] * n["Actual Loops"] + n.get("Rows Removed by Filter", 0) for n in scans
+    )
     assert read <= 200 + 3 * 2 + 2  # the due contacts, and two probes per level (and the end)
 
 
@@ -96,7 +97,13 @@ def test_claim_takes_higher_priority_first_then_earlier_due(db: Session) -> None
     now = datetime.now(UTC)
     campaign_id = factories.make_campaign(db, factories.spec())
     spec = [  # (priority, seconds before now); the last one is due only later
-        (0, 300), (0, 10), (5, 20), (5, 200), (-3, 900), (9, 1), (9, -60),
+        (0, 300),
+        (0, 10),
+        (5, 20),
+        (5, 200),
+        (-3, 900),
+        (9, 1),
+        (9, -60),
     ]
     rows = [
         {
@@ -115,5 +122,8 @@ def test_claim_takes_higher_priority_first_then_earlier_due(db: Session) -> None
     claimed = list(db.scalars(due_contacts(campaign_id, now, 4)))
 
     assert [(c.priority, round((now - c.next_due_at).total_seconds())) for c in claimed] == [
-        (9, 1), (5, 200), (5, 20), (0, 300)
+        (9, 1),
+        (5, 200),
+        (5, 20),
+        (0, 300),
     ]
