@@ -171,7 +171,7 @@ def _plans(
     with runtime.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         for statement, params in seen:
-            if statement.lstrip().upper().startswith("SELECT"):
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params)
                 out.append(statement.strip().splitlines()[0][:90] + " …")
                 out += [_clip(f"  {row[0]}") for row in cursor.fetchall()]
