@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -157,6 +157,7 @@ def parse_callers(block: Mapping[str, object], errors: list[str]) -> CallerPool 
 
     A missing `caller` is reported by the gateway block itself (it is required).
     """
+    before = len(errors)
     raw = block.get("caller")
     strategy = block.get("caller_strategy", "round_robin")
     if strategy not in STRATEGIES:
@@ -170,8 +171,6 @@ def parse_callers(block: Mapping[str, object], errors: list[str]) -> CallerPool 
             f'gateway.max_calls_per_day: "{cap}" is not a whole number from 1 to '
             f"{MAX_CALLS_PER_DAY} (one cap for each caller of the pool)"
         )
-        cap = None
-    before = len(errors)
     if isinstance(raw, list):
         callers = _listed(raw, errors)
     elif isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw).strip():
@@ -180,7 +179,7 @@ def parse_callers(block: Mapping[str, object], errors: list[str]) -> CallerPool 
         if raw is not None:
             errors.append("gateway.caller: must be a non-empty string or a list of E.164 numbers")
         return None
-    if len(errors) > before or strategy not in STRATEGIES:
+    if len(errors) > before:
         return None
     return CallerPool(
         callers=callers,
@@ -202,7 +201,7 @@ def caller_day(now: datetime, zone: ZoneInfo) -> date:
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of `day` in `zone`, as aware datetimes (a DST day is 23 or 25 hours)."""
+    """[start, end) of `day` in `zone`, in UTC (a DST day is 23 or 25 hours long)."""
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
