@@ -47,6 +47,7 @@ EXPORT_COLUMNS = (
     "callId",
     "conversationId",
     "decision",
+    "caller",
 )
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
@@ -306,6 +307,7 @@ _EXPORT_SELECT = (
     AttemptRow.call_id,
     AttemptRow.conversation_id,
     AttemptRow.decision,
+    AttemptRow.caller,
 )
 
 
