@@ -89,6 +89,7 @@ class AttemptDetail(AttemptView):
     deadline_at: datetime | None
     timeline: list[TimelineStep]
     notifications: list[NotificationView]
+    caller: str | None  # the caller ID it was dialed with (None: not sent)
 
 
 _VIEW = (
@@ -152,6 +153,7 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         AttemptRow.dial_tries,
         AttemptRow.dial_latency_ms,
         AttemptRow.deadline_at,
+        AttemptRow.caller,
         *(getattr(AttemptRow, column) for _, column in TIMELINE),
     )
     row = session.execute(
@@ -161,9 +163,9 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
     ).one_or_none()
     if row is None:
         raise NotFound(f"attempt {attempt_id} does not exist in campaign {campaign_id}")
-    reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, *steps = row[
-        len(_VIEW) :
-    ]
+    reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, caller, *steps = (
+        row[len(_VIEW) :]
+    )
     notifications = session.execute(
         select(NotificationRow.received_at, NotificationRow.status, NotificationRow.result)
         .where(NotificationRow.attempt_id == attempt_id)
@@ -183,4 +185,5 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
             TimelineStep(step, at) for (step, _), at in zip(TIMELINE, steps, strict=True) if at
         ],
         notifications=[NotificationView(*n) for n in notifications],
+        caller=caller,
     )
