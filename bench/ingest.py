@@ -2,10 +2,10 @@
 
 The file: numbers from 8 countries (E.164 on most rows, national format with a `country` column on
 a quarter), a `timezone` column filled on half the rows, a `priority` on a third, 3 metadata
-columns, and 1 % bad rows (too short, not a number, an unknown zone). It goes through the operator's real path, the CLI
-process `campaign upload ID FILE --json` with its default validation workers, timed from start to
-exit; peak memory is the resident set of that process and its workers together, sampled. Each run
-uploads into an emptied contacts table so every run does the same work.
+columns, and 1 % bad rows (too short, not a number, an unknown zone). It goes through the
+operator's real path, the CLI process `campaign upload ID FILE --json` with its default validation
+workers, timed from start to exit; peak memory is the resident set of that process and its workers
+together, sampled. Each run uploads into an emptied contacts table so every run does the same work.
 """
 
 from __future__ import annotations
