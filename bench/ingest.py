@@ -122,10 +122,10 @@ def run(settings: Settings, sizes: IngestSizes, report: Report) -> None:
                 bad = write_csv(path, rows)
                 for _ in range(sizes.runs):
                     seconds, peak, upload = _upload(settings, _campaign(runtime), path)
-                    if upload["accepted"] != rows - bad or len(upload["rejected"]) != bad:
+                    if upload["accepted"] != rows - bad or upload["rejected_total"] != bad:
                         raise RuntimeError(
                             f"{label}: accepted {upload['accepted']} and rejected "
-                            f"{len(upload['rejected'])}, expected {rows - bad} and {bad}"
+                            f"{upload['rejected_total']}, expected {rows - bad} and {bad}"
                         )
                     peaks[label].append(peak)
                     if label == sizes.files[-1][0]:
