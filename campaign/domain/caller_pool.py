@@ -7,10 +7,13 @@ numbers. `gateway.caller_strategy` orders the pool for each dial:
   every worker), so each caller takes an equal share;
 - `local_presence`: callers near the contact first, by phonenumbers' own facts: the same area
   code (`length_of_geographical_area_code`: NANP's 3 digits, London's 20, Berlin's 30; none for
-  mobiles or for plans without area codes such as Spain's), then the same place as its geocoder
-  names it (`Madrid`, `Kentucky`, `New York, NY`), then the same country
+  mobiles or for plans without area codes such as Spain's), then the same region as its time
+  zones say (`time_zones_for_number`: a 415 number and a 310 number are both
+  America/Los_Angeles; Sydney and Perth differ), then the same country
   (`region_code_for_number`: US and CA are both +1); each tier rotated by the turn, and the rest
   of the pool after them, so a contact with no local caller still gets round robin.
+  Not the geocoder's place names: importing `phonenumbers.geocoder` costs about 100 MB of memory
+  in every process, and its names mix cities and states (`New York, NY`, `Kentucky`).
 
 `gateway.max_calls_per_day` (optional) caps each caller of the pool at that many calls per day of
 the campaign (`day_zone`); the first caller of the order with room is used, and when every one is
@@ -26,7 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, geocoder
+from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_number
 
 STRATEGIES = ("round_robin", "local_presence")
 MAX_CALLERS = 1000
@@ -36,16 +40,16 @@ MAX_CALLS_PER_DAY = 1_000_000
 
 @dataclass(frozen=True)
 class Caller:
-    """One number of the pool and where it is (empty strings: not known)."""
+    """One number of the pool and where it is (empty: not known)."""
 
     number: str
     country: str = ""
     area: str = ""
-    place: str = ""
+    zones: tuple[str, ...] = ()
 
 
 def locate(number: str) -> Caller:
-    """The country, area code and geocoded place of an E.164 `number` (empty when unknown)."""
+    """The country, area code and time zones of an E.164 `number` (empty when unknown)."""
     try:
         parsed = phonenumbers.parse(number, None)
     except NumberParseException:
@@ -55,10 +59,8 @@ def locate(number: str) -> Caller:
     country = phonenumbers.region_code_for_number(parsed) or ""
     national = phonenumbers.national_significant_number(parsed)
     area = national[: phonenumbers.length_of_geographical_area_code(parsed)]
-    place = geocoder.description_for_valid_number(parsed, "en", region=country)
-    # The geocoder falls back to the country's name when it knows no place: that is no region.
-    country_name = geocoder.country_name_for_number(parsed, "en")
-    return Caller(number, country, area, "" if place == country_name else place)
+    zones = tuple(z for z in time_zones_for_number(parsed) if z != UNKNOWN_TIMEZONE)
+    return Caller(number, country, area, zones)
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,12 @@ class CallerPool:
 
 
 def _distance(contact: Caller, caller: Caller) -> int:
-    """0: same area code, 1: same geocoded place, 2: same country, 3: elsewhere."""
+    """0: same area code, 1: same time zones, 2: same country, 3: elsewhere."""
     if not contact.country or caller.country != contact.country:
         return 3
     if contact.area and caller.area == contact.area:
         return 0
-    if contact.place and caller.place == contact.place:
+    if contact.zones and caller.zones == contact.zones:
         return 1
     return 2
 

@@ -19,8 +19,11 @@ CHICAGO = "+13125550100"  # 312: Chicago, IL
 VANCOUVER = "+16045550100"  # 604: British Columbia (CA, also +1)
 LONDON = "+442071838750"  # GB, area code 20
 MANCHESTER = "+441614960000"  # GB, area code 161
-MADRID = "+34911234567"  # ES: no area codes in the plan, geocoded "Madrid"
+LOS_ANGELES = "+13105550100"  # 310: America/Los_Angeles, like San Francisco's 415
+MADRID = "+34911234567"  # ES: no area codes in the plan, one zone
 BARCELONA = "+34931234567"
+SYDNEY = "+61291234567"  # AU: area code 2, Australia/Sydney
+PERTH = "+61891234567"  # AU: area code 8, Australia/Perth (and Adelaide)
 
 
 def pool(doc: dict[str, object]) -> CallerPool:
@@ -131,20 +134,27 @@ def test_local_presence_rotates_among_callers_of_the_same_area_code() -> None:
     assert firsts == {MANHATTAN: 5, MANHATTAN_2: 5}
 
 
-def test_local_presence_outside_nanp_uses_area_codes_and_geocoded_places() -> None:
+def test_local_presence_prefers_the_same_time_zone_when_no_area_code_matches() -> None:
+    lp = pool({"caller": [MANHATTAN, CHICAGO, LOS_ANGELES], "caller_strategy": "local_presence"})
+    for turn in range(3):  # San Francisco (415): no 415 caller, Los Angeles shares its zone
+        assert lp.ranked("+14155550123", turn)[0] == LOS_ANGELES
+
+
+def test_local_presence_outside_nanp_uses_area_codes_then_the_country() -> None:
     lp = pool(
         {
-            "caller": [KENTUCKY, MANCHESTER, LONDON, BARCELONA, MADRID],
+            "caller": [KENTUCKY, MANCHESTER, LONDON, BARCELONA, MADRID, SYDNEY, PERTH],
             "caller_strategy": "local_presence",
         }
     )
     assert lp.ranked("+442079460018", turn=1)[0] == LONDON  # area code 20
     assert lp.ranked("+441619460018", turn=0)[0] == MANCHESTER  # area code 161
-    # Spain's plan has no area codes: its geocoder's place decides, then the country.
-    assert lp.ranked("+34915550000", turn=1)[0] == MADRID
-    assert lp.ranked("+34935550000", turn=0)[0] == BARCELONA
-    assert set(lp.ranked("+34600123456", turn=0)[:2]) == {MADRID, BARCELONA}  # a mobile
-    # A UK mobile has no area code: a UK caller, in turn.
+    assert lp.ranked("+61298765432", turn=1)[0] == SYDNEY  # area code 2
+    assert lp.ranked("+61898765432", turn=0)[0] == PERTH  # area code 8
+    # Spain's plan has no area codes and one zone: its callers, in turn.
+    firsts = {lp.ranked("+34915550000", turn)[0] for turn in range(2)}
+    assert firsts == {MADRID, BARCELONA}
+    # A UK mobile has no area code: the UK callers first.
     assert set(lp.ranked("+447400123456", turn=0)[:2]) == {LONDON, MANCHESTER}
 
 
