@@ -1,7 +1,8 @@
 """Scale of the dispatcher's claim (issue #8 §5): 500 due contacts out of 10k, 100k and 1M.
 
 Contacts are generated in PostgreSQL (`generate_series`), all pending, with due times spread over
-the past hour so the index order differs from the physical order. A fourth campaign holds 1M
+the past hour so the index order differs from the physical order, and three priority levels
+(0, 5, 10) so each claim walks its levels (`due_contacts`). A fourth campaign holds 1M
 contacts of which 99 % are outside their calling window, with the due time the dispatcher itself
 gives such contacts (their next opening), as after its first pass. Each timed claim is the real
 `claim_due_contacts` (select, do-not-call lookup, window and frequency gates, attempt inserts),
@@ -54,7 +55,7 @@ COMPLIANCE = {
 _INSERT = text(
     """
     INSERT INTO contacts (campaign_id, phone, zones, metadata, state, attempts, next_due_at,
-                          line_no, region)
+                          line_no, region, priority)
     SELECT :campaign_id,
            '+1201' || lpad(g::text, 7, '0'),
            CASE WHEN g % 100 < :open_pct THEN ARRAY['America/New_York']
@@ -64,7 +65,7 @@ _INSERT = text(
            CASE WHEN g % 100 < :open_pct
                 THEN CAST(:now AS timestamptz) - ((g::bigint * 7919) % 3600) * interval '1 second'
                 ELSE CAST(:tokyo_opens AS timestamptz) END,
-           g + 1, 'US'
+           g + 1, 'US', (g % 3) * 5
     FROM generate_series(1, :count) AS g
     """
 )
@@ -170,7 +171,7 @@ def _plans(
     with runtime.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         for statement, params in seen:
-            if statement.lstrip().upper().startswith("SELECT"):
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params)
                 out.append(statement.strip().splitlines()[0][:90] + " …")
                 out += [_clip(f"  {row[0]}") for row in cursor.fetchall()]

@@ -152,6 +152,11 @@ class Limiter:
         self._send = client.register_script(_SEND)
         self._sentinel = f"{prefix}:limiter:ready"
 
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client, for the dial path's other shared counts (`caller_counts`)."""
+        return self._redis
+
     def rate_key(self, scope: str, name: object) -> str:
         """Key of a GCRA bucket (`scope` is `campaign` or `trunk`)."""
         return f"{self._prefix}:rate:{scope}:{name}"

@@ -84,11 +84,13 @@ class ContactRow(Base):
             unique=True,
             postgresql_where=text("external_id IS NOT NULL"),
         ),
-        # The dispatcher's scan: due contacts of one campaign, oldest first. Partial on `pending`
-        # so finished contacts (the bulk of a big list late in a run) never enter the index.
+        # The dispatcher's scan: due contacts of one campaign, higher priority first, then oldest
+        # (one range per priority level, see `services.dispatching.due_contacts`). Partial on
+        # `pending` so finished contacts (the bulk of a big list late in a run) never enter it.
         Index(
             "ix_contacts_due",
             "campaign_id",
+            text("priority DESC"),
             "next_due_at",
             postgresql_where=text("state = 'pending'"),
         ),
@@ -172,6 +174,14 @@ class AttemptRow(Base):
             "phone",
             postgresql_where=text("state IN ('queued','dialing','sending','accepted','answered')"),
         ),
+        # A caller's calls of one day in a campaign: what rebuilds `max_calls_per_day`'s counts.
+        Index(
+            "ix_attempts_caller_calls",
+            "campaign_id",
+            "caller",
+            "sending_at",
+            postgresql_where=text("caller IS NOT NULL AND sending_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -215,6 +225,8 @@ class AttemptRow(Base):
     disposed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # The request as read and the answer given, so a duplicate gets the same answer.
     disposition_detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The caller ID this attempt was dialed with (one of the spec's `gateway.caller` pool).
+    caller: Mapped[str | None] = mapped_column(String(20))
 
 
 class NotificationRow(Base):

@@ -25,10 +25,13 @@ from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat,
 from phonenumbers.phonenumberutil import _number_type_helper
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_geographical_number
 
+from campaign.domain.priority import DEFAULT_PRIORITY, parse_priority
 from campaign.domain.regions import consent_of, region_code
 from campaign.domain.window_spec import canonical_zone_name
 
-_KNOWN_COLUMNS = frozenset({"phone", "timezone", "external_id", "country", "region", "consent"})
+_KNOWN_COLUMNS = frozenset(
+    {"phone", "timezone", "external_id", "country", "region", "consent", "priority"}
+)
 _PARSE_REASONS = {
     NumberParseException.NOT_A_NUMBER: "not a phone number",
     NumberParseException.TOO_SHORT_AFTER_IDD: "too short to be a phone number",
@@ -49,6 +52,7 @@ class ContactRow:
     `US`), or `001` for non-geographic numbers such as +800. `region` is what the account rules
     read: the row's `region` (`US-FL`), else the number's country (None for non-geographic
     numbers). `consent` is None when the row says nothing; `consent_on` the date it gave.
+    `priority`: higher is called first among contacts due at once (`domain.priority`).
     """
 
     phone: str
@@ -59,6 +63,7 @@ class ContactRow:
     region: str | None = None
     consent: bool | None = None
     consent_on: date | None = None
+    priority: int = DEFAULT_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def validate_row(
     row: Mapping[str, str | None], *, default_region: str | None, fallback_zone: str
 ) -> ContactRow | Rejection:
     """Check one CSV row: `phone` (required), `timezone`, `external_id`, `country`, `region`,
-    `consent`; every other non-empty column becomes metadata.
+    `consent`, `priority`; every other non-empty column becomes metadata.
 
     Values are stripped and an empty value counts as absent. `country` (ISO region) says how to
     read a number written without `+` and overrides `default_region`. Column names match
@@ -163,6 +168,10 @@ def validate_row(
     facts = _account_facts(values, country)
     if isinstance(facts, Rejection):
         return facts
+    raw_priority = values.get("priority")
+    priority = DEFAULT_PRIORITY if raw_priority is None else parse_priority(raw_priority)
+    if isinstance(priority, str):
+        return Rejection(priority, raw_priority or "")
     zone_column = values.get("timezone")
     if zone_column is None:
         zones = _zones_for(number, kind) or (fallback_zone,)
@@ -180,6 +189,7 @@ def validate_row(
         region=facts[0],
         consent=facts[1],
         consent_on=facts[2],
+        priority=priority,
     )
 
 

@@ -28,6 +28,7 @@ class Waiting(StrEnum):
     HOLIDAY = "holiday"  # a national holiday the account policy keeps, in the contact's country
     ACCOUNT_HOURS = "account hours"  # outside the account's hours for the contact's region
     ACCOUNT_CAP = "account cap"  # the account's per-number caps, across every campaign
+    CALLER_CAP = "caller cap"  # every caller ID of the pool made its max_calls_per_day today
 
 
 class Closed(StrEnum):

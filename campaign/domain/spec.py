@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from campaign.domain.bounds import number_problems
+from campaign.domain.caller_pool import CallerPool, parse_callers
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.events_spec import EventsSpec, parse_events
 from campaign.domain.pacing import PacingLimits
@@ -52,6 +53,8 @@ TOP_LEVEL_KEYS = (
 GATEWAY_KEYS = (
     "bot",
     "caller",
+    "caller_strategy",
+    "max_calls_per_day",
     "trunk",
     "machineDetection",
     "thresholdWordCount",
@@ -70,7 +73,7 @@ class GatewaySpec:
     """What each dial-out request carries besides the contact (docs/gateway.md §1)."""
 
     bot: str
-    caller: str
+    callers: CallerPool
     trunk: str | None = None
     machine_detection: str = "detect"
     threshold_word_count: int | None = None
@@ -89,7 +92,7 @@ class GatewaySpec:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "bot": self.bot,
-            "caller": self.caller,
+            **self.callers.to_dict(),
             "trunk": self.trunk,
             "machineDetection": self.machine_detection,
             "thresholdWordCount": self.threshold_word_count,
@@ -206,8 +209,8 @@ def _gateway(data: object, errors: _Errors) -> GatewaySpec | None:
     block = _mapping(data, "gateway", errors)
     errors.unknown_keys(block, GATEWAY_KEYS, "gateway")
     bot = _text(block, "bot", "gateway", errors)
-    caller = _text(block, "caller", "gateway", errors)
-    for key, value in (("bot", bot), ("caller", caller)):
+    callers = parse_callers(block, errors.items)
+    for key, value in (("bot", bot), ("caller", callers)):
         if value is None and key not in block:
             errors.add(f"gateway.{key}", "is required")
     mode = str(block.get("machineDetection", "detect")).strip().lower()
@@ -243,11 +246,11 @@ def _gateway(data: object, errors: _Errors) -> GatewaySpec | None:
     if events is not None and not isinstance(events, list):
         errors.add("gateway.amdEventsSubscription", "must be a list")
         events = None
-    if bot is None or caller is None or ring is None or mode not in MACHINE_DETECTION_MODES:
+    if bot is None or callers is None or ring is None or mode not in MACHINE_DETECTION_MODES:
         return None
     return GatewaySpec(
         bot=bot,
-        caller=caller,
+        callers=callers,
         trunk=_text(block, "trunk", "gateway", errors),
         machine_detection=mode,
         threshold_word_count=threshold,

@@ -93,6 +93,7 @@ class AttemptDetail(AttemptView):
     disposition_detail: dict[str, Any] | None
     timeline: list[TimelineStep]
     notifications: list[NotificationView]
+    caller: str | None  # the caller ID it was dialed with (None: not sent)
 
 
 _VIEW = (
@@ -169,6 +170,7 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
         AttemptRow.deadline_at,
         AttemptRow.disposed_at,
         AttemptRow.disposition_detail,
+        AttemptRow.caller,
         *(getattr(AttemptRow, column) for _, column in TIMELINE),
     )
     row = session.execute(
@@ -181,7 +183,7 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
     reason_code, error, sid, call_id, conversation_id, tries, latency, deadline, *rest = row[
         len(_VIEW) :
     ]
-    disposed_at, disposition_detail, *steps = rest
+    disposed_at, disposition_detail, caller, *steps = rest
     notifications = session.execute(
         select(NotificationRow.received_at, NotificationRow.status, NotificationRow.result)
         .where(NotificationRow.attempt_id == attempt_id)
@@ -203,4 +205,5 @@ def attempt_detail(session: Session, campaign_id: int, attempt_id: int) -> Attem
             TimelineStep(step, at) for (step, _), at in zip(TIMELINE, steps, strict=True) if at
         ],
         notifications=[NotificationView(*n) for n in notifications],
+        caller=caller,
     )

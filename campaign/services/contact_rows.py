@@ -89,7 +89,7 @@ def check_rows(
         text = (
             f"{line}\t{result.phone}\t{_NULL if ext is None else _copy_text(ext)}"
             f"\t{{{','.join(result.zones)}}}\t{_metadata_text(result.metadata)}"
-            f"\t{result.region or _NULL}\t{consent}\t{consent_on}\n"
+            f"\t{result.region or _NULL}\t{consent}\t{consent_on}\t{result.priority}\n"
         )
         good.append(GoodRow(line, value, text))
     return CheckedBatch(good, bad)

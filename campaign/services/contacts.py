@@ -19,13 +19,14 @@ from campaign.db.tables import ContactRow
 from campaign.domain.contacts import normalise_phone
 from campaign.domain.dispositions import ALLOWED
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.priority import PRIORITY_MAX, PRIORITY_MIN
 from campaign.domain.states import ContactState
 from campaign.errors import InvalidInput, NotFound
 from campaign.services import attempts, audit
 from campaign.services.campaigns import get_campaign_row
 
-PRIORITY_RANGE = (-1_000_000, 1_000_000)
-"""Priorities an operator may give; plenty of room, and far from the int column's limits."""
+PRIORITY_RANGE = (PRIORITY_MIN, PRIORITY_MAX)
+"""Priorities an operator may give: the CSV's range, which bounds the claim's priority levels."""
 
 
 @dataclass(frozen=True)

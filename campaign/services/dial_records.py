@@ -64,9 +64,14 @@ class Recorder:
 
 
 def mark_sending(
-    rec: Recorder, claim: Claimed, sent_at: datetime, deadlines: tuple[datetime, datetime]
+    rec: Recorder,
+    claim: Claimed,
+    sent_at: datetime,
+    deadlines: tuple[datetime, datetime],
+    caller: str,
 ) -> bool:
-    """`dialing → sending` for the holder of the claim; False when the claim went stale."""
+    """`dialing → sending` with the `caller` it shows, for the holder of the claim; False when
+    the claim went stale."""
     silent, full = deadlines
     with transaction(rec.sessions) as session:
         marked = session.execute(
@@ -81,6 +86,7 @@ def mark_sending(
                 sending_at=sent_at,
                 silent_deadline_at=silent,
                 deadline_at=full,
+                caller=caller,
                 dial_tries=AttemptRow.dial_tries + 1,
             )
             .returning(AttemptRow.id)

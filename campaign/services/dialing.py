@@ -18,21 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import log, metrics
 from campaign.breaker import Breaker, BreakerState, GatewayBreaker, gateway_id
+from campaign.caller_counts import CallerCounts
 from campaign.domain import gates, tokens
 from campaign.domain.pacing import attempt_deadline, silent_deadline
 from campaign.domain.reasons import Waiting
 from campaign.domain.retry_policy import PastAttempt
 from campaign.domain.spec import CampaignSpec
-from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected
+from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, PacingExhausted
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
-from campaign.limits import Limiter
+from campaign.limits import Limiter, PacingKeys
 from campaign.receipts import Receipts
-from campaign.services import account
+from campaign.services import account, caller_choice
 from campaign.services import dial_records as records
 from campaign.services.claims import Claimed
 from campaign.services.leases import Leases, keys_for
@@ -75,6 +77,10 @@ class DialDeps:
             self.settings, self.sessions, leases, self.breaker, self.receipts, self.clock, self.rng
         )
 
+    @cached_property
+    def callers(self) -> CallerCounts:
+        return CallerCounts(self.limiter.client, self.settings.queue_prefix)
+
 
 def deadlines_for(
     spec: CampaignSpec, sent_at: datetime, margin_s: float
@@ -100,9 +106,10 @@ METADATA_KEY = "campaign"
 (it replaces a contact column of that name)."""
 
 
-def build_request(deps: DialDeps, spec: CampaignSpec, claim: Claimed) -> DialRequest:
-    """The dial-out body: the spec's gateway block, the contact's metadata over the spec's, and
-    under `METADATA_KEY` what the bot needs to post a disposition (one more HMAC, no query)."""
+def build_request(deps: DialDeps, spec: CampaignSpec, claim: Claimed, caller: str) -> DialRequest:
+    """The dial-out body: the spec's gateway block with the chosen `caller`, the contact's
+    metadata over the spec's, and under `METADATA_KEY` what the bot needs to post a disposition
+    (one more HMAC, no query)."""
     gw = spec.gateway
     deadline = deadlines_for(spec, deps.clock(), deps.settings.deadline_margin_s)[1]
     secret = deps.settings.notify_secret.get_secret_value()
@@ -123,7 +130,7 @@ def build_request(deps: DialDeps, spec: CampaignSpec, claim: Claimed) -> DialReq
     return DialRequest(
         bot=gw.bot,
         target=tel_uri(claim.phone),
-        caller=gw.caller,
+        caller=caller,
         notifyurl=f"{base}/notify/{token}",
         trunk=gw.trunk,
         metadata={**gw.metadata, **claim.metadata, METADATA_KEY: ours},
@@ -165,9 +172,32 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     if not isinstance(verdict, gates.Open):
         released = records.release(deps.recorder, claim, verdict, keys)
         return DialResult.released if released else DialResult.skipped
+    chosen = caller_choice.choose(deps.callers, deps.sessions, spec, claim, now)
+    if isinstance(chosen, gates.Defer):  # every caller of the pool made its calls today
+        released = records.release(deps.recorder, claim, chosen, keys)
+        return DialResult.released if released else DialResult.skipped
+    try:
+        return _send(deps, spec, claim, keys, gateway, chosen, now)
+    except PacingExhausted:
+        caller_choice.give_back(deps.callers, claim, chosen)
+        raise
+
+
+def _send(
+    deps: DialDeps,
+    spec: CampaignSpec,
+    claim: Claimed,
+    keys: PacingKeys,
+    gateway: str,
+    chosen: caller_choice.Chosen,
+    now: datetime,
+) -> DialResult:
+    """Breaker, pacing slot, `sending` (with the caller), POST; the caller's place of the day is
+    given back on every way out that sends nothing."""
     # Last, so a contact another gate releases never takes the breaker's one probe.
     permit = deps.breaker.permit(gateway, str(claim.attempt_id))
     if permit.hold is not None:
+        caller_choice.give_back(deps.callers, claim, chosen)
         held = gates.Defer(permit.hold.until or now, Waiting.GATEWAY_UNAVAILABLE)
         released = records.release(deps.recorder, claim, held, keys)
         return DialResult.held if released else DialResult.skipped
@@ -179,7 +209,7 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
         member, keys.rates, keys.caps, lease_until, deps.settings.pacing_max_wait_s
     )
     slot_at = time.monotonic() + wait_s
-    request = build_request(deps, spec, claim)  # CPU work before the slot, not after
+    request = build_request(deps, spec, claim, chosen.caller)  # CPU work before the slot
     deps.sleep(max(0.0, slot_at - time.monotonic()))
     # A crash up to here leaves `dialing` (a spent slot, and a lease the retaken dial reuses).
     # `sending` is committed at the slot, before the send check rather than after it: a commit's
@@ -188,8 +218,9 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
     # leaves `sending` with nothing sent, which the silent deadline settles as not placed.
     sent_at = deps.clock()
     deadlines = deadlines_for(spec, sent_at, deps.settings.deadline_margin_s)
-    if not records.mark_sending(deps.recorder, claim, sent_at, deadlines):
+    if not records.mark_sending(deps.recorder, claim, sent_at, deadlines, chosen.caller):
         deps.limiter.release(member, keys.caps)
+        caller_choice.give_back(deps.callers, claim, chosen)
         return DialResult.skipped
     while (wait_s := deps.limiter.confirm_send(member, keys.rates)) > 0:
         deps.sleep(wait_s)  # woke up late and bunched with the next slot: hold this one back

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, insert, select, true
+from sqlalchemy.orm import Session, aliased
 
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain import gates
@@ -70,19 +70,46 @@ def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     return live, queued
 
 
-def due_contacts(campaign_id: int, now: datetime, limit: int) -> Select[tuple[ContactRow]]:
-    """The claim: a range scan of the partial index `ix_contacts_due` (pending only, by due time),
-    so its cost depends on the batch, not on the size of the list or how much of it is done."""
-    return (
-        select(ContactRow)
-        .where(
-            ContactRow.campaign_id == campaign_id,
-            ContactRow.state == ContactState.PENDING.value,
-            ContactRow.next_due_at <= now,
-        )
-        .order_by(ContactRow.next_due_at)
+def due_contacts(
+    campaign_id: int, now: datetime, limit: int, *, lock: bool = True
+) -> Select[tuple[ContactRow]]:
+    """The claim: due pending contacts, higher priority first, then earlier due time.
+
+    A loose index scan of `ix_contacts_due` (campaign, priority DESC, due time; pending only): a
+    recursive CTE finds the campaign's distinct priority levels, one index probe each (at most
+    `PRIORITY_LEVELS`), and for each level in turn a range scan takes the contacts due by `now`
+    until `limit` are found. So the cost depends on the batch and the number of levels, never on
+    the size of the list, how much of it is done, or how many contacts are due later: a single
+    (priority, due time) range would read every not-yet-due entry of a higher level first.
+    Rows come out level by level (the nested loop's order; the caller sorts what it claimed).
+    `lock` takes them `FOR UPDATE SKIP LOCKED`, so concurrent claimers never share a contact.
+    """
+    c = ContactRow
+    pending = (c.campaign_id == campaign_id, c.state == ContactState.PENDING.value)
+    top = select(c.priority.label("level")).where(*pending).order_by(c.priority.desc()).limit(1)
+    levels = top.cte("levels", recursive=True)
+    below = (
+        select(c.priority)
+        .where(*pending, c.priority < levels.c.level)
+        .order_by(c.priority.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    levels = levels.union_all(select(below).where(levels.c.level.is_not(None)))
+    due = (
+        select(c)
+        .where(*pending, c.priority == levels.c.level, c.next_due_at <= now)
+        .order_by(c.next_due_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+    )
+    if lock:
+        due = due.with_for_update(skip_locked=True)
+    in_level = due.lateral("due")
+    return (
+        select(aliased(ContactRow, in_level))
+        .select_from(levels)
+        .join(in_level, true())
+        .limit(limit)
     )
 
 
@@ -105,6 +132,7 @@ def claim_due_contacts(
     contacts = list(session.scalars(due_contacts(campaign_id, now, limit)))
     if not contacts:
         return result
+    contacts.sort(key=lambda row: (-row.priority, row.next_due_at or now))
     verdicts = gating.check(session, spec, CampaignState.RUNNING, contacts, now)
     new_rows: list[dict[str, Any]] = []
     for contact in contacts:

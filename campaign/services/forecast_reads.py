@@ -22,6 +22,7 @@ from campaign.domain.forecast import ContactGroup
 from campaign.domain.forecast_mix import ASSUMED_LAG_S, Observations
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.states import AttemptState, ContactState
+from campaign.services.dispatching import due_contacts
 
 SAMPLE_ATTEMPTS = 20_000
 """The latest attempts read for the outcome mix and call durations."""
@@ -227,15 +228,8 @@ def achieved_pace(session: Session, campaign_id: int, now: datetime) -> float | 
     """Calls per second the engine really placed over the last `PACE_WINDOW`, if contacts were
     left waiting for it (some due now), else None: only then is the rate the engine's ceiling
     and not just what there was to dial. A host short of CPU dials below the configured pace."""
-    waiting = session.scalar(
-        select(ContactRow.id)
-        .where(
-            ContactRow.campaign_id == campaign_id,
-            ContactRow.state == ContactState.PENDING.value,
-            ContactRow.next_due_at <= now - PACE_WINDOW / 4,
-        )
-        .limit(1)
-    )
+    # The claim's own walk of the due index (a probe per priority level), not a filter on it.
+    waiting = session.scalar(due_contacts(campaign_id, now - PACE_WINDOW / 4, 1, lock=False))
     if waiting is None:
         return None
     first, last, sent = session.execute(

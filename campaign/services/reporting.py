@@ -50,6 +50,7 @@ EXPORT_COLUMNS = (
     "decision",
     "disposition",
     "disposition_label",
+    "caller",
 )
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
@@ -285,6 +286,7 @@ _EXPORT_SELECT = (
     AttemptRow.decision,
     AttemptRow.disposition,
     AttemptRow.disposition_label,
+    AttemptRow.caller,
 )
 
 

@@ -98,7 +98,7 @@ def _prepare_stage(conn: Connection[Any]) -> datetime:
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS contacts_upload_stage (line_no integer, phone text, "
         "external_id text, zones text[], metadata jsonb, region text, consent boolean, "
-        "consent_on date) ON COMMIT DROP"
+        "consent_on date, priority integer) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE contacts_upload_stage")
     row = conn.execute("SELECT clock_timestamp()").fetchone()
@@ -109,12 +109,13 @@ def _prepare_stage(conn: Connection[Any]) -> datetime:
 
 _INSERT = """
 INSERT INTO contacts (campaign_id, phone, external_id, zones, metadata, state, attempts,
-                      next_due_at, closed_reason, line_no, created_at, region, consent, consent_on)
+                      next_due_at, closed_reason, line_no, created_at, region, consent, consent_on,
+                      priority)
 SELECT %(campaign)s, s.phone, s.external_id, s.zones, s.metadata,
        CASE WHEN w.why IS NULL THEN %(pending)s ELSE %(suppressed)s END, 0,
        CASE WHEN w.why IS NULL THEN %(now)s END,
        w.why,
-       s.line_no, %(marker)s, s.region, s.consent, s.consent_on
+       s.line_no, %(marker)s, s.region, s.consent, s.consent_on, s.priority
 FROM contacts_upload_stage s
 LEFT JOIN dnc_numbers d
        ON d.phone = s.phone AND (d.expires_at IS NULL OR d.expires_at > %(now)s)

@@ -77,6 +77,7 @@ def test_an_attempts_detail_is_its_timeline_in_order_and_its_notifications(
         sip_code=200,
         amd="amd_human_detected",
         decision="done: human",
+        caller="+12706165788",
     )
     for n, status in enumerate(("answered", "completed")):
         db.execute(
@@ -106,6 +107,7 @@ def test_an_attempts_detail_is_its_timeline_in_order_and_its_notifications(
         "done: human",
     )
     assert [n.status for n in detail.notifications] == ["answered", "completed"]
+    assert detail.caller == "+12706165788"
 
 
 def test_an_attempt_of_another_campaign_is_not_found(

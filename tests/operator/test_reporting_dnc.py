@@ -83,6 +83,7 @@ def test_export_has_one_row_per_attempt_with_local_time(db: Session, running: in
         call_id="c-1",
         conversation_id="v-1",
         reason_code="ok",
+        caller="+12706165788",
     )
     out = io.StringIO()
     assert reporting.write_export(db, running, out) == 1
@@ -93,6 +94,8 @@ def test_export_has_one_row_per_attempt_with_local_time(db: Session, running: in
     assert values["zone"] == "America/Chicago"
     assert (values["external_id"], values["outcome"], values["sip_code"]) == ("a", "human", "200")
     assert (values["run"], values["duration"], values["callId"]) == ("1", "42", "c-1")
+    assert reporting.EXPORT_COLUMNS[-1] == "caller"  # added last: existing readers keep working
+    assert values["caller"] == "+12706165788"
 
 
 def test_dnc_add_normalises_and_updates_expiry(db: Session) -> None:

@@ -172,3 +172,23 @@ def test_big_file_through_worker_processes_keeps_order_and_counts(
 def test_unknown_region_is_refused_before_reading(db: Session, campaign_id: int) -> None:
     with pytest.raises(InvalidInput, match='region "XX"'):
         _upload(db, campaign_id, csv_bytes("phone\n2015550123\n"), default_region="xx")
+
+
+def test_priority_column_is_stored_and_a_bad_one_rejects_its_row(
+    db: Session, campaign_id: int
+) -> None:
+    data = csv_bytes(
+        "phone,priority,name\n+12015550123,10,Ann\n+12015550124,,Bob\n+12015550125,urgent,Cy\n"
+        "+12015550126,-2,Di\n+12015550127,101,Ed\n"
+    )
+    report = _upload(db, campaign_id, data).to_dict()
+    assert report["accepted"] == 3
+    assert [(r["line"], r["value"]) for r in report["rejected"]] == [(4, "urgent"), (6, "101")]
+    reason = 'priority "urgent" is not a whole number (-100 to 100)'
+    assert report["rejected"][0]["reason"] == reason
+    rows = _contacts(db, campaign_id)
+    assert [(r.phone, r.priority, r.metadata_) for r in rows] == [
+        ("+12015550123", 10, {"name": "Ann"}),
+        ("+12015550124", 0, {"name": "Bob"}),
+        ("+12015550126", -2, {"name": "Di"}),
+    ]

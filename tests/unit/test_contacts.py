@@ -211,3 +211,29 @@ def test_a_bad_region_or_consent_rejects_the_row_naming_the_value() -> None:
     assert check({"phone": "+13055550100", "consent": "maybe"}) == Rejection(
         'consent "maybe" is not true, false or a date (YYYY-MM-DD)', "maybe"
     )
+
+
+def test_priority_column_is_read_as_a_whole_number_and_defaults_to_zero() -> None:
+    for raw, expected in (("7", 7), (" -3 ", -3), ("+2", 2), ("100", 100), ("-100", -100)):
+        row = check({"phone": "+14155550123", "priority": raw})
+        assert isinstance(row, ContactRow)
+        assert row.priority == expected
+        assert "priority" not in row.metadata
+    row = check({"phone": "+14155550123", "priority": ""})
+    assert isinstance(row, ContactRow)
+    assert row.priority == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("high", 'priority "high" is not a whole number (-100 to 100)'),
+        ("2.5", 'priority "2.5" is not a whole number (-100 to 100)'),
+        ("101", 'priority "101" is out of range (-100 to 100)'),
+        ("-5000", 'priority "-5000" is out of range (-100 to 100)'),
+    ],
+)
+def test_a_bad_priority_rejects_the_row_naming_the_value_and_the_range(
+    raw: str, reason: str
+) -> None:
+    assert check({"phone": "+14155550123", "Priority": raw}) == Rejection(reason, raw)

@@ -29,7 +29,7 @@ async function showAttempt(id, attemptId, ctx) {
         ["SIP code", detail.sip_code], ["AMD", detail.amd], ["Reason", detail.reason], ["Reason code", detail.reason_code],
         ["Talk time", detail.duration_s !== null ? duration(detail.duration_s) : null], ["Decision", detail.decision], ["Error", detail.error],
         ["Contact", detail.external_id ? `${detail.external_id} (#${detail.contact_id})` : `#${detail.contact_id}`], ["Run", detail.run],
-        ["Dial tries", detail.dial_tries], ["sid", detail.sid], ["callId", detail.call_id], ["Deadline", detail.deadline_at ? when(detail.deadline_at) : null]]))),
+        ["Dial tries", detail.dial_tries], ["Caller ID", detail.caller], ["sid", detail.sid], ["callId", detail.call_id], ["Deadline", detail.deadline_at ? when(detail.deadline_at) : null]]))),
     h("h3", { text: "Notifications from the gateway" }),
     detail.notifications.length
       ? h("table", {}, h("thead", {}, h("tr", {}, ["Received", "Status", "What the engine did"].map((t) => h("th", { scope: "col", text: t })))),
