@@ -262,8 +262,8 @@ def test_status_and_export_show_the_disposition(
         reporting.write_export(session, campaign_id, out)
     assert status.to_dict()["dispositions"] == {"done": 1}
     header, row = out.getvalue().splitlines()
-    assert header.endswith(",decision,disposition,disposition_label")
-    assert row.endswith(",done,paid")
+    assert header.endswith(",decision,disposition,disposition_label,caller")
+    assert row.endswith(",done,paid,")  # this attempt was marked sent without a caller
 
 
 def test_a_callback_after_the_last_call_reopens_a_completed_campaign(
