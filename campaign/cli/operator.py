@@ -41,6 +41,7 @@ from campaign.services import (
     uploads,
 )
 from campaign.services.csv_files import REPORT_ROWS
+from campaign.services.export import write_export
 from campaign.services.spec_text import read_spec_text
 from campaign.settings import Settings, get_settings
 
@@ -265,10 +266,10 @@ def export(
 ) -> None:
     """Write one CSV row per attempt (streamed from the database)."""
     if str(output) == "-":
-        _run(lambda s: reporting.write_export(s, campaign_id, sys.stdout))
+        _run(lambda s: write_export(s, campaign_id, sys.stdout))
         return
     with output.open("w", newline="", encoding="utf-8") as out:
-        count = _run(lambda s: reporting.write_export(s, campaign_id, out))
+        count = _run(lambda s: write_export(s, campaign_id, out))
     typer.echo(f"wrote {count} attempts to {output}")
 
 

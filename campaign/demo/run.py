@@ -52,7 +52,8 @@ from campaign.runtime import Runtime
 from campaign.services import lifecycle
 from campaign.services.campaigns import create_campaign
 from campaign.services.dnc_admin import import_numbers
-from campaign.services.reporting import CampaignStatus, campaign_status, write_export
+from campaign.services.export import write_export
+from campaign.services.reporting import CampaignStatus, campaign_status
 from campaign.services.upload_report import UploadReport
 from campaign.services.uploads import import_contacts
 from campaign.settings import Settings
