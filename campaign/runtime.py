@@ -136,8 +136,7 @@ class Runtime:
         notifications costs one task, not one each. The key's expiry covers a lost task (and
         the sweeper any row left anyway).
         """
-        if self.redis.set(self.wake_key, 1, nx=True, px=WAKE_TTL_MS):
-            self.celery.send_task(DRAIN_TASK, queue=self.settings.queue("notify"))
+        self._wake_once(self.wake_key, DRAIN_TASK, "notify")
 
     @property
     def wake_key(self) -> str:
@@ -146,12 +145,17 @@ class Runtime:
     def wake_events(self) -> None:
         """Have one deliverer send the due events, unless one was woken and has not started yet
         (the same pattern as `wake_consumer`; the sweeper calls this while events are due)."""
-        if self.redis.set(self.events_wake_key, 1, nx=True, px=WAKE_TTL_MS):
-            self.celery.send_task(EVENTS_TASK, queue=self.settings.queue("events"))
+        self._wake_once(self.events_wake_key, EVENTS_TASK, "events")
 
     @property
     def events_wake_key(self) -> str:
         return f"{self.settings.queue_prefix}:events:wake"
+
+    def _wake_once(self, key: str, task: str, queue: str) -> None:
+        # One task while `key` is set: a burst of wake-ups costs one task, and the key's expiry
+        # covers a task that was lost.
+        if self.redis.set(key, 1, nx=True, px=WAKE_TTL_MS):
+            self.celery.send_task(task, queue=self.settings.queue(queue))
 
     def close(self) -> None:
         """Release pooled connections (tests and graceful shutdown)."""

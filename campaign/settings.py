@@ -11,11 +11,9 @@ error tracker never prints them: read a secret with `.get_secret_value()` where 
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     Field,
@@ -27,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from campaign import production
+from campaign import env_values, production
 from campaign.domain.events_spec import http_url_problem
 from campaign.errors import InvalidInput
 from campaign.log import LogFormat
@@ -119,31 +117,17 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("postgresql", "postgres")):
-            raise ValueError("must be a postgresql:// URL")
-        _check_port(value)
-        if value.startswith("postgres://"):
-            value = "postgresql://" + value.removeprefix("postgres://")
-        return value
+        return env_values.postgres_url(value)
 
     @field_validator("redis_url")
     @classmethod
     def _redis_only(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis:// URL")
-        _check_port(value)
-        return value
+        return env_values.redis_url(value)
 
     @field_validator("savg_base_url", "notify_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return env_values.http_base_url(value)
 
     @field_validator("events_url")
     @classmethod
@@ -193,7 +177,7 @@ class Settings(BaseSettings):
     def _api_keys_shape(cls, value: SecretStr) -> SecretStr:
         entries = [p.strip() for p in value.get_secret_value().split(",")]
         for position, pair in enumerate(filter(None, entries), 1):
-            _, key, scope = _api_key_entry(pair)
+            _, key, scope = env_values.api_key_entry(pair)
             if not key or scope not in {"operator", "read"}:
                 # Never echo the entry: it is a key.
                 raise ValueError(
@@ -206,7 +190,7 @@ class Settings(BaseSettings):
         if (self.events_url is None) != (self.events_secret is None):
             raise ValueError("EVENTS_URL and EVENTS_SECRET: set both (or neither)")
         if self.redis_password is not None and self.redis_url is not None:
-            self.redis_url = _with_password(self.redis_url, self.redis_password)
+            self.redis_url = env_values.with_password(self.redis_url, self.redis_password)
         if self.environment is Environment.PRODUCTION:
             problems = list(self._production_problems())
             if problems:
@@ -237,7 +221,7 @@ class Settings(BaseSettings):
 
     def _api_key_entries(self) -> list[tuple[str | None, str, str]]:
         entries = (p.strip() for p in self.api_keys.get_secret_value().split(","))
-        return [_api_key_entry(p) for p in entries if p]
+        return [env_values.api_key_entry(p) for p in entries if p]
 
     def _api_key_pairs(self) -> list[tuple[str, str]]:
         return [(key, scope) for _, key, scope in self._api_key_entries()]
@@ -292,37 +276,6 @@ class Settings(BaseSettings):
         """The Celery queue name for `name` ("dial", "notify", "events") under this deployment's
         prefix."""
         return f"{self.queue_prefix}.{name}"
-
-
-_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
-
-
-def _api_key_entry(entry: str) -> tuple[str | None, str, str]:
-    """(name, key, scope) of one `API_KEYS` entry: `key:scope`, or `name=key:scope` where the
-    name is letters, digits and `._@-` (so a key that itself holds `=` still reads as a key)."""
-    rest, _, scope = entry.rpartition(":")
-    name, sep, key = rest.partition("=")
-    if sep and _KEY_NAME.fullmatch(name):
-        return name, key, scope
-    return None, rest, scope
-
-
-def _check_port(url: str) -> None:
-    # Refused here, with a message that does not echo the URL (it may carry a password), rather
-    # than later by a driver whose error quotes the whole string.
-    try:
-        urlsplit(url).port  # noqa: B018 - parsing the port is the check
-    except ValueError:
-        raise ValueError("has a port that is not a number from 0 to 65535") from None
-
-
-def _with_password(url: str, password: SecretStr) -> str:
-    parts = urlsplit(url)
-    if parts.password is not None or parts.scheme == "unix":
-        return url
-    user = quote(parts.username or "", safe="")
-    netloc = f"{user}:{quote(password.get_secret_value(), safe='')}@{parts.netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_settings(**overrides: object) -> Settings:

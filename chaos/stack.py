@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from campaign.db.migrate import upgrade
-from campaign.demo.embedded import Embedded, start_embedded, start_postgres, start_redis
+from campaign.demo.embedded import Embedded, start_embedded, start_postgres
+from campaign.demo.embedded_redis import start_redis
 from campaign.demo.stack import process_env
 from campaign.runtime import Runtime
 from campaign.settings import Settings, load_settings

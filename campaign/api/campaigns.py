@@ -28,6 +28,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.services import campaigns, dnc_admin, lifecycle, reporting, reruns, uploads
 from campaign.services.campaigns import CampaignView
+from campaign.services.export import export_chunks
 from campaign.services.lifecycle import LifecycleResult
 from campaign.services.reruns import RerunResult
 
@@ -178,7 +179,7 @@ def export(campaign_id: CampaignIdPath, runtime: RuntimeDep) -> StreamingRespons
 
     def chunks() -> Iterator[str]:
         with transaction(runtime.sessions) as session:
-            yield from reporting.export_chunks(session, campaign_id)
+            yield from export_chunks(session, campaign_id)
 
     headers = {"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'}
     return StreamingResponse(chunks(), media_type="text/csv", headers=headers)

@@ -10,28 +10,28 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from campaign.cli.operator import JsonFlag, SpecFile, _emit, _read_doc, _run, _spec_errors_in
+from campaign.cli.common import JsonFlag, SpecFile, emit, in_transaction, read_doc, spec_errors_in
 from campaign.clock import utcnow
 from campaign.services import account, audit
 
 
 def apply(file: SpecFile, as_json: JsonFlag = False) -> None:
     """Validate an account policy and put it in force (a new version; the same one: no-op)."""
-    doc = _read_doc(file)
-    view = _spec_errors_in(file, lambda: _run(lambda s: account.apply(s, doc)))
+    doc = read_doc(file)
+    view = spec_errors_in(file, lambda: in_transaction(lambda s: account.apply(s, doc)))
     verb = "in force" if view.changed else "unchanged, already in force"
-    _emit(as_json, view.to_dict(), f"account policy version {view.version} {verb}")
+    emit(as_json, view.to_dict(), f"account policy version {view.version} {verb}")
 
 
 def show(as_json: JsonFlag = False) -> None:
     """The account policy in force, every default filled in."""
-    view = _run(account.show)
+    view = in_transaction(account.show)
     if view.version:
         head = f"# version {view.version}, applied {view.applied_at} by {view.applied_by}\n"
     else:
         head = "# no account policy applied: no account rules (trunk limits from the environment)\n"
     text = head + yaml.safe_dump(view.policy, sort_keys=False).rstrip()
-    _emit(as_json, view.to_dict(), text)
+    emit(as_json, view.to_dict(), text)
 
 
 def audit_trail(
@@ -47,10 +47,12 @@ def audit_trail(
 ) -> None:
     """Who did what, oldest first: every operator action with its before and after."""
     after = audit.parse_since(since, utcnow()) if since else None
-    found = _run(lambda s: audit.entries(s, campaign_id=campaign, since=after, limit=limit))
+    found = in_transaction(
+        lambda s: audit.entries(s, campaign_id=campaign, since=after, limit=limit)
+    )
     items = [entry.to_dict() for entry in found]
     lines = [_line(item) for item in items]
-    _emit(as_json, {"items": items}, "\n".join(lines) or "(no actions recorded)")
+    emit(as_json, {"items": items}, "\n".join(lines) or "(no actions recorded)")
 
 
 def _line(item: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 # The operator verbs' own helpers, so these commands open sessions and print as they do.
-from campaign.cli.operator import CampaignId, JsonFlag, _run
+from campaign.cli.common import CampaignId, JsonFlag, in_transaction
 from campaign.clock import utcnow
 from campaign.domain.dispositions import ALLOWED, parse_disposition
 from campaign.services import contacts, dispositions
@@ -31,7 +31,7 @@ def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _emit(as_json: bool, data: Any, text: str) -> None:
+def emit(as_json: bool, data: Any, text: str) -> None:
     typer.echo(json.dumps(data, default=_iso) if as_json else text)
 
 
@@ -55,7 +55,7 @@ def list_contacts(
     as_json: JsonFlag = False,
 ) -> None:
     """List contacts in upload order, optionally of one state, last outcome and disposition."""
-    views, total = _run(
+    views, total = in_transaction(
         lambda s: contacts.list_contacts(
             s,
             campaign_id,
@@ -67,12 +67,12 @@ def list_contacts(
         )
     )
     text = "\n".join([_line(v) for v in views] + [f"{len(views)} of {total}"])
-    _emit(as_json, {"items": [asdict(v) for v in views], "total": total}, text)
+    emit(as_json, {"items": [asdict(v) for v in views], "total": total}, text)
 
 
 def show(campaign_id: CampaignId, ref: Ref, as_json: JsonFlag = False) -> None:
     """One contact with its attempts (outcome, decision, disposition of each)."""
-    detail = _run(lambda s: contacts.contact_detail(s, campaign_id, ref))
+    detail = in_transaction(lambda s: contacts.contact_detail(s, campaign_id, ref))
     lines = [_line(detail)]
     for a in detail.attempt_list:
         told = f"  [{a.disposition}{': ' + a.disposition_label if a.disposition_label else ''}]"
@@ -80,7 +80,7 @@ def show(campaign_id: CampaignId, ref: Ref, as_json: JsonFlag = False) -> None:
             f"  #{a.number} attempt {a.id} {a.state} {a.outcome or '-'} "
             f"{a.decision or ''}{told if a.disposition else ''}"
         )
-    _emit(as_json, asdict(detail), "\n".join(lines))
+    emit(as_json, asdict(detail), "\n".join(lines))
 
 
 def disposition(
@@ -102,11 +102,11 @@ def disposition(
     """Record a disposition for a contact, as the bot would (it wins over the outcome)."""
     body = {"disposition": word, "label": label, "at": at, "timezone": timezone}
     request = parse_disposition({k: v for k, v in body.items() if v is not None})
-    answer = _run(
+    answer = in_transaction(
         lambda s: dispositions.dispose_contact(s, campaign_id, ref, request, now=utcnow())
     )
     text = f"contact {answer.contact_id}: {answer.contact_state} ({answer.note})"
-    _emit(as_json, answer.to_dict(), text)
+    emit(as_json, answer.to_dict(), text)
 
 
 def priority(
@@ -116,8 +116,8 @@ def priority(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a contact's priority (higher first among contacts due at once)."""
-    view = _run(lambda s: contacts.set_priority(s, campaign_id, ref, value))
-    _emit(as_json, asdict(view), f"contact {view.id}: priority {view.priority}")
+    view = in_transaction(lambda s: contacts.set_priority(s, campaign_id, ref, value))
+    emit(as_json, asdict(view), f"contact {view.id}: priority {view.priority}")
 
 
 def register(app: typer.Typer) -> None:

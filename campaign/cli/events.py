@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from campaign.cli.operator import CampaignId, JsonFlag, _emit, _run
+from campaign.cli.common import CampaignId, JsonFlag, emit, in_transaction
 from campaign.services import event_reads
 
 
@@ -20,9 +20,9 @@ def replay(
 ) -> None:
     """Send the campaign's delivered and dead events again (same ids, same order)."""
     at = None if since is None else event_reads.parse_since(since)
-    result = _run(lambda s: event_reads.replay(s, campaign_id, since=at))
+    result = in_transaction(lambda s: event_reads.replay(s, campaign_id, since=at))
     text = f"campaign {result.id}: {result.replayed} events queued again"
-    _emit(as_json, result.to_dict(), text)
+    emit(as_json, result.to_dict(), text)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,10 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from campaign.cli.forecast_view import forecast_rows
-
 # The operator verbs' own helpers, so this command opens sessions and reads files as they do.
-from campaign.cli.operator import JsonFlag, Region, _emit, _open_input, _read_doc, _run
+from campaign.cli.common import JsonFlag, Region, emit, in_transaction, open_input, read_doc
+from campaign.cli.forecast_view import forecast_rows
 from campaign.clock import utcnow
 from campaign.domain.pacing import MAX_CPS
 from campaign.errors import InvalidInput, SpecInvalid
@@ -33,8 +32,8 @@ def _what_if(
     live: int | None,
     seed: int,
 ) -> tuple[dict[str, Any], str]:
-    doc = _read_doc(spec_file)
-    with _open_input(contacts) as stream:
+    doc = read_doc(spec_file)
+    with open_input(contacts) as stream:
         try:
             result, read = forecast_what_if(
                 doc,
@@ -87,7 +86,7 @@ def forecast(
         if spec_file is not None or contacts is not None:
             raise InvalidInput("forecast: give a campaign ID or -f SPEC --contacts FILE, not both")
         cid = campaign_id
-        result = _run(
+        result = in_transaction(
             lambda s: forecast_campaign(
                 s, cid, now=utcnow(), seed=seed, cps=cps, max_live_calls=max_live_calls
             )
@@ -95,7 +94,7 @@ def forecast(
         data = result.to_dict()
         title = f"campaign {campaign_id}" + (f" · run {result.run}" if result.run else "")
     if as_json:
-        _emit(True, data, "")
+        emit(True, data, "")
         return
     table = Table(title=f"forecast · {title}", show_header=False)
     table.add_column(style="bold")

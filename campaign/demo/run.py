@@ -26,13 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import and_, func, or_, select
 
 from campaign.clock import utcnow
-from campaign.db.engine import transaction
 from campaign.db.migrate import upgrade
-from campaign.db.tables import ContactRow
 from campaign.demo import EXAMPLES
+from campaign.demo import campaign_steps as steps
 from campaign.demo.inputs import contacts_stream, spec_document
 from campaign.demo.memory import MemoryPeak
 from campaign.demo.progress import ProgressView
@@ -46,15 +44,11 @@ from campaign.demo.stack import (
     start_stack,
 )
 from campaign.demo.supervisor import Supervisor
-from campaign.domain.states import CampaignState, ContactState
+from campaign.domain.states import CampaignState
 from campaign.errors import ServiceUnavailable
 from campaign.runtime import Runtime
-from campaign.services import lifecycle
-from campaign.services.campaigns import create_campaign
-from campaign.services.dnc_admin import import_numbers
-from campaign.services.reporting import CampaignStatus, campaign_status, write_export
+from campaign.services.reporting import CampaignStatus
 from campaign.services.upload_report import UploadReport
-from campaign.services.uploads import import_contacts
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 
@@ -101,33 +95,6 @@ class _Prepared:
     dnc_listed: int
 
 
-def _settled(runtime: Runtime, campaign_id: int, horizon: timedelta) -> bool:
-    """Nothing in flight and nothing due before `horizon` from now."""
-    due_by = utcnow() + horizon
-    with runtime.sessions() as session:
-        busy = session.scalar(
-            select(func.count())
-            .select_from(ContactRow)
-            .where(
-                ContactRow.campaign_id == campaign_id,
-                or_(
-                    ContactRow.state == ContactState.IN_FLIGHT.value,
-                    and_(
-                        ContactRow.state == ContactState.PENDING.value,
-                        ContactRow.next_due_at <= due_by,
-                    ),
-                ),
-            )
-        )
-    return not busy
-
-
-def _status(runtime: Runtime, campaign_id: int) -> CampaignStatus:
-    # Polled every half second for the progress bars, which show no forecast.
-    with runtime.sessions() as session:
-        return campaign_status(session, campaign_id, utcnow(), forecast=False)
-
-
 @dataclass(frozen=True)
 class _Run:
     """How the run went, besides what the database knows."""
@@ -163,28 +130,19 @@ class _Demo:
 
     def prepare(self) -> _Prepared:
         """Create the campaign, list the do-not-call numbers, upload the contacts, start it."""
-        options, sessions = self.options, self.runtime.sessions
-        with transaction(sessions) as session:
-            document = spec_document(
-                options.spec, now=utcnow(), cps=options.cps, max_live_calls=options.max_live_calls
-            )
-            view = create_campaign(session, document)
-        self.campaign_id = view.id
-        listed = 0
-        if options.dnc_file is not None:
-            with transaction(sessions) as session, options.dnc_file.open("rb") as fh:
-                report = import_numbers(session, fh, now=utcnow(), name=options.dnc_file.name)
-                listed = report.added
-        with transaction(sessions) as session:
-            upload = import_contacts(
-                session,
-                view.id,
-                contacts_stream(options.contacts_file, options.contacts),
-                now=utcnow(),
-                name=options.contacts_file.name,
-            )
-        with transaction(sessions) as session:
-            lifecycle.start(session, view.id, now=utcnow())
+        options, runtime = self.options, self.runtime
+        document = spec_document(
+            options.spec, now=utcnow(), cps=options.cps, max_live_calls=options.max_live_calls
+        )
+        view = steps.create(runtime, document)
+        self.campaign_id = view.id  # from here on, every way out pauses it
+        listed = 0 if options.dnc_file is None else steps.list_dnc(runtime, options.dnc_file)
+        upload = steps.upload_and_start(
+            runtime,
+            view.id,
+            contacts_stream(options.contacts_file, options.contacts),
+            name=options.contacts_file.name,
+        )
         return _Prepared(view.id, view.spec, upload, listed)
 
     def watch(self, prepared: _Prepared, console: Console) -> CampaignStatus:
@@ -203,12 +161,12 @@ class _Demo:
                         f"{dead.name} (pid {dead.pid}) exited with code {dead.exit_code()}; "
                         f"the demo stopped. Its log ({dead.log_path}) ends:\n{dead.tail()}"
                     )
-                status = _status(self.runtime, prepared.campaign_id)
+                status = steps.status(self.runtime, prepared.campaign_id)
                 view.update(status)
                 self.measure()
                 if status.state == CampaignState.COMPLETED.value:
                     self.ended = "completed"
-                elif _settled(self.runtime, prepared.campaign_id, horizon):
+                elif steps.settled(self.runtime, prepared.campaign_id, horizon):
                     self.ended = "settled"
                 elif time.monotonic() > deadline:
                     self.ended = "timed out"
@@ -219,23 +177,12 @@ class _Demo:
 
     def pause(self) -> None:
         """Pause the campaign if it still runs, so it never dials once the demo is gone."""
-        if self.campaign_id is None:
-            return
-        with transaction(self.runtime.sessions) as session:
-            state = campaign_status(session, self.campaign_id, utcnow(), forecast=False).state
-            if state == CampaignState.RUNNING.value:
-                lifecycle.pause(session, self.campaign_id, reason=f"demo ended ({self.ended})")
-
-    def export(self, campaign_id: int) -> tuple[Path, int]:
-        """Write the per-attempt export into the data folder; its path and row count."""
-        path = (self.options.data_dir / "exports" / f"campaign-{campaign_id}.csv").resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with transaction(self.runtime.sessions) as session, path.open("w", newline="") as fh:
-            return path, write_export(session, campaign_id, fh)
+        if self.campaign_id is not None:
+            steps.pause_if_running(self.runtime, self.campaign_id, f"demo ended ({self.ended})")
 
     def report(self, urls: StackUrls, prepared: _Prepared, run: _Run) -> DemoReport:
         """Measure the finished campaign (from PostgreSQL) and the gateway's own view of it."""
-        status = _status(self.runtime, prepared.campaign_id)
+        status = steps.status(self.runtime, prepared.campaign_id)
         with self.runtime.sessions() as session:
             per_contact, retries, dial = collect(session, status, utcnow())
         with SimControl(urls.simulator) as sim:
@@ -289,7 +236,9 @@ class _Demo:
             last = self.watch(prepared, console)
             self.measure(force_pss=True)
             self.pause()
-            export_path, rows = self.export(prepared.campaign_id)
+            export_path, rows = steps.export(
+                self.runtime, self.options.data_dir, prepared.campaign_id
+            )
             run = _Run(
                 ended=self.ended,
                 waiting=last.waiting,

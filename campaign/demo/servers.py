@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from campaign.demo.embedded import start_postgres, start_redis
+from campaign.demo.embedded import start_postgres
+from campaign.demo.embedded_redis import start_redis
 from campaign.settings import Settings
 
 

@@ -8,38 +8,23 @@ echo is what the database stores and what `campaign create --json` prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
 from campaign.domain.bounds import number_problems
-from campaign.domain.caller_pool import CallerPool, parse_callers
 from campaign.domain.calling_window import CallingWindow
 from campaign.domain.events_spec import EventsSpec, parse_events
+from campaign.domain.gateway_spec import GatewaySpec, parse_gateway
 from campaign.domain.pacing import PacingLimits
 from campaign.domain.retry_policy import RetryPolicy
+from campaign.domain.spec_fields import Problems, mapping, text
 from campaign.errors import SpecInvalid
 
-MACHINE_DETECTION_MODES = ("detect", "disconnect", "disabled")
-TIMER_KEYS = (
-    "noSpeechTimeoutMs",
-    "decisionTimeoutMs",
-    "toneTimeoutMs",
-    "greetingCompletionTimeoutMs",
-)
-DEFAULT_TIMERS = {
-    "noSpeechTimeoutMs": 5000,
-    "decisionTimeoutMs": 15000,
-    "toneTimeoutMs": 20000,
-    "greetingCompletionTimeoutMs": 2000,
-}
-DEFAULT_RING_TIMEOUT_MS = 60000
-DAY_MS = 86_400_000
-"""Gateway timers and the ring timeout are bounded by a day: a larger value is a typo."""
 TOP_LEVEL_KEYS = (
     "name",
     "gateway",
@@ -50,60 +35,6 @@ TOP_LEVEL_KEYS = (
     "default_region",
     "events",
 )
-GATEWAY_KEYS = (
-    "bot",
-    "caller",
-    "caller_strategy",
-    "max_calls_per_day",
-    "trunk",
-    "machineDetection",
-    "thresholdWordCount",
-    "timers",
-    "timeoutInMs",
-    "metadata",
-    "notifyHeaders",
-    "amdEventsSubscription",
-)
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class GatewaySpec:
-    """What each dial-out request carries besides the contact (docs/gateway.md §1)."""
-
-    bot: str
-    callers: CallerPool
-    trunk: str | None = None
-    machine_detection: str = "detect"
-    threshold_word_count: int | None = None
-    timers: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_TIMERS))
-    timeout_in_ms: int = DEFAULT_RING_TIMEOUT_MS
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    notify_headers: Mapping[str, str] | None = None
-    # Intermediate AMD event posts (`Call-In-Progress`) cost a notification each and change no
-    # state: the final notification carries the AMD result. Off (`[]`) unless a spec lists them.
-    amd_events_subscription: tuple[str, ...] = ()
-
-    @property
-    def amd_enabled(self) -> bool:
-        return self.machine_detection != "disabled"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "bot": self.bot,
-            **self.callers.to_dict(),
-            "trunk": self.trunk,
-            "machineDetection": self.machine_detection,
-            "thresholdWordCount": self.threshold_word_count,
-            "timers": dict(self.timers),
-            "timeoutInMs": self.timeout_in_ms,
-            "metadata": dict(self.metadata),
-        }
-        if self.notify_headers is not None:
-            out["notifyHeaders"] = dict(self.notify_headers)
-        out["amdEventsSubscription"] = list(self.amd_events_subscription)
-        return out
 
 
 @dataclass(frozen=True)
@@ -151,117 +82,6 @@ class CampaignSpec:
         return out
 
 
-class _Errors:
-    """Collects "path: message" problems across the blocks of one spec."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
-
-    def block(self, parse: Callable[[], T]) -> T | None:
-        try:
-            return parse()
-        except SpecInvalid as exc:
-            self.items.extend(exc.errors)
-            return None
-
-    def unknown_keys(self, data: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
-        for key in data:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else str(key)
-                self.add(where, f"unknown key (expected one of {', '.join(allowed)})")
-
-
-def _mapping(data: object, path: str, errors: _Errors) -> Mapping[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        errors.add(path, f"must be a mapping, not {type(data).__name__}")
-        return {}
-    return data
-
-
-def _text(data: Mapping[str, Any], key: str, path: str, errors: _Errors) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
-        errors.add(f"{path}.{key}", "must be a non-empty string")
-        return None
-    return str(value).strip()
-
-
-def _positive_int(
-    value: object, where: str, errors: _Errors, *, zero: bool = False, most: int | None = None
-) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
-        errors.add(where, f"must be a {'non-negative' if zero else 'positive'} integer")
-        return None
-    if most is not None and value > most:
-        errors.add(where, f"must be at most {most}")
-        return None
-    return value
-
-
-def _gateway(data: object, errors: _Errors) -> GatewaySpec | None:
-    block = _mapping(data, "gateway", errors)
-    errors.unknown_keys(block, GATEWAY_KEYS, "gateway")
-    bot = _text(block, "bot", "gateway", errors)
-    callers = parse_callers(block, errors.items)
-    for key, value in (("bot", bot), ("caller", callers)):
-        if value is None and key not in block:
-            errors.add(f"gateway.{key}", "is required")
-    mode = str(block.get("machineDetection", "detect")).strip().lower()
-    if mode not in MACHINE_DETECTION_MODES:
-        errors.add(
-            "gateway.machineDetection",
-            f'"{block.get("machineDetection")}" is not one of {", ".join(MACHINE_DETECTION_MODES)}',
-        )
-    threshold = block.get("thresholdWordCount")
-    if threshold is not None:
-        threshold = _positive_int(threshold, "gateway.thresholdWordCount", errors)
-    timers = dict(DEFAULT_TIMERS)
-    for key, value in _mapping(block.get("timers"), "gateway.timers", errors).items():
-        if key not in TIMER_KEYS:
-            errors.add(
-                f"gateway.timers.{key}", f"unknown timer (expected one of {', '.join(TIMER_KEYS)})"
-            )
-        elif (ms := _positive_int(value, f"gateway.timers.{key}", errors, most=DAY_MS)) is not None:
-            timers[key] = ms
-    ring = _positive_int(
-        block.get("timeoutInMs", DEFAULT_RING_TIMEOUT_MS),
-        "gateway.timeoutInMs",
-        errors,
-        most=DAY_MS,
-    )
-    metadata = dict(_mapping(block.get("metadata"), "gateway.metadata", errors))
-    headers = block.get("notifyHeaders")
-    if headers is not None:
-        headers = {
-            str(k): str(v) for k, v in _mapping(headers, "gateway.notifyHeaders", errors).items()
-        }
-    events = block.get("amdEventsSubscription")
-    if events is not None and not isinstance(events, list):
-        errors.add("gateway.amdEventsSubscription", "must be a list")
-        events = None
-    if bot is None or callers is None or ring is None or mode not in MACHINE_DETECTION_MODES:
-        return None
-    return GatewaySpec(
-        bot=bot,
-        callers=callers,
-        trunk=_text(block, "trunk", "gateway", errors),
-        machine_detection=mode,
-        threshold_word_count=threshold,
-        timers=timers,
-        timeout_in_ms=ring,
-        metadata=metadata,
-        notify_headers=headers,
-        amd_events_subscription=tuple(str(e) for e in events or ()),
-    )
-
-
 def _zone_ok(name: object) -> bool:
     try:
         ZoneInfo(str(name))
@@ -270,10 +90,10 @@ def _zone_ok(name: object) -> bool:
     return True
 
 
-def _schedule(data: object, errors: _Errors) -> Schedule | None:
+def _schedule(data: object, errors: Problems) -> Schedule | None:
     if data is None:
         return None
-    block = _mapping(data, "schedule", errors)
+    block = mapping(data, "schedule", errors)
     errors.unknown_keys(block, ("cron", "timezone"), "schedule")
     cron = block.get("cron")
     zone = block.get("timezone", "UTC")
@@ -289,7 +109,7 @@ def _schedule(data: object, errors: _Errors) -> Schedule | None:
 
 def parse_spec(data: object) -> CampaignSpec:
     """Validate a whole spec; raise SpecInvalid listing every problem with its path."""
-    errors = _Errors()
+    errors = Problems()
     if not isinstance(data, Mapping):
         raise SpecInvalid([f"spec: must be a mapping, not {type(data).__name__}"])
     # Before any number is converted or compared: a number of 250k digits costs seconds of CPU.
@@ -297,11 +117,11 @@ def parse_spec(data: object) -> CampaignSpec:
     if too_long:
         raise SpecInvalid(too_long)
     errors.unknown_keys(data, TOP_LEVEL_KEYS, "")
-    name = _text(data, "name", "spec", errors)
+    name = text(data, "name", "spec", errors)
     if name is None and "name" not in data:
         errors.add("name", "is required")
-    region = _text(data, "default_region", "spec", errors)
-    gateway = _gateway(data.get("gateway"), errors)
+    region = text(data, "default_region", "spec", errors)
+    gateway = parse_gateway(data.get("gateway"), errors)
     window = errors.block(lambda: CallingWindow.from_dict(data.get("window"), "window"))
     pacing = errors.block(lambda: PacingLimits.from_dict(data.get("pacing"), "pacing"))
     retry = errors.block(lambda: RetryPolicy.from_dict(data.get("retry"), "retry"))

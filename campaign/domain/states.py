@@ -20,13 +20,10 @@ Rows store the enums by value, so renaming a value is a data migration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Final, Generic, TypeVar
+from typing import Final
 
-from campaign.errors import IllegalTransition
+from campaign.domain.machine import Table, Transition, apply, declare, stay
 
 
 class AttemptState(StrEnum):
@@ -116,45 +113,6 @@ class CampaignEvent(StrEnum):
     RERUN = "rerun"
 
 
-S = TypeVar("S", bound=StrEnum)
-E = TypeVar("E", bound=StrEnum)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition(Generic[S]):
-    """The state after an event; `changed` is false for a no-op, and then nothing must be written
-    and no side effect (a POST, a redial) may follow."""
-
-    state: S
-    changed: bool
-
-
-Table = Mapping[tuple[S, E], S]
-
-
-def apply(table: Table[S, E], state: S, event: E) -> Transition[S]:
-    """Look the pair up in a declared table; a pair the table does not list is a bug or a wrong
-    request, never a race, so it raises instead of being ignored."""
-    try:
-        target = table[(state, event)]
-    except KeyError:
-        machine = type(state).__name__.removesuffix("State").lower()
-        raise IllegalTransition(
-            f"a {machine} in state {state.value!r} cannot take event {event.value!r}"
-        ) from None
-    return Transition(target, changed=target != state)
-
-
-def _stay(state: S, *events: E) -> dict[E, S]:
-    return dict.fromkeys(events, state)
-
-
-def _table(rows: Mapping[S, Mapping[E, S]]) -> Table[S, E]:
-    return MappingProxyType(
-        {(state, event): target for state, row in rows.items() for event, target in row.items()}
-    )
-
-
 _AS, _AE = AttemptState, AttemptEvent
 
 ATTEMPT_FINAL: Final = frozenset({_AS.COMPLETED, _AS.FAILED, _AS.LOST, _AS.ERROR, _AS.RELEASED})
@@ -173,7 +131,7 @@ _FROM_GATEWAY = {
     _AE.EXPIRE: _AS.LOST,
 }
 
-ATTEMPT_TABLE: Final[Table[AttemptState, AttemptEvent]] = _table(
+ATTEMPT_TABLE: Final[Table[AttemptState, AttemptEvent]] = declare(
     {
         _AS.QUEUED: {
             _AE.CLAIM: _AS.DIALING,
@@ -189,23 +147,23 @@ ATTEMPT_TABLE: Final[Table[AttemptState, AttemptEvent]] = _table(
         },
         # Notifications can beat the POST's own response, hence answer/complete/fail from here.
         _AS.SENDING: {
-            **_stay(_AS.SENDING, *_LATE_DIAL_STEPS),
+            **stay(_AS.SENDING, *_LATE_DIAL_STEPS),
             **_FROM_GATEWAY,
             _AE.ACCEPT: _AS.ACCEPTED,
             _AE.ERROR: _AS.ERROR,
         },
         # `error` here would contradict the POST's own success: left unlisted, so it raises.
         _AS.ACCEPTED: {
-            **_stay(_AS.ACCEPTED, *_LATE_DIAL_STEPS, _AE.ACCEPT),
+            **stay(_AS.ACCEPTED, *_LATE_DIAL_STEPS, _AE.ACCEPT),
             **_FROM_GATEWAY,
         },
         # An `error` from the POST path after the gateway reported an answer: the call exists,
         # the gateway's word wins.
         _AS.ANSWERED: {
-            **_stay(_AS.ANSWERED, *_LATE_DIAL_STEPS, _AE.ACCEPT, _AE.ANSWER, _AE.ERROR),
+            **stay(_AS.ANSWERED, *_LATE_DIAL_STEPS, _AE.ACCEPT, _AE.ANSWER, _AE.ERROR),
             **{e: s for e, s in _FROM_GATEWAY.items() if e is not _AE.ANSWER},
         },
-        **{final: _stay(final, *AttemptEvent) for final in ATTEMPT_FINAL},
+        **{final: stay(final, *AttemptEvent) for final in ATTEMPT_FINAL},
     }
 )
 
@@ -228,12 +186,12 @@ _DISPOSED = {
     _CE.BLOCK: _CS.SUPPRESSED,
 }
 
-CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
+CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = declare(
     {
         # finish on a pending contact would settle a call that is not out: unlisted. exhaust is
         # the dispatcher's: the calling window never opens again (campaign end passed).
         _CS.PENDING: {
-            **_stay(_CS.PENDING, _CE.REDIAL, _CE.REARM, _CE.RELEASE),
+            **stay(_CS.PENDING, _CE.REDIAL, _CE.REARM, _CE.RELEASE),
             _CE.DISPATCH: _CS.IN_FLIGHT,
             _CE.EXHAUST: _CS.EXHAUSTED,
             _CE.SUPPRESS: _CS.SUPPRESSED,
@@ -242,7 +200,7 @@ CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
         },
         # A new run does not take a contact whose call is still out; its outcome decides.
         _CS.IN_FLIGHT: {
-            **_stay(_CS.IN_FLIGHT, _CE.DISPATCH, _CE.REARM),
+            **stay(_CS.IN_FLIGHT, _CE.DISPATCH, _CE.REARM),
             _CE.REDIAL: _CS.PENDING,
             _CE.RELEASE: _CS.PENDING,
             _CE.FINISH: _CS.DONE,
@@ -252,20 +210,20 @@ CONTACT_TABLE: Final[Table[ContactState, ContactEvent]] = _table(
             **_DISPOSED,
         },
         **{
-            ended: {**_stay(ended, *ContactEvent), _CE.REARM: _CS.PENDING, **_DISPOSED}
+            ended: {**stay(ended, *ContactEvent), _CE.REARM: _CS.PENDING, **_DISPOSED}
             for ended in (_CS.DONE, _CS.EXHAUSTED)
         },
         # A cancelled contact's campaign is over: a late disposition changes nothing.
-        _CS.CANCELLED: {**_stay(_CS.CANCELLED, *ContactEvent), _CE.REARM: _CS.PENDING},
-        _CS.SUPPRESSED: _stay(_CS.SUPPRESSED, *ContactEvent),
-        _CS.INVALID: _stay(_CS.INVALID, *ContactEvent),
+        _CS.CANCELLED: {**stay(_CS.CANCELLED, *ContactEvent), _CE.REARM: _CS.PENDING},
+        _CS.SUPPRESSED: stay(_CS.SUPPRESSED, *ContactEvent),
+        _CS.INVALID: stay(_CS.INVALID, *ContactEvent),
     }
 )
 
 _PS, _PE = CampaignState, CampaignEvent
 
 # Verbs an operator may not use in a state stay unlisted, so the API can answer 409 with a reason.
-CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = _table(
+CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = declare(
     {
         _PS.DRAFT: {
             _PE.SCHEDULE: _PS.SCHEDULED,
@@ -278,7 +236,7 @@ CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = _table(
             _PE.CANCEL: _PS.CANCELLED,
         },
         _PS.RUNNING: {
-            **_stay(_PS.RUNNING, _PE.START, _PE.RESUME),
+            **stay(_PS.RUNNING, _PE.START, _PE.RESUME),
             _PE.PAUSE: _PS.PAUSED,
             _PE.COMPLETE: _PS.COMPLETED,
             _PE.CANCEL: _PS.CANCELLED,
@@ -296,7 +254,7 @@ CAMPAIGN_TABLE: Final[Table[CampaignState, CampaignEvent]] = _table(
         },
         # `complete` is the engine's, not an operator's: losing a race to `cancel` is harmless.
         _PS.CANCELLED: {
-            **_stay(_PS.CANCELLED, _PE.CANCEL, _PE.COMPLETE),
+            **stay(_PS.CANCELLED, _PE.CANCEL, _PE.COMPLETE),
             _PE.RERUN: _PS.RUNNING,
         },
     }
@@ -322,11 +280,11 @@ class RunEvent(StrEnum):
 
 _RS, _RE = RunState, RunEvent
 
-RUN_TABLE: Final[Table[RunState, RunEvent]] = _table(
+RUN_TABLE: Final[Table[RunState, RunEvent]] = declare(
     {
         _RS.RUNNING: {_RE.COMPLETE: _RS.COMPLETED, _RE.CANCEL: _RS.CANCELLED},
         # An ended run keeps its ending: a late complete after a cancel changes nothing.
-        **{ended: _stay(ended, *RunEvent) for ended in (_RS.COMPLETED, _RS.CANCELLED, _RS.SKIPPED)},
+        **{ended: stay(ended, *RunEvent) for ended in (_RS.COMPLETED, _RS.CANCELLED, _RS.SKIPPED)},
     }
 )
 

@@ -1,32 +1,19 @@
-"""SAVG dial-out over HTTP: one POST per call, and a verdict on whether a call may exist.
+"""SAVG dial-out over HTTP: one POST per call, retried in place only when no call was placed.
 
-The one rule: **retry only what provably placed no call.** Every failure becomes one of:
-
-- `DialNotPlaced` (retried here, in place, then re-raised): nothing complete reached SAVG, or SAVG
-  said it placed nothing. Connect errors and connect/pool timeouts (no byte sent); a proxy that
-  refused the tunnel; write timeouts and write errors (httpcore writes until its buffer is empty,
-  so a write failure means the last bytes of the body never left and the gateway cannot have
-  parsed the JSON); HTTP 429 and 503 (refused before placing, jambonz's "Maximum Calls In
-  Progress") and 408 (the server gave up before reading the whole request).
-- `DialOutcomeUnknown` (never re-sent): the whole request may have arrived. Read timeouts, read
-  errors, a server that hung up after the send, an unreadable answer, 2xx without `sid`/`callId`,
-  and every 5xx but 503: a 500 may come after the call was placed, and a proxy's 502/504 cannot
-  tell us whether SAVG acted. Any httpx error not listed below lands here too (the safe default).
-- `DialRejected` (not retried): the request itself is wrong. 4xx other than 408/429, 3xx (never
-  followed: a redirect means SAVG_BASE_URL is wrong), and requests httpx refuses to build or send.
+Which failure means what (`DialNotPlaced`, `DialOutcomeUnknown`, `DialRejected`) is decided in
+`campaign.gateway.verdicts`; this module builds the request, sends it with a fresh JWT, and retries
+`DialNotPlaced` for a few seconds at most before handing it back to the worker.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from functools import cache
 from typing import Self
 from urllib.parse import quote
@@ -47,11 +34,15 @@ from campaign.clock import utcnow
 from campaign.errors import (
     DialNotPlaced,
     DialOutcomeUnknown,
-    DialRejected,
     GatewayError,
     InvalidInput,
 )
 from campaign.gateway.auth import MIN_SECRET_BYTES, make_token
+from campaign.gateway.verdicts import (
+    accepted_ids,
+    status_error,
+    transport_error,
+)
 from campaign.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,36 +52,6 @@ logger = logging.getLogger(__name__)
 BACKOFF_INITIAL_S = 0.2
 BACKOFF_JITTER_S = 0.2
 MAX_IN_PLACE_WAIT_S = 5.0
-MESSAGE_LIMIT = 300
-
-NOT_PLACED_STATUSES = frozenset({408, 429, 503})
-
-# Looked up along the exception's MRO, so each leaf class httpx raises has its own decision.
-TRANSPORT_OUTCOMES: Mapping[type[Exception], type[GatewayError]] = {
-    httpx.ConnectError: DialNotPlaced,
-    httpx.ConnectTimeout: DialNotPlaced,
-    httpx.PoolTimeout: DialNotPlaced,
-    httpx.ProxyError: DialNotPlaced,
-    httpx.WriteTimeout: DialNotPlaced,
-    httpx.WriteError: DialNotPlaced,
-    httpx.ReadTimeout: DialOutcomeUnknown,
-    httpx.ReadError: DialOutcomeUnknown,
-    httpx.RemoteProtocolError: DialOutcomeUnknown,
-    httpx.CloseError: DialOutcomeUnknown,
-    httpx.DecodingError: DialOutcomeUnknown,
-    httpx.LocalProtocolError: DialRejected,
-    httpx.UnsupportedProtocol: DialRejected,
-    httpx.TooManyRedirects: DialRejected,
-    httpx.InvalidURL: DialRejected,
-    httpx.HTTPError: DialOutcomeUnknown,
-}
-
-_HINTS: Mapping[int, str] = {
-    401: "check SAVG_CLIENT_ID, SAVG_CLIENT_SECRET, SAVG_JWT_ALGORITHM and this host's clock",
-    403: "the JWT app needs the SmartAssist Dialout scope for this bot",
-    404: "check the bot id and SAVG_BASE_URL",
-}
-
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 
@@ -260,11 +221,16 @@ class SavgClient:
         try:
             response = self._http.post(url, json=body, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _logged(_transport_error(exc, url)) from exc
+            raise _logged(transport_error(exc, url)) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         if not response.is_success:
-            raise _logged(_status_error(response, url, self._clock()))
-        accepted = _accepted(response, latency_ms)
+            raise _logged(status_error(response, url, self._clock()))
+        try:
+            sid, call_id = accepted_ids(response)
+        except DialOutcomeUnknown as exc:
+            _logged(exc)
+            raise
+        accepted = DialAccepted(sid=sid, call_id=call_id, latency_ms=latency_ms)
         logger.debug(
             "SAVG accepted dial-out: sid=%s callId=%s in %.0f ms",
             accepted.sid,
@@ -277,67 +243,6 @@ class SavgClient:
 def _logged(error: GatewayError) -> GatewayError:
     logger.warning("SAVG dial-out failed (%s): %s", type(error).__name__, error)
     return error
-
-
-def _transport_error(exc: Exception, url: str) -> GatewayError:
-    outcome = next(TRANSPORT_OUTCOMES[c] for c in type(exc).__mro__ if c in TRANSPORT_OUTCOMES)
-    return outcome(f"POST {url}: {type(exc).__name__}: {exc}")
-
-
-def _status_error(response: httpx.Response, url: str, now: datetime) -> GatewayError:
-    status = response.status_code
-    message = f"POST {url}: HTTP {status}: {_gateway_message(response)}"
-    if status in NOT_PLACED_STATUSES:
-        retry_after = _retry_after_s(response.headers.get("Retry-After"), now)
-        return DialNotPlaced(message, status_code=status, retry_after_s=retry_after)
-    if status >= 500:
-        return DialOutcomeUnknown(message, status_code=status)
-    hint = "redirects are not followed: fix SAVG_BASE_URL" if status < 400 else _HINTS.get(status)
-    return DialRejected(f"{message} ({hint})" if hint else message, status_code=status)
-
-
-def _gateway_message(response: httpx.Response) -> str:
-    """What the gateway said, from JSON `error`/`message`/`errors` or the raw text."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    detail: object = response.text
-    if isinstance(data, dict):
-        detail = next((data[k] for k in ("error", "message", "errors") if data.get(k)), data)
-    text = " ".join(str(detail).split()) or response.reason_phrase
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _accepted(response: httpx.Response, latency_ms: float) -> DialAccepted:
-    """A 2xx means a call may exist, so an answer we cannot read is unknown, not refused."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        sid, call_id = data.get("sid"), data.get("callId")
-        if isinstance(sid, str) and sid and isinstance(call_id, str) and call_id:
-            return DialAccepted(sid=sid, call_id=call_id, latency_ms=latency_ms)
-    message = f"HTTP {response.status_code} without sid/callId: {_gateway_message(response)}"
-    raise _logged(DialOutcomeUnknown(message, status_code=response.status_code))
-
-
-def _retry_after_s(value: str | None, now: datetime) -> float | None:
-    """`Retry-After` as seconds from `now`: delta-seconds or an HTTP date; None if unreadable."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _hinted_wait_s(state: RetryCallState) -> float | None:

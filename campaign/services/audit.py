@@ -10,14 +10,14 @@ named actor (the demo, a test calling a service) is recorded as `system`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AuditRow
-from campaign.domain.durations import parse_duration
+from campaign.domain.operator_times import read_time
 from campaign.errors import InvalidInput
 
 SYSTEM = "system"
@@ -116,20 +116,8 @@ def entries(
 def parse_since(value: str, now: datetime) -> datetime:
     """`--since` as operators write it: a duration back from now (`2h`, `7d`), a date (from its
     start, UTC), or an ISO 8601 instant with its offset."""
-    text = value.strip()
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
-    except ValueError:
-        pass
-    try:
-        at: datetime | None = datetime.fromisoformat(text)
-    except ValueError:
-        at = None
-    if at is None or at.utcoffset() is None:
+    at = read_time(value, now=now, back=True)
+    if at is None:
         raise InvalidInput(
             f'since "{value}": expected a duration (2h), a date (2026-12-01) or an ISO time '
             "with offset (2026-12-01T09:00:00+00:00)"

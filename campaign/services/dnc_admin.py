@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from sqlalchemy import delete, func, or_, select
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from campaign.db.tables import DncRow
 from campaign.domain.contacts import normalise_phone
-from campaign.domain.durations import parse_duration
+from campaign.domain.operator_times import read_time
 from campaign.errors import InvalidInput
 from campaign.services import audit
 from campaign.services.csv_files import CsvRows, RowProblem, list_some, read_header
@@ -72,22 +72,8 @@ class DncImportReport:
 def parse_expiry(value: str, now: datetime) -> datetime:
     """An expiry as operators write it: a duration from now (`90d`), a date (the entry holds
     through that whole day, UTC), or an ISO 8601 instant with its offset."""
-    text = value.strip()
-    try:
-        return now + parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
-        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        at = None
-    if at is None or at.utcoffset() is None:
+    at = read_time(value, now=now, day_end=True)
+    if at is None:
         raise InvalidInput(
             f'expires "{value}": expected a duration (90d), a date (2026-12-31) '
             "or an ISO time with offset (2026-12-31T18:00:00-05:00)"

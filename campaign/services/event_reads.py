@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import EventRow
+from campaign.domain.operator_times import read_time
 from campaign.errors import InvalidInput
 from campaign.services import audit
 from campaign.services.campaigns import get_campaign_row
@@ -108,14 +109,8 @@ class Replayed:
 
 def parse_since(value: str) -> datetime:
     """`--since`: an ISO time with offset, or a date (its midnight, UTC)."""
-    text = value.strip()
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        at = None
-    if at is not None and len(text) == 10:  # a bare date
-        at = at.replace(tzinfo=UTC)
-    if at is None or at.utcoffset() is None:
+    at = read_time(value, now=None)
+    if at is None:
         raise InvalidInput(
             f'since "{value}": expected an ISO time with offset (2026-12-01T09:00:00+00:00) '
             "or a date (2026-12-01)"

@@ -1,18 +1,15 @@
-"""The read side for operators: campaign status (counts, rates, runs) and the per-attempt export.
+"""The read side for operators: campaign status (counts, rates, runs, what waits and why).
 
-Plain grouped SELECTs over the indexed columns, no domain objects; the export streams through a
-server-side cursor so a campaign of millions of attempts is never loaded whole.
+Plain grouped SELECTs over the indexed columns, no domain objects. The per-attempt CSV is
+`services.export`.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import IO, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from redis import RedisError
 from sqlalchemy import func, select
@@ -24,34 +21,11 @@ from campaign.domain.reasons import Waiting
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState, CampaignState, ContactState
 from campaign.services import event_reads
 from campaign.services.campaigns import get_campaign_row
-from campaign.services.csv_files import SafeCsvWriter
 from campaign.services.forecast import recent_forecast
 
 RATE_WINDOW = timedelta(seconds=10)
 """Calls per second are measured over the last RATE_WINDOW of dial-outs."""
 
-EXPORT_COLUMNS = (
-    "contact_id",
-    "external_id",
-    "number",
-    "zone",
-    "local_time",
-    "run",
-    "attempt",
-    "outcome",
-    "status",
-    "reasonCode",
-    "sip_code",
-    "amd",
-    "duration",
-    "sid",
-    "callId",
-    "conversationId",
-    "decision",
-    "disposition",
-    "disposition_label",
-    "caller",
-)
 _LIVE = tuple(s.value for s in ATTEMPT_LIVE)
 _OPEN = (ContactState.PENDING, ContactState.IN_FLIGHT)
 _NOT_STARTED = {
@@ -256,90 +230,3 @@ def campaign_status(
         ),
         events=event_reads.outbox(session, campaign_id),
     )
-
-
-@lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError):
-        return None
-
-
-_EXPORT_SELECT = (
-    AttemptRow.contact_id,
-    ContactRow.external_id,
-    AttemptRow.phone,
-    ContactRow.zones,
-    func.coalesce(AttemptRow.sending_at, AttemptRow.claimed_at, AttemptRow.queued_at),
-    RunRow.number,
-    AttemptRow.number,
-    AttemptRow.outcome,
-    AttemptRow.state,
-    AttemptRow.reason_code,
-    AttemptRow.sip_code,
-    AttemptRow.amd,
-    AttemptRow.duration_s,
-    AttemptRow.sid,
-    AttemptRow.call_id,
-    AttemptRow.conversation_id,
-    AttemptRow.decision,
-    AttemptRow.disposition,
-    AttemptRow.disposition_label,
-    AttemptRow.caller,
-)
-
-
-def export_rows(session: Session, campaign_id: int, *, chunk: int = 2000) -> Iterator[list[object]]:
-    """One row per attempt (EXPORT_COLUMNS order), oldest first, through a server-side cursor.
-
-    `local_time` is when the call was sent (else claimed, else queued) in the contact's first
-    zone. Must run inside a transaction (server-side cursors live in one).
-    """
-    get_campaign_row(session, campaign_id)
-    query = (
-        select(*_EXPORT_SELECT)
-        .join(ContactRow, ContactRow.id == AttemptRow.contact_id)
-        .outerjoin(RunRow, RunRow.id == AttemptRow.run_id)
-        .where(AttemptRow.campaign_id == campaign_id)
-        .order_by(AttemptRow.id)
-        .execution_options(yield_per=chunk)
-    )
-    for contact_id, external_id, phone, zones, at, *rest in session.execute(query).tuples():
-        zone_name = zones[0] if zones else "UTC"
-        zone = _zone(zone_name)
-        local = at.astimezone(zone) if zone else at
-        tail = ["" if value is None else value for value in rest]
-        yield [contact_id, external_id or "", phone, zone_name, local.isoformat(), *tail]
-
-
-def _write_export(session: Session, campaign_id: int, out: IO[str]) -> Iterator[int]:
-    """Write the header, then each attempt row, yielding the count so far after each row.
-
-    Values from uploads and from the gateway are anyone's text: cells a spreadsheet would run as
-    formulas are neutralised (csv_files), phone numbers kept as they are.
-    """
-    writer = SafeCsvWriter(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for number, row in enumerate(export_rows(session, campaign_id), 1):
-        writer.writerow(row)
-        yield number
-
-
-def write_export(session: Session, campaign_id: int, out: IO[str]) -> int:
-    """Write the export CSV (header + one row per attempt) to `out`; returns the row count."""
-    count = 0
-    for count in _write_export(session, campaign_id, out):  # noqa: B007 - the last count is kept
-        pass
-    return count
-
-
-def export_chunks(session: Session, campaign_id: int, rows_per_chunk: int = 1000) -> Iterator[str]:
-    """The export CSV as text chunks of `rows_per_chunk` rows, for a streamed response."""
-    buffer = io.StringIO()
-    for number in _write_export(session, campaign_id, buffer):
-        if number % rows_per_chunk == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()

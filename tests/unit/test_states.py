@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import pytest
 
+from campaign.domain.machine import Table, Transition, apply
 from campaign.domain.states import (
     ATTEMPT_FINAL,
     ATTEMPT_LIVE,
@@ -25,9 +26,6 @@ from campaign.domain.states import (
     ContactState,
     RunEvent,
     RunState,
-    Table,
-    Transition,
-    apply,
     attempt_transition,
     campaign_transition,
     contact_transition,
