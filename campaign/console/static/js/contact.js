@@ -1,7 +1,7 @@
 // One contact in a dialog: its facts and attempts; an operator changes its priority or sets a
 // disposition (the same routes a CRM uses), and the answer's note says what the engine did.
 import { api, session } from "./api.js";
-import { h, replace, field, problemItem } from "./dom.js";
+import { h, replace, field, showProblems } from "./dom.js";
 import { count, dispositionLabel, duration, outcomeLabel, stateLabel, when, zone, DISPOSITIONS } from "./format.js";
 import { facts, showAttempt } from "./attempts.js";
 
@@ -33,19 +33,22 @@ function attemptsTable(id, c, ctx) {
       h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `Timeline of attempt ${a.number}`, text: "Timeline", onclick: () => showAttempt(id, a.id, ctx) })))))));
 }
 
-/** A form that sends `body()` to the contact and shows the answer (`said`) or the problems. */
+/** A form whose `send` calls the API and says what it did; the API's problems ("path: message",
+ *  listed or joined with "; ") show next to the field whose data-path they name, the rest below. */
 function actionForm(title, fields, button, send) {
   const problems = h("ul", { class: "problems", role: "alert" });
   const result = h("p", { role: "status" });
   const form = h("form", { class: "stack", novalidate: true }, h("h3", { text: title }), h("div", { class: "form-grid" }, fields), problems, result, h("div", {}, h("button", { type: "submit", text: button })));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    replace(problems);
+    showProblems(form, [], problems);
     result.textContent = "";
     try {
       result.textContent = await send();
     } catch (error) {
-      replace(problems, ...(error.errors && error.errors.length ? error.errors : [error.message]).map(problemItem));
+      showProblems(form, error.errors && error.errors.length ? error.errors : error.message.split("; "), problems);
+      const first = form.querySelector('[aria-invalid="true"]');
+      if (first) first.focus();
     }
   });
   return form;
@@ -53,7 +56,7 @@ function actionForm(title, fields, button, send) {
 
 function operatorForms(id, c, reload) {
   const path = `/campaigns/${id}/contacts/${refOf(c)}`;
-  const priority = h("input", { type: "number", min: -100, max: 100, step: 1, value: c.priority, inputmode: "numeric" });
+  const priority = h("input", { type: "number", min: -100, max: 100, step: 1, value: c.priority, inputmode: "numeric", "data-path": "body.priority" });
   const priorityForm = actionForm("Priority", [field("Priority", priority, "−100 to 100; higher is called first among contacts due at once")], "Change priority", async () => {
     const typed = priority.value.trim();
     const changed = await api(path, { method: "PATCH", json: { priority: /^[-+]?\d+$/.test(typed) ? Number(typed) : typed } });
@@ -61,10 +64,10 @@ function operatorForms(id, c, reload) {
     return `Priority is now ${changed.priority}.`;
   });
 
-  const kind = h("select", {}, Object.entries(DISPOSITIONS).map(([k, text]) => h("option", { value: k, text })));
-  const label = h("input", { type: "text", maxlength: 100, autocomplete: "off", placeholder: "paid" });
-  const at = h("input", { type: "datetime-local" });
-  const timezone = h("input", { type: "text", value: c.zones[0] || zone, autocomplete: "off", spellcheck: "false" });
+  const kind = h("select", { "data-path": "disposition" }, Object.entries(DISPOSITIONS).map(([k, text]) => h("option", { value: k, text })));
+  const label = h("input", { type: "text", maxlength: 100, autocomplete: "off", placeholder: "paid", "data-path": "label" });
+  const at = h("input", { type: "datetime-local", "data-path": "at" });
+  const timezone = h("input", { type: "text", value: c.zones[0] || zone, autocomplete: "off", spellcheck: "false", "data-path": "timezone" });
   const labelField = field("Label (business outcome)", label, "optional, e.g. paid");
   const atField = field("Call back at (local time)", at);
   const zoneField = field("Time zone", timezone, "IANA name; the contact's by default");
