@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ SPEC: dict[str, Any] = {
     "pacing": {"cps": 6, "max_live_calls": 8, "max_call_duration": "5s"},
     "retry": {"max_attempts": 3, "outcomes": {"busy": {"delays": ["2s"]}}},
 }
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _create(api: httpx.Client, **pacing: Any) -> int:
@@ -386,6 +390,7 @@ def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
     assert "of 400" in contacts.locator(".pager").inner_text()
     shot(page, "contacts")
     page.set_viewport_size({"width": 390, "height": 844})
+    contacts.get_by_role("heading", name="Contacts").evaluate("title => title.scrollIntoView()")
     page.wait_for_timeout(300)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "contacts-narrow", full_page=False)
@@ -394,7 +399,12 @@ def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
 def test_an_operator_changes_a_priority_and_sets_a_disposition_from_a_contact(
     page: Any, api: httpx.Client, console_stack: Stack
 ) -> None:
-    cid = _create(api)
+    doc = copy.deepcopy(SPEC)
+    doc["name"] = f"window-{secrets.token_hex(2)}"
+    doc["window"] = {"hours": {day: "09:00-17:00" for day in DAYS}}
+    created = api.post("/api/v1/campaigns", json=doc)
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
     _upload(api, cid, 3)
     sign_in(page, OPERATOR_KEY)
     page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}/contacts")
@@ -421,10 +431,19 @@ def test_an_operator_changes_a_priority_and_sets_a_disposition_from_a_contact(
     at = dialog.get_by_label("Call back at (local time)")
     _problem_of(page, at).filter(has_text="at: a callback needs the local time").wait_for()
     assert at.get_attribute("aria-invalid") == "true"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    at.fill(f"{tomorrow}T03:00")  # 04:00 in New York, the contact's zone: the window is shut
+    dialog.get_by_label("Time zone").fill("America/Chicago")
+    dialog.get_by_role("button", name="Set disposition").click()
+    said = dialog.get_by_role("status").filter(has_text="Call back set")
+    said.wait_for()
+    assert "the contact is now pending" in said.inner_text()
+    assert f"moved to its next opening, {tomorrow}T08:00:00" in said.inner_text()
+    shot(page, "contact-callback", full_page=False)
     dialog.get_by_label("Disposition", exact=True).select_option("done")
     dialog.get_by_label("Label (business outcome)").fill("paid")
     dialog.get_by_role("button", name="Set disposition").click()
-    dialog.get_by_text(re.compile(r"^Done: paid: the contact is done; ")).wait_for()
+    dialog.get_by_text(re.compile(r"^Done: paid set; the contact is now done\. ")).wait_for()
     assert _contact_row(console_stack.runtime.sessions, cid, "c-1").state == "done"
     dialog.locator("dd").filter(has_text="Done").first.wait_for()
     shot(page, "contact-detail", full_page=False)

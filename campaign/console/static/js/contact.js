@@ -2,7 +2,7 @@
 // disposition (the same routes a CRM uses), and the answer's note says what the engine did.
 import { api, session } from "./api.js";
 import { h, replace, field, showProblems } from "./dom.js";
-import { count, dispositionLabel, duration, outcomeLabel, stateLabel, when, zone, DISPOSITIONS } from "./format.js";
+import { count, dispositionLabel, duration, outcomeLabel, stateLabel, waitingLabel, when, zone, DISPOSITIONS } from "./format.js";
 import { facts, showAttempt } from "./attempts.js";
 
 // A path segment for the contact: its external id, else (or when the id holds a "/") its number.
@@ -13,7 +13,7 @@ function contactFacts(c) {
     ["State", stateLabel(c.state)], ["Why closed", c.closed_reason], ["Priority", c.priority],
     ["Attempts", count(c.attempts)], ["Last outcome", c.last_outcome ? outcomeLabel(c.last_outcome) : null],
     ["Disposition", c.disposition ? dispositionLabel(c.disposition) : null],
-    ["Next due", c.state === "pending" && c.next_due_at ? when(c.next_due_at) : null], ["Waiting for", c.state === "pending" ? c.waiting_reason : null],
+    ["Next due", c.state === "pending" && c.next_due_at ? when(c.next_due_at) : null], ["Waiting for", c.state === "pending" && c.waiting_reason ? waitingLabel(c.waiting_reason) : null],
     ["Time zones", c.zones.join(", ")], ["CSV line", c.line_no],
     ...Object.entries(c.metadata || {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])]);
 }
@@ -57,7 +57,7 @@ function actionForm(title, fields, button, send) {
 function operatorForms(id, c, reload) {
   const path = `/campaigns/${id}/contacts/${refOf(c)}`;
   const priority = h("input", { type: "number", min: -100, max: 100, step: 1, value: c.priority, inputmode: "numeric", "data-path": "body.priority" });
-  const priorityForm = actionForm("Priority", [field("Priority", priority, "−100 to 100; higher is called first among contacts due at once")], "Change priority", async () => {
+  const priorityForm = actionForm("Change the priority", [field("Priority", priority, "−100 to 100; higher is called first among contacts due at once")], "Change priority", async () => {
     const typed = priority.value.trim();
     const changed = await api(path, { method: "PATCH", json: { priority: /^[-+]?\d+$/.test(typed) ? Number(typed) : typed } });
     await reload();
@@ -77,7 +77,7 @@ function operatorForms(id, c, reload) {
   };
   kind.addEventListener("change", sync);
   sync();
-  const dispositionForm = actionForm("Disposition", [field("Disposition", kind), labelField, atField, zoneField], "Set disposition", async () => {
+  const dispositionForm = actionForm("Set a disposition", [field("Disposition", kind), labelField, atField, zoneField], "Set disposition", async () => {
     const body = { disposition: kind.value };
     if (kind.value === "done" && label.value.trim()) body.label = label.value.trim();
     if (kind.value === "callback") {
@@ -86,7 +86,8 @@ function operatorForms(id, c, reload) {
     }
     const answer = await api(`${path}/disposition`, { method: "POST", json: body });
     await reload();
-    return `${dispositionLabel(answer.disposition, answer.label)}: the contact is ${stateLabel(answer.contact_state).toLowerCase()}; ${answer.note}.`;
+    const note = answer.note.charAt(0).toUpperCase() + answer.note.slice(1);
+    return `${dispositionLabel(answer.disposition, answer.label)} set; the contact is now ${stateLabel(answer.contact_state).toLowerCase()}. ${note}.`;
   });
   return h("section", { class: "grid two", "aria-label": "Change the contact" }, priorityForm, dispositionForm);
 }
