@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from campaign.db.tables import ContactRow
-
 from tests.console.conftest import OPERATOR_KEY, READ_KEY, ZONE, shot, sign_in
 from tests.e2e.conftest import Stack
 from tests.factories import us_numbers
@@ -372,7 +371,9 @@ def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
     assert "Wrong number" in rows.first.inner_text()
     contacts.get_by_label("State").select_option("")
     contacts.get_by_label("Disposition").select_option("wrong_number")
-    wait_for(lambda: rows.count() == 1 and "c-2" in rows.first.inner_text(), 10, what="by disposition")
+    wait_for(
+        lambda: rows.count() == 1 and "c-2" in rows.first.inner_text(), 10, what="by disposition"
+    )
     contacts.get_by_label("Disposition").select_option("retry")
     contacts.get_by_text("No contact matches these filters.").wait_for()
 
@@ -380,8 +381,9 @@ def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
     contacts.get_by_label("Last outcome").select_option("human")
     outcomes = rows.locator("td:nth-child(5)")
     wait_for(
-        lambda: outcomes.count() > 0
-        and all(t == "Answered: human" for t in outcomes.all_inner_texts()),
+        lambda: (
+            outcomes.count() > 0 and all(t == "Answered: human" for t in outcomes.all_inner_texts())
+        ),
         15,
         what="only contacts whose last call a human answered",
     )
