@@ -388,8 +388,9 @@ def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
         what="only contacts whose last call a human answered",
     )
     contacts.get_by_label("Last outcome").select_option("")
-    wait_for(lambda: rows.count() == 25, 10, what="a full first page")
-    assert "of 400" in contacts.locator(".pager").inner_text()
+    pager = contacts.locator(".pager")
+    wait_for(lambda: "1–25 of 400" in pager.inner_text(), 10, what="every contact, paged")
+    assert rows.count() == 25
     shot(page, "contacts")
     page.set_viewport_size({"width": 390, "height": 844})
     contacts.get_by_role("heading", name="Contacts").evaluate("title => title.scrollIntoView()")
