@@ -7,12 +7,15 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from campaign.db.tables import ContactRow
 from tests.console.conftest import OPERATOR_KEY, READ_KEY, ZONE, shot, sign_in
 from tests.e2e.conftest import Stack
 from tests.factories import us_numbers
@@ -32,6 +35,9 @@ SPEC: dict[str, Any] = {
     "pacing": {"cps": 6, "max_live_calls": 8, "max_call_duration": "5s"},
     "retry": {"max_attempts": 3, "outcomes": {"busy": {"delays": ["2s"]}}},
 }
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _create(api: httpx.Client, **pacing: Any) -> int:
@@ -189,7 +195,6 @@ def test_a_read_key_sees_everything_but_no_action_and_a_forged_action_is_refused
     page.get_by_role("progressbar").first.wait_for()
     for verb in ("Start", "Pause", "Resume", "Cancel…"):
         assert page.get_by_role("button", name=verb, exact=True).count() == 0
-    assert page.get_by_role("link", name="Upload contacts").count() == 0
     shot(page, "campaign-read-only")
     before = _state(api, running)
     status = page.evaluate(
@@ -326,3 +331,143 @@ def test_the_outbox_panel_shows_pending_events_failing_since_when_the_crm_is_dow
     assert panel.locator("[data-figure=dead] td.n").inner_text() == "0"
     shot(page, "events-outbox")
     api.post(f"/api/v1/campaigns/{cid}/cancel")
+
+
+def _contact_row(session_factory: Any, cid: int, external_id: str) -> ContactRow:
+    with session_factory() as session:
+        row = session.scalar(
+            select(ContactRow).where(
+                ContactRow.campaign_id == cid, ContactRow.external_id == external_id
+            )
+        )
+        assert row is not None
+        return row
+
+
+def _problem_of(page: Any, field: Any) -> Any:
+    """The slot where the page shows the API's problems with `field`."""
+    return page.locator(f"#{field.get_attribute('id')}-error")
+
+
+def test_contacts_are_listed_and_filtered_by_state_outcome_and_disposition(
+    page: Any, api: httpx.Client, running: int
+) -> None:
+    cid = _create(api)
+    _upload(api, cid, 4)
+    told = api.post(
+        f"/api/v1/campaigns/{cid}/contacts/c-2/disposition", json={"disposition": "wrong_number"}
+    )
+    assert told.status_code == 200, told.text
+    sign_in(page, OPERATOR_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}/contacts")
+    contacts = page.get_by_role("region", name="Contacts", exact=True)
+    rows = contacts.locator("tbody tr")
+    rows.nth(3).wait_for()
+    assert rows.count() == 4
+    assert "1–4 of 4" in contacts.locator(".pager").inner_text()
+    contacts.get_by_label("State").select_option("invalid")
+    wait_for(lambda: rows.count() == 1, 10, what="only the invalid contact")
+    assert "c-2" in rows.first.inner_text()
+    assert "Wrong number" in rows.first.inner_text()
+    contacts.get_by_label("State").select_option("")
+    contacts.get_by_label("Disposition").select_option("wrong_number")
+    wait_for(
+        lambda: rows.count() == 1 and "c-2" in rows.first.inner_text(), 10, what="by disposition"
+    )
+    contacts.get_by_label("Disposition").select_option("retry")
+    contacts.get_by_text("No contact matches these filters.").wait_for()
+
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{running}/contacts")
+    contacts.get_by_label("Last outcome").select_option("human")
+    outcomes = rows.locator("td:nth-child(5)")
+    wait_for(
+        lambda: (
+            outcomes.count() > 0 and all(t == "Answered: human" for t in outcomes.all_inner_texts())
+        ),
+        15,
+        what="only contacts whose last call a human answered",
+    )
+    contacts.get_by_label("Last outcome").select_option("")
+    pager = contacts.locator(".pager")
+    wait_for(lambda: "1–25 of 400" in pager.inner_text(), 10, what="every contact, paged")
+    assert rows.count() == 25
+    shot(page, "contacts")
+    page.set_viewport_size({"width": 390, "height": 844})
+    contacts.get_by_role("heading", name="Contacts").evaluate("title => title.scrollIntoView()")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "contacts-narrow", full_page=False)
+
+
+def test_an_operator_changes_a_priority_and_sets_a_disposition_from_a_contact(
+    page: Any, api: httpx.Client, console_stack: Stack
+) -> None:
+    doc = copy.deepcopy(SPEC)
+    doc["name"] = f"window-{secrets.token_hex(2)}"
+    doc["window"] = {"hours": {day: "09:00-17:00" for day in DAYS}}
+    created = api.post("/api/v1/campaigns", json=doc)
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    _upload(api, cid, 3)
+    sign_in(page, OPERATOR_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}/contacts")
+    row = page.locator("tbody tr").filter(has_text="c-1")
+    row.get_by_role("button", name="Details of c-1").click()
+    dialog = page.get_by_role("dialog", name=re.compile("Contact c-1"))
+    dialog.get_by_text("Not called yet.").wait_for()
+
+    priority = dialog.get_by_label("Priority", exact=True)
+    priority.fill("500")
+    dialog.get_by_role("button", name="Change priority").click()
+    _problem_of(page, priority).filter(has_text="body.priority: ").wait_for()
+    assert _contact_row(console_stack.runtime.sessions, cid, "c-1").priority == 0
+    priority.fill("7")
+    dialog.get_by_role("button", name="Change priority").click()
+    dialog.get_by_text("Priority is now 7.").wait_for()
+    assert _contact_row(console_stack.runtime.sessions, cid, "c-1").priority == 7
+    wait_for(lambda: row.locator("td:nth-child(4)").inner_text() == "7", 10, what="listed priority")
+
+    dialog.get_by_label("Disposition", exact=True).select_option("callback")
+    assert dialog.get_by_label("Call back at (local time)").is_visible()
+    assert not dialog.get_by_label("Label (business outcome)").is_visible()
+    dialog.get_by_role("button", name="Set disposition").click()
+    at = dialog.get_by_label("Call back at (local time)")
+    _problem_of(page, at).filter(has_text="at: a callback needs the local time").wait_for()
+    assert at.get_attribute("aria-invalid") == "true"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    at.fill(f"{tomorrow}T03:00")  # 04:00 in New York, the contact's zone: the window is shut
+    dialog.get_by_label("Time zone").fill("America/Chicago")
+    dialog.get_by_role("button", name="Set disposition").click()
+    said = dialog.get_by_role("status").filter(has_text="Call back set")
+    said.wait_for()
+    assert "the contact is now pending" in said.inner_text()
+    assert f"moved to its next opening, {tomorrow}T08:00:00" in said.inner_text()
+    shot(page, "contact-callback", full_page=False)
+    dialog.get_by_label("Disposition", exact=True).select_option("done")
+    dialog.get_by_label("Label (business outcome)").fill("paid")
+    dialog.get_by_role("button", name="Set disposition").click()
+    dialog.get_by_text(re.compile(r"^Done: paid set; the contact is now done\. ")).wait_for()
+    assert _contact_row(console_stack.runtime.sessions, cid, "c-1").state == "done"
+    dialog.locator("dd").filter(has_text="Done").first.wait_for()
+    shot(page, "contact-detail", full_page=False)
+    dialog.get_by_role("button", name="Close").click()
+    wait_for(lambda: row.locator("td:nth-child(3)").inner_text() == "Done", 10, what="listed state")
+    assert row.locator("td:nth-child(6)").inner_text() == "Done"
+
+
+def test_a_read_key_sees_contacts_without_the_upload_form_or_their_controls(
+    page: Any, api: httpx.Client
+) -> None:
+    cid = _create(api)
+    _upload(api, cid, 2)
+    sign_in(page, READ_KEY)
+    page.goto(page.url.split("#")[0] + f"#/campaigns/{cid}/contacts")
+    page.get_by_role("button", name="Details of c-0").click()
+    dialog = page.get_by_role("dialog", name=re.compile("Contact c-0"))
+    dialog.get_by_text("An operator key can change the priority or set a disposition.").wait_for()
+    for name in ("Change priority", "Set disposition"):
+        assert dialog.get_by_role("button", name=name).count() == 0
+    assert dialog.locator("input, select").count() == 0
+    assert page.get_by_label("Contacts file (CSV)").count() == 0
+    assert page.get_by_role("button", name="Upload").count() == 0
+    shot(page, "contact-read-only", full_page=False)

@@ -7,11 +7,11 @@ import { Poller } from "./poll.js";
 const PAGE = 25;
 const STEPS = { queued: "Queued", claimed: "Claimed by a worker", sent: "Sent to the gateway", accepted: "Accepted by the gateway", answered: "Answered", ended: "Ended" };
 
-function facts(pairs) {
+export function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v) })]));
 }
 
-async function showAttempt(id, attemptId, ctx) {
+export async function showAttempt(id, attemptId, ctx) {
   let detail;
   try { detail = await api(`/campaigns/${id}/attempts/${attemptId}`); } catch (error) { ctx.toast(error.message); return; }
   const start = new Date(detail.timeline.length ? detail.timeline[0].at : detail.queued_at);

@@ -6,14 +6,14 @@ import { Poller } from "./poll.js";
 import { whyText } from "./list.js";
 import { overviewTab } from "./overview.js";
 import { attemptsTab } from "./attempts.js";
-import { contactsTab } from "./upload.js";
+import { contactsTab } from "./contacts.js";
 import { settingsTab } from "./settings.js";
 
 const TABS = [
-  ["overview", "Overview", false],
-  ["attempts", "Attempts", false],
-  ["contacts", "Upload contacts", true],
-  ["settings", "Pacing & retry", false],
+  ["overview", "Overview"],
+  ["attempts", "Attempts"],
+  ["contacts", "Contacts"],
+  ["settings", "Pacing & retry"],
 ];
 
 const VERBS = {
@@ -30,11 +30,10 @@ export function campaignView(root, id, tab, ctx) {
   const why = h("div", { class: "why" });
   const actions = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
   const body = h("div", {});
-  const tabs = TABS.filter(([, , operatorOnly]) => !operatorOnly || session.operator);
   replace(root,
     h("p", {}, h("a", { href: "#/", text: "← All campaigns" })),
     h("div", { class: "head" }, title, state, actions, why),
-    h("nav", { class: "tabs", "aria-label": "Campaign sections" }, tabs.map(([name, label]) =>
+    h("nav", { class: "tabs", "aria-label": "Campaign sections" }, TABS.map(([name, label]) =>
       h("a", { href: `#/campaigns/${id}/${name}`, "aria-current": name === tab ? "page" : null, text: label }))),
     body);
 
@@ -103,7 +102,7 @@ export function campaignView(root, id, tab, ctx) {
     else ctx.fail(error);
   });
 
-  const ownTab = tabs.some(([name]) => name === tab) ? tab : "overview";
+  const ownTab = TABS.some(([name]) => name === tab) ? tab : "overview";
   const view = { overview: overviewTab, attempts: attemptsTab, contacts: contactsTab, settings: settingsTab }[ownTab];
   const stopTab = view(body, id, ctx, { onStatus: (fn) => listeners.push(fn), refresh: () => poller.now() });
   poller.start();

@@ -1,5 +1,6 @@
-// The contacts tab: upload a CSV and read its report; rejected rows download as CSV.
-import { api, BASE, session } from "./api.js";
+// Uploading contacts (the contacts tab, operator keys): a CSV and its report; rejected rows
+// download as CSV.
+import { api, BASE } from "./api.js";
 import { h, replace, field, csvText, download } from "./dom.js";
 import { count } from "./format.js";
 
@@ -22,7 +23,8 @@ export function report(result, fileName) {
     rows.length > 1 ? h("button", { type: "button", class: "secondary", text: "Download the report (CSV)", onclick: () => download(`${fileName.replace(/\.csv$/i, "")}-report.csv`, new Blob([csvText(rows)], { type: "text/csv" })) }) : null);
 }
 
-export function contactsTab(root, id, ctx, { refresh }) {
+/** The upload form with its report; `uploaded` runs after each stored upload. */
+export function uploadPanel(id, ctx, uploaded) {
   const file = h("input", { type: "file", accept: ".csv,text/csv", required: true });
   const region = h("input", { type: "text", maxlength: 3, size: 4, placeholder: "US", autocomplete: "off" });
   const out = h("div", {});
@@ -47,13 +49,11 @@ export function contactsTab(root, id, ctx, { refresh }) {
       const result = await api(`/campaigns/${id}/contacts${query}`, { method: "POST", body: data });
       replace(out, report(result, chosen.name));
       ctx.announce(`Upload done: ${count(result.accepted)} accepted, ${count(result.rejected.length)} rejected.`);
-      refresh();
+      uploaded();
     } catch (error) {
       replace(out, h("div", { class: "panel", role: "alert" }, h("strong", { text: "The file was refused; nothing was stored." }), h("p", { text: error.message })));
     } finally { submit.disabled = false; }
   });
-  replace(root, h("div", { class: "stack" }, form, out,
-    session.operator ? null : h("p", { text: "Uploading needs an operator key." }),
-    h("p", { class: "muted" }, "From a shell: ", h("code", { text: `curl -H "Authorization: Bearer $KEY" -F file=@contacts.csv ${location.origin}${BASE}/campaigns/${id}/contacts` }))));
-  return null;
+  return h("div", { class: "stack" }, form, out,
+    h("p", { class: "muted" }, "From a shell: ", h("code", { text: `curl -H "Authorization: Bearer $KEY" -F file=@contacts.csv ${location.origin}${BASE}/campaigns/${id}/contacts` })));
 }
