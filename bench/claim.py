@@ -97,8 +97,12 @@ class ClaimSizes:
 FULL = ClaimSizes()
 QUICK = ClaimSizes(repeats=5)
 TINY = ClaimSizes(
-    campaigns=(("10k", 2_000, 100), ("100k", 5_000, 100), ("1m", 20_000, 100),
-               ("1m_99pct_closed", 60_000, 1)),
+    campaigns=(
+        ("10k", 2_000, 100),
+        ("100k", 5_000, 100),
+        ("1m", 20_000, 100),
+        ("1m_99pct_closed", 60_000, 1),
+    ),
     repeats=2,
 )
 
@@ -189,9 +193,7 @@ def run(settings: Settings, sizes: ClaimSizes, report: Report) -> None:
         }
         with transaction(runtime.sessions) as session:
             # The 99 %-closed campaign holds every number of the others: its contacts carry them.
-            session.execute(
-                _HISTORY, {"campaign_id": campaigns["1m_99pct_closed"][0], "now": NOW}
-            )
+            session.execute(_HISTORY, {"campaign_id": campaigns["1m_99pct_closed"][0], "now": NOW})
         with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE contacts"))
             conn.execute(text("VACUUM ANALYZE attempts"))
@@ -212,19 +214,35 @@ def run(settings: Settings, sizes: ClaimSizes, report: Report) -> None:
         runtime.close()
     small = timings["10k"]
     report.add(
-        [figure(f"claim_ms_{label}", [t * 1000 for t in ts], "ms", digits=1)
-         for label, ts in timings.items()]
+        [
+            figure(f"claim_ms_{label}", [t * 1000 for t in ts], "ms", digits=1)
+            for label, ts in timings.items()
+        ]
     )
     report.add(
         [
-            figure("claim_ratio_1m_10k", [b / a for a, b in zip(small, timings["1m"], strict=True)],
-                   "x", at_most=TARGET_RATIO),
-            figure("claim_ratio_1m_99pct_closed_10k",
-                   [b / a for a, b in zip(small, timings["1m_99pct_closed"], strict=True)],
-                   "x", at_most=TARGET_RATIO),
-            figure("claim_ratio_compliance_1m_10k",
-                   [b / a for a, b in zip(timings["compliance_10k"], timings["compliance_1m"],
-                                          strict=True)],
-                   "x", at_most=TARGET_RATIO),
+            figure(
+                "claim_ratio_1m_10k",
+                [b / a for a, b in zip(small, timings["1m"], strict=True)],
+                "x",
+                at_most=TARGET_RATIO,
+            ),
+            figure(
+                "claim_ratio_1m_99pct_closed_10k",
+                [b / a for a, b in zip(small, timings["1m_99pct_closed"], strict=True)],
+                "x",
+                at_most=TARGET_RATIO,
+            ),
+            figure(
+                "claim_ratio_compliance_1m_10k",
+                [
+                    b / a
+                    for a, b in zip(
+                        timings["compliance_10k"], timings["compliance_1m"], strict=True
+                    )
+                ],
+                "x",
+                at_most=TARGET_RATIO,
+            ),
         ]
     )

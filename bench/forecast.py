@@ -157,8 +157,13 @@ def run(settings: Settings, sizes: ForecastSizes, report: Report) -> None:
     for label, runs in timings.items():
         report.add(
             [
-                figure(f"forecast_ms_{label}", [w for w, _ in runs], "ms",
-                       at_most=targets.get(label), digits=1),
+                figure(
+                    f"forecast_ms_{label}",
+                    [w for w, _ in runs],
+                    "ms",
+                    at_most=targets.get(label),
+                    digits=1,
+                ),
                 figure(f"forecast_cpu_ms_{label}", [c for _, c in runs], "CPU-ms", digits=1),
             ]
         )

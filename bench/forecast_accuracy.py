@@ -60,36 +60,59 @@ SCENARIOS = {
     "pace": Scenario(
         200,
         {"cps": 5, "max_live_calls": 30, "max_call_duration": "10s"},
-        {"max_attempts": 4, "outcomes": {"busy": {"delays": ["2s", "3s"]},
-                                         "rejected": {"delays": ["3s"], "max": 2},
-                                         "no_answer": {"delays": ["4s"]}, **_FAILSAFE}},
-        {"time_scale": 0.01, "mix": {"human": 0.45, "machine": 0.15, "busy": 0.2,
-                                     "no_answer": 0.1, "rejected": 0.1}},
+        {
+            "max_attempts": 4,
+            "outcomes": {
+                "busy": {"delays": ["2s", "3s"]},
+                "rejected": {"delays": ["3s"], "max": 2},
+                "no_answer": {"delays": ["4s"]},
+                **_FAILSAFE,
+            },
+        },
+        {
+            "time_scale": 0.01,
+            "mix": {"human": 0.45, "machine": 0.15, "busy": 0.2, "no_answer": 0.1, "rejected": 0.1},
+        },
     ),
     "live": Scenario(
         120,
         {"cps": 20, "max_live_calls": 4, "max_call_duration": "30s"},
-        {"max_attempts": 3, "outcomes": {"busy": {"delays": ["2s"]},
-                                         "no_answer": {"delays": ["2s"]}, **_FAILSAFE}},
-        {"time_scale": 0.05, "mix": {"human": 0.6, "machine": 0.2, "busy": 0.1,
-                                     "no_answer": 0.1},
-         "talk_s": {"min": 10, "max": 40}},
+        {
+            "max_attempts": 3,
+            "outcomes": {"busy": {"delays": ["2s"]}, "no_answer": {"delays": ["2s"]}, **_FAILSAFE},
+        },
+        {
+            "time_scale": 0.05,
+            "mix": {"human": 0.6, "machine": 0.2, "busy": 0.1, "no_answer": 0.1},
+            "talk_s": {"min": 10, "max": 40},
+        },
     ),
     "retry": Scenario(
         250,
         {"cps": 12, "max_live_calls": 30, "max_call_duration": "10s"},
-        {"max_attempts": 5, "min_gap": "3s",
-         "outcomes": {"busy": {"delays": ["4s", "6s", "8s"]}, "no_answer": {"delays": ["5s"]},
-                      **_FAILSAFE}},
+        {
+            "max_attempts": 5,
+            "min_gap": "3s",
+            "outcomes": {
+                "busy": {"delays": ["4s", "6s", "8s"]},
+                "no_answer": {"delays": ["5s"]},
+                **_FAILSAFE,
+            },
+        },
         {"time_scale": 0.01, "mix": {"busy": 0.5, "human": 0.4, "no_answer": 0.1}},
     ),
     "window": Scenario(
         150,
         {"cps": 3, "max_live_calls": 30, "max_call_duration": "10s"},
-        {"max_attempts": 4, "outcomes": {"busy": {"delays": ["2s", "3s"]},
-                                         "no_answer": {"delays": ["4s"]}, **_FAILSAFE}},
-        {"time_scale": 0.01, "mix": {"human": 0.5, "machine": 0.2, "busy": 0.2,
-                                     "no_answer": 0.1}},
+        {
+            "max_attempts": 4,
+            "outcomes": {
+                "busy": {"delays": ["2s", "3s"]},
+                "no_answer": {"delays": ["4s"]},
+                **_FAILSAFE,
+            },
+        },
+        {"time_scale": 0.01, "mix": {"human": 0.5, "machine": 0.2, "busy": 0.2, "no_answer": 0.1}},
         window_gap=True,
     ),
 }
@@ -101,7 +124,16 @@ class AccuracySizes:
     """Which scenario each seeded run plays (run i gets seed i + 1), contacts scaled by `scale`."""
 
     runs: tuple[str, ...] = (
-        "pace", "live", "retry", "window", "pace", "live", "retry", "pace", "live", "window",
+        "pace",
+        "live",
+        "retry",
+        "window",
+        "pace",
+        "live",
+        "retry",
+        "pace",
+        "live",
+        "window",
     )
     scale: float = 1.0
     workers: int = 2
@@ -285,15 +317,27 @@ def accuracy(settings: Settings, sizes: AccuracySizes, report: Report) -> None:
         inside = sum(o.inside_band(progress) for o in scored)
         report.add(
             [
-                figure(f"forecast_error_finish_pct_{progress}",
-                       [o.finish_error_pct(progress) for o in scored], "% of duration",
-                       at_most=FINISH_TARGET_PCT if progress == 10 else None, digits=1),
-                figure(f"forecast_error_calls_pct_{progress}",
-                       [o.calls_error_pct(progress) for o in scored], "% of calls",
-                       at_most=CALLS_TARGET_PCT if progress == 10 else None, digits=1),
-                figure(f"forecast_error_band_pct_{progress}", [100 * inside / len(scored)],
-                       "% of runs in [p10, p90]",
-                       at_least=BAND_TARGET_PCT if progress == 10 else None, digits=0),
+                figure(
+                    f"forecast_error_finish_pct_{progress}",
+                    [o.finish_error_pct(progress) for o in scored],
+                    "% of duration",
+                    at_most=FINISH_TARGET_PCT if progress == 10 else None,
+                    digits=1,
+                ),
+                figure(
+                    f"forecast_error_calls_pct_{progress}",
+                    [o.calls_error_pct(progress) for o in scored],
+                    "% of calls",
+                    at_most=CALLS_TARGET_PCT if progress == 10 else None,
+                    digits=1,
+                ),
+                figure(
+                    f"forecast_error_band_pct_{progress}",
+                    [100 * inside / len(scored)],
+                    "% of runs in [p10, p90]",
+                    at_least=BAND_TARGET_PCT if progress == 10 else None,
+                    digits=0,
+                ),
             ]
         )
     report.add([figure("forecast_error_runs", [len(scored)], "runs", digits=0)])

@@ -138,10 +138,15 @@ def run(settings: Settings, sizes: IngestSizes, report: Report) -> None:
     report.add(
         [
             figure("ingest_rows_per_s", rates, "rows/s", at_least=TARGET_ROWS_PER_S, digits=0),
-            *(figure(f"ingest_peak_rss_{label}_mib", mib, "MiB", digits=1)
-              for label, mib in peaks.items()),
-            figure(f"ingest_rss_growth_{large}_over_{small}",
-                   [b / a for a, b in zip(peaks[small], peaks[large], strict=True)], "x",
-                   at_most=TARGET_RSS_GROWTH),
+            *(
+                figure(f"ingest_peak_rss_{label}_mib", mib, "MiB", digits=1)
+                for label, mib in peaks.items()
+            ),
+            figure(
+                f"ingest_rss_growth_{large}_over_{small}",
+                [b / a for a, b in zip(peaks[small], peaks[large], strict=True)],
+                "x",
+                at_most=TARGET_RSS_GROWTH,
+            ),
         ]
     )

@@ -70,7 +70,9 @@ def _client() -> SavgClient:
 def dial(self: Task, phone: str, fields: dict[str, str]) -> str:
     """POST one dial-out for `phone`; on any gateway error, try again after a countdown."""
     request = DialRequest(
-        bot=fields["bot"], target=tel_uri(phone), caller=fields["caller"],
+        bot=fields["bot"],
+        target=tel_uri(phone),
+        caller=fields["caller"],
         notifyurl=fields["notifyurl"],
     )
     try:

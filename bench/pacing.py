@@ -51,8 +51,16 @@ class PacingSizes:
 
 FULL = PacingSizes()
 QUICK = PacingSizes(seconds=4.0, runs=1, fault_seconds=3.0, cap_contacts=150)
-TINY = PacingSizes(rates=(5, 50), seconds=1.5, runs=1, fault_seconds=1.5, cap_contacts=40,
-                   workers=2, concurrency=4, dispatchers=1)
+TINY = PacingSizes(
+    rates=(5, 50),
+    seconds=1.5,
+    runs=1,
+    fault_seconds=1.5,
+    cap_contacts=40,
+    workers=2,
+    concurrency=4,
+    dispatchers=1,
+)
 
 
 def _time_box(seconds: float) -> float:
@@ -74,7 +82,11 @@ class _Numbers:
 
 
 def _ours(
-    stack: Stack, numbers: _Numbers, cps: float, seconds: float, max_live: int,
+    stack: Stack,
+    numbers: _Numbers,
+    cps: float,
+    seconds: float,
+    max_live: int,
     faults: dict[str, Any],
 ) -> Witnessed:
     stack.sim.reset()
@@ -91,10 +103,24 @@ def _start_naive_workers(stack: Stack, sizes: PacingSizes, cps: float) -> None:
     names = [f"naive{i}" for i in range(1, sizes.workers + 1)]
     for name in names:
         argv = [
-            sys.executable, "-m", "celery", "-A", "bench.naive", "worker",
-            "--pool", "threads", "--concurrency", str(sizes.concurrency),
-            "-Q", naive.queue_name(stack.settings), "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.naive",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(sizes.concurrency),
+            "-Q",
+            naive.queue_name(stack.settings),
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
         ]
         stack.start(name, argv, {naive.RATE_LIMIT_ENV: f"{cps:g}/s"})
     wait_logged(stack, names, " ready.")
@@ -160,8 +186,13 @@ def _figures(
 ) -> list[Figure]:
     low, high = RATIO_TARGET
     out = [
-        figure(f"pacing_ratio_{cps}", [w.ratio for w in runs], "x configured",
-               at_least=low, at_most=high)
+        figure(
+            f"pacing_ratio_{cps}",
+            [w.ratio for w in runs],
+            "x configured",
+            at_least=low,
+            at_most=high,
+        )
         for cps, runs in ours.items()
     ]
     per_run = [list(group) for group in zip(*ours.values(), strict=True)]
@@ -182,20 +213,28 @@ def _figures(
         ),
         figure("capped_run_peak_live", [capped.peak_live], "calls", at_most=capped.max_live),
         figure("capped_run_cps", [capped.achieved_cps], "calls/s"),
-        figure("duplicate_dials", [sum(w.duplicates for w in g) for g in per_run], "calls",
-               at_most=0),
-        figure("naive_pacing_ratio_50", [w.ratio for w in base], "x configured",
-               at_least=low, at_most=high),
-        figure("naive_over_limit_windows", [w.over_limit_windows for w in base], "windows",
-               at_most=0),
+        figure(
+            "duplicate_dials", [sum(w.duplicates for w in g) for g in per_run], "calls", at_most=0
+        ),
+        figure(
+            "naive_pacing_ratio_50",
+            [w.ratio for w in base],
+            "x configured",
+            at_least=low,
+            at_most=high,
+        ),
+        figure(
+            "naive_over_limit_windows", [w.over_limit_windows for w in base], "windows", at_most=0
+        ),
         figure("naive_max_calls_in_1s_50", [w.max_in_1s for w in base], "calls", at_most=50),
         figure("naive_duplicate_dials", [w.duplicates for w in base], "calls", at_most=0),
         figure("duplicate_dials_reset_2pct", [ours_reset.duplicates], "calls", at_most=0),
         figure("naive_duplicate_dials_reset_2pct", [base_reset.duplicates], "calls", at_most=0),
     ]
     out += [
-        figure(f"over_limit_windows_{cps}", [w.over_limit_windows for w in runs], "windows",
-               at_most=0)
+        figure(
+            f"over_limit_windows_{cps}", [w.over_limit_windows for w in runs], "windows", at_most=0
+        )
         for cps, runs in ours.items()
     ]
     top = max(ours)

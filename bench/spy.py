@@ -35,8 +35,22 @@ class Spy:
     def __init__(self, pid: int, seconds: float, out: Path) -> None:
         self._out = out
         self._proc = subprocess.Popen(
-            [str(PY_SPY), "record", "-p", str(pid), "-d", str(max(1, round(seconds))),
-             "-r", str(RATE_HZ), "-f", "raw", "-o", str(out), "--nonblocking", "--gil"],
+            [
+                str(PY_SPY),
+                "record",
+                "-p",
+                str(pid),
+                "-d",
+                str(max(1, round(seconds))),
+                "-r",
+                str(RATE_HZ),
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+                "--nonblocking",
+                "--gil",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -56,11 +56,20 @@ class ThroughputSizes:
 FULL = ThroughputSizes()
 QUICK = ThroughputSizes(contacts=1_500, runs=2, spy_seconds=5.0, max_seconds=25.0)
 TINY = ThroughputSizes(
-    contacts=150, runs=1, workers=2, concurrency=4, dispatchers=1, spy_seconds=1.0,
+    contacts=150,
+    runs=1,
+    workers=2,
+    concurrency=4,
+    dispatchers=1,
+    spy_seconds=1.0,
     max_seconds=60.0,
 )
-SPIED = {"a worker": "worker1", "the API": "api", "a dispatcher": "dispatcher1",
-         "the simulator": "simulator"}
+SPIED = {
+    "a worker": "worker1",
+    "the API": "api",
+    "a dispatcher": "dispatcher1",
+    "the simulator": "simulator",
+}
 
 
 # The engine's own processes: what a deployment runs (the simulator and the driver are the rig).
@@ -161,13 +170,22 @@ def run(settings: Settings, sizes: ThroughputSizes, report: Report) -> None:
                 profiles.update(sampled)
     report.add(
         [
-            figure("loop_attempts_per_s", [r.per_s for r in runs], "attempts/s",
-                   at_least=TARGET_PER_S, digits=1),
+            figure(
+                "loop_attempts_per_s",
+                [r.per_s for r in runs],
+                "attempts/s",
+                at_least=TARGET_PER_S,
+                digits=1,
+            ),
             figure("loop_attempts_per_run", [r.ended for r in runs], "attempts", digits=0),
-            figure("loop_cpu_ms_per_attempt", [r.engine_cpu_ms for r in runs], "CPU-ms",
-                   digits=1),
-            figure("loop_ceiling_attempts_per_s", [cores * 1000 / r.engine_cpu_ms for r in runs],
-                   "attempts/s", at_least=TARGET_PER_S, digits=1),
+            figure("loop_cpu_ms_per_attempt", [r.engine_cpu_ms for r in runs], "CPU-ms", digits=1),
+            figure(
+                "loop_ceiling_attempts_per_s",
+                [cores * 1000 / r.engine_cpu_ms for r in runs],
+                "attempts/s",
+                at_least=TARGET_PER_S,
+                digits=1,
+            ),
             *_footprint(idle, sampler.peak),
         ]
     )
