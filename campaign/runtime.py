@@ -21,6 +21,7 @@ from campaign.limits import Limiter
 from campaign.receipts import Receipts
 from campaign.services import event_outbox
 from campaign.services.leases import Leases
+from campaign.services.notifications import shard_of
 from campaign.settings import Settings
 
 DIAL_TASK = "campaign.dial"
@@ -128,19 +129,20 @@ class Runtime:
             for attempt_id in attempt_ids:
                 self.celery.send_task(DIAL_TASK, args=[attempt_id], queue=queue, producer=producer)
 
-    def wake_consumer(self) -> None:
-        """Have one consumer drain the inbox, unless one was woken and has not started yet.
+    def wake_consumer(self, attempt_id: int) -> None:
+        """Have the consumer of the attempt's share of the inbox (`notifications.DRAIN_SHARDS`)
+        drain it, unless one was woken and has not started yet.
 
         The drain clears the wake key before each batch it reads, so a row committed after that
         read finds the key clear and wakes another drain: none is left behind, and a burst of
-        notifications costs one task, not one each. The key's expiry covers a lost task (and
-        the sweeper any row left anyway).
+        notifications costs one task per share, not one each. The key's expiry covers a lost
+        task (and the sweeper any row left anyway).
         """
-        self._wake_once(self.wake_key, DRAIN_TASK, "notify")
+        shard = shard_of(attempt_id)
+        self._wake_once(self.wake_key(shard), DRAIN_TASK, "notify", shard)
 
-    @property
-    def wake_key(self) -> str:
-        return f"{self.settings.queue_prefix}:inbox:wake"
+    def wake_key(self, shard: int) -> str:
+        return f"{self.settings.queue_prefix}:inbox:wake:{shard}"
 
     def wake_events(self) -> None:
         """Have one deliverer send the due events, unless one was woken and has not started yet
@@ -151,11 +153,11 @@ class Runtime:
     def events_wake_key(self) -> str:
         return f"{self.settings.queue_prefix}:events:wake"
 
-    def _wake_once(self, key: str, task: str, queue: str) -> None:
+    def _wake_once(self, key: str, task: str, queue: str, *args: int) -> None:
         # One task while `key` is set: a burst of wake-ups costs one task, and the key's expiry
         # covers a task that was lost.
         if self.redis.set(key, 1, nx=True, px=WAKE_TTL_MS):
-            self.celery.send_task(task, queue=self.settings.queue(queue))
+            self.celery.send_task(task, args=args, queue=self.settings.queue(queue))
 
     def close(self) -> None:
         """Release pooled connections (tests and graceful shutdown)."""

@@ -18,14 +18,19 @@ _rng = random.Random()
 
 
 @app.task(name=DRAIN_TASK, base=CampaignTask, subject="drain")
-def drain() -> int:
-    """Apply every waiting inbox row, a batch per transaction; a second drain running at once
-    takes other rows (SKIP LOCKED), and a redelivered one finds nothing left to do."""
+def drain(shard: int | None = None) -> int:
+    """Apply every waiting inbox row of `shard` (`notifications.DRAIN_SHARDS`), each in its own
+    transaction; a second drain of the same shard takes other rows (SKIP LOCKED), and a
+    redelivered one finds nothing left to do. No shard (a message from a release before shards
+    were): every row."""
     rt = runtime()
     applied = 0
     while True:
-        rt.redis.delete(rt.wake_key)  # before reading: a row committed after this wakes us again
-        results = drain_inbox(rt.sessions, leases=rt.leases, now=utcnow, rng=_rng, limit=BATCH)
+        if shard is not None:
+            rt.redis.delete(rt.wake_key(shard))  # before reading: a later row wakes us again
+        results = drain_inbox(
+            rt.sessions, leases=rt.leases, now=utcnow, rng=_rng, limit=BATCH, shard=shard
+        )
         for result in results:
             metrics.NOTIFICATIONS.labels(result.value).inc()
         applied += len(results)

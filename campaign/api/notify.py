@@ -52,11 +52,11 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _hand_over(runtime: Runtime) -> None:
+def _hand_over(runtime: Runtime, attempt_id: int) -> None:
     """Wake a consumer to drain the inbox. The row is already durable, so a broker outage is no
     reason to answer an error: the sweeper applies rows no consumer took."""
     try:
-        runtime.wake_consumer()
+        runtime.wake_consumer(attempt_id)
     except (KombuError, RedisError, OSError) as exc:
         logger.warning("notification stored; no consumer woken (%s)", exc)
 
@@ -104,7 +104,7 @@ async def notify(token: str, request: Request) -> JSONResponse:
             elif STATUS_EVENT[parsed.status] is AttemptEvent.ANSWER:
                 answer_in_place(session, stored.notification_id, attempt_id, parsed, now)
             else:
-                after_commit(session, lambda: _hand_over(runtime))
+                after_commit(session, lambda: _hand_over(runtime, attempt_id))
         return stored
 
     try:

@@ -13,7 +13,13 @@ from sqlalchemy import delete
 
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
-from campaign.services.notifications import apply_notification, store_notification
+from campaign.services.notifications import (
+    Applied,
+    apply_notification,
+    drain_inbox,
+    shard_of,
+    store_notification,
+)
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from schedules.sweeper import sweep
@@ -285,3 +291,37 @@ def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
     attempt, contact = _rows(runtime, attempt_id)
     assert (result.notifications_applied, result.lost) == (1, 0)
     assert (attempt.state, attempt.outcome, contact.state) == ("completed", "human", "done")
+
+
+def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingRuntime) -> None:
+    ids = [_sent_attempt(runtime) for _ in range(2)]
+    while shard_of(ids[0]) == shard_of(ids[1]):  # ids are consecutive: rarely needed
+        ids[1] = _sent_attempt(runtime)
+    with transaction(runtime.sessions) as session:
+        for attempt_id in ids:
+            store_notification(
+                session,
+                attempt_id=attempt_id,
+                body=json.dumps(HUMAN).encode(),
+                headers={},
+                status="completed",
+                now=datetime.now(UTC),
+            )
+
+    def drain(shard: int) -> list[Applied]:
+        return drain_inbox(
+            runtime.sessions,
+            leases=runtime.leases,
+            now=lambda: datetime.now(UTC),
+            rng=random.Random(1),
+            limit=10,
+            shard=shard,
+        )
+
+    assert drain(shard_of(ids[0])) == [Applied.APPLIED]
+    assert (_rows(runtime, ids[0])[0].state, _rows(runtime, ids[1])[0].state) == (
+        "completed",
+        "sending",
+    )
+    assert drain(shard_of(ids[1])) == [Applied.APPLIED]
+    assert _rows(runtime, ids[1])[0].state == "completed"

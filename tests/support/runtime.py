@@ -26,7 +26,7 @@ class RecordingRuntime(Runtime):
     def enqueue_dials(self, attempt_ids: Sequence[int]) -> None:
         self.dials.extend(attempt_ids)
 
-    def wake_consumer(self) -> None:
+    def wake_consumer(self, attempt_id: int) -> None:
         self.wakes += 1
 
     def wake_events(self) -> None:
