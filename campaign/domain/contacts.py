@@ -25,6 +25,7 @@ from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat,
 from phonenumbers.phonenumberutil import _number_type_helper
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_geographical_number
 
+from campaign.domain.nanp_regions import subdivision
 from campaign.domain.priority import DEFAULT_PRIORITY, parse_priority
 from campaign.domain.regions import consent_of, region_code
 from campaign.domain.window_spec import canonical_zone_name
@@ -165,7 +166,7 @@ def validate_row(
         return parsed
     number, country, kind = parsed
 
-    facts = _account_facts(values, country)
+    facts = _account_facts(values, country, str(number.national_number)[:3])
     if isinstance(facts, Rejection):
         return facts
     raw_priority = values.get("priority")
@@ -194,12 +195,14 @@ def validate_row(
 
 
 def _account_facts(
-    values: Mapping[str, str], country: str
+    values: Mapping[str, str], country: str, area_code: str
 ) -> tuple[str | None, bool | None, date | None] | Rejection:
-    """(region, consent, consent date) of a row, or why its `region`/`consent` cell is wrong."""
+    """(region, consent, consent date) of a row, or why its `region`/`consent` cell is wrong.
+    Without a `region` cell: the state or province of a US or Canadian number's area code, else
+    the number's country."""
     raw_region = values.get("region")
     if raw_region is None:
-        region = None if country == "001" else country
+        region = None if country == "001" else subdivision(country, area_code) or country
     else:
         region = region_code(raw_region)
         if region is None or region[:2] not in phonenumbers.SUPPORTED_REGIONS:

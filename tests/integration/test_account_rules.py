@@ -114,7 +114,7 @@ def test_a_holiday_holds_its_countrys_contacts_and_releases_them_the_day_after(
         assert contact.waiting_reason == "holiday: Christmas Day (GB)"
         # Boxing Day (Saturday 26th) too: due again at midnight in London on the 27th.
         assert contact.next_due_at == datetime(2026, 12, 27, 0, 0, tzinfo=UTC)
-    assert held[US[0]].region == "US"
+    assert held[US[0]].region == "US-NJ"  # its area code's state (201)
     with runtime.sessions() as session:
         status = reporting.campaign_status(session, cid, CHRISTMAS, None)
     assert status.waiting == {"holiday: Christmas Day (GB)": len(GB)}

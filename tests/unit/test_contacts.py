@@ -20,7 +20,7 @@ def check(row: dict[str, str | None], default_region: str | None = None) -> Cont
 
 def test_e164_number_gets_its_zone_and_region_from_the_number() -> None:
     assert check({"phone": "+1 415-555-0123"}) == ContactRow(
-        phone="+14155550123", zones=("America/Los_Angeles",), country="US", region="US"
+        phone="+14155550123", zones=("America/Los_Angeles",), country="US", region="US-CA"
     )
 
 
@@ -237,3 +237,24 @@ def test_a_bad_priority_rejects_the_row_naming_the_value_and_the_range(
     raw: str, reason: str
 ) -> None:
     assert check({"phone": "+14155550123", "Priority": raw}) == Rejection(reason, raw)
+
+
+@pytest.mark.parametrize(
+    ("row", "region"),
+    [
+        ({"phone": "+13055550123"}, "US-FL"),  # Miami
+        ({"phone": "+12125550123"}, "US-NY"),
+        ({"phone": "+12025550123"}, "US-DC"),
+        ({"phone": "+14165550123"}, "CA-ON"),  # Toronto: the number's country is CA, not US
+        ({"phone": "+19025550123"}, "CA"),  # 902: Nova Scotia and Prince Edward Island share it
+        ({"phone": "+18005550123"}, "US"),  # toll-free: no state
+        ({"phone": "+13055550123", "region": "us-ga"}, "US-GA"),  # the row's region wins
+        ({"phone": "+442079460018"}, "GB"),
+    ],
+)
+def test_a_north_american_numbers_region_is_its_area_codes_state_or_province(
+    row: dict[str, str | None], region: str
+) -> None:
+    result = check(row)
+    assert isinstance(result, ContactRow)
+    assert result.region == region
