@@ -17,7 +17,9 @@ PACKAGES = ("campaign", "workers", "schedules")
 # demo` and the tests import them, and only when they run. Every other module must import without.
 EXTRA_ONLY = (
     "campaign.demo.embedded",
+    "campaign.demo.embedded_redis",
     "campaign.demo.memory",
+    "campaign.demo.pids",
     "campaign.demo.run",
     "campaign.demo.servers",
     "campaign.demo.stack",
