@@ -16,6 +16,7 @@ from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain import tokens
+from campaign.domain.pacing import JITTER_SLACK_MS
 from tests import factories
 from tests.e2e.conftest import Stack
 from tests.support.procs import wait_for
@@ -66,14 +67,56 @@ def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]
     return seen
 
 
-def _assert_limits_held(stack: Stack, *, cps: int = CPS, max_live: int = MAX_LIVE) -> None:
+def _assert_limits_held(
+    stack: Stack, *, cps: int = CPS, max_live: int = MAX_LIVE, late_arrival_excused: bool = False
+) -> None:
+    """No more than `cps` calls in any 1 s at the simulator, `max_live` at once, no overlap.
+
+    `late_arrival_excused`: for faults that stall the host themselves (a process started on 2
+    cores), a crowded window passes if one of its calls reached the simulator more than the
+    pacing slack after its `sending` mark: the engine sent it on time, the host delayed it.
+    A window whose calls all arrived promptly still fails: that would be the engine's doing."""
     stats = stack.sim.stats()
     starts = sorted(c["placed_at"] for c in stack.sim.calls())
     spans = [b - a for a, b in zip(starts, starts[cps:], strict=False)]
     print(f"shortest span of {cps + 1} calls: {min(spans, default=0) * 1000:.1f} ms")
-    assert stats["max_cps_1s_window"] <= cps, _bunched(stack, cps)
+    if stats["max_cps_1s_window"] > cps and late_arrival_excused:
+        for window in _crowded_windows(stack, cps):
+            assert max(delay for _, delay in window) > JITTER_SLACK_MS / 1000, _bunched(stack, cps)
+    else:
+        assert stats["max_cps_1s_window"] <= cps, _bunched(stack, cps)
     assert stats["peak_concurrent"] <= max_live, stats
     assert stats["overlaps"] == 0, stats
+
+
+def _crowded_windows(stack: Stack, cps: int) -> list[list[tuple[float, float]]]:
+    """Each run of cps + 1 calls placed within 1 s: (placed at, seconds after its sending mark)."""
+    calls = sorted(stack.sim.calls(), key=lambda c: c["placed_at"])
+    by_attempt = _attempt_ids(stack, calls)
+    with stack.runtime.sessions() as session:
+        marks = dict(
+            session.execute(
+                select(AttemptRow.id, AttemptRow.sending_at).where(
+                    AttemptRow.id.in_(set(by_attempt))
+                )
+            ).tuples()
+        )
+    placed = [
+        (c["placed_at"], c["placed_at"] - marks[a].timestamp())
+        for c, a in zip(calls, by_attempt, strict=True)
+    ]
+    return [
+        placed[i : i + cps + 1]
+        for i in range(len(placed) - cps)
+        if placed[i + cps][0] - placed[i][0] < 1.0
+    ]
+
+
+def _attempt_ids(stack: Stack, calls: list[dict[str, Any]]) -> list[int]:
+    """The attempt each placed call carried (its notify token names it)."""
+    secrets = stack.settings.notify_secrets
+    paths = (urlsplit(c["notifyurl"]).path for c in calls)
+    return [tokens.verify(path.rsplit("/", 1)[-1], secrets, utcnow()) for path in paths]
 
 
 def _bunched(stack: Stack, cps: int) -> str:
