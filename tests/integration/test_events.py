@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 from collections.abc import Iterator
@@ -23,25 +22,18 @@ from campaign.domain.states import AttemptEvent
 from campaign.services import event_reads, lifecycle
 from campaign.services.dial_records import breaker_changed
 from campaign.services.event_delivery import TIMEOUT, Target, deliver_due
-from campaign.services.notifications import apply_notification, store_notification
 from campaign.services.redial import close_attempt
 from campaign.services.specs import load_spec
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from schedules.sweeper import sweep
 from tests import factories
+from tests.integration.test_consumer_and_sweeper import HUMAN, _notify
 from tests.support.events_receiver import EventsReceiver
 from tests.support.http_server import HttpServer
 from tests.support.runtime import RecordingRuntime
 
 SECRET = secrets.token_urlsafe(32)
-HUMAN = {
-    "conversationId": "c1",
-    "status": "completed",
-    "reason": "200 OK",
-    "duration": "14",
-    "machinedetection": "amd_human_detected",
-}
 
 
 @pytest.fixture
@@ -90,23 +82,6 @@ def _dialed(rt: RecordingRuntime) -> list[int]:
     return list(rt.dials)
 
 
-def _final(rt: RecordingRuntime, attempt_id: int, body: dict[str, object] = HUMAN) -> None:
-    now = datetime.now(UTC)
-    with transaction(rt.sessions) as session:
-        stored = store_notification(
-            session,
-            attempt_id=attempt_id,
-            body=json.dumps(body).encode(),
-            headers={},
-            status=None,
-            now=now,
-        )
-    with transaction(rt.sessions) as session:
-        apply_notification(
-            session, stored.notification_id, leases=rt.leases, now=now, rng=random.Random(1)
-        )
-
-
 def _outbox(rt: RecordingRuntime, campaign_id: int) -> list[EventRow]:
     with rt.sessions() as session:
         query = select(EventRow).where(EventRow.campaign_id == campaign_id).order_by(EventRow.id)
@@ -131,7 +106,7 @@ def test_an_ending_writes_attempt_ended_then_contact_closed_with_its_facts(
     campaign_id = _campaign(runtime, "http://127.0.0.1:9/none")
     [attempt_id] = _dialed(runtime)
 
-    _final(runtime, attempt_id)
+    _notify(runtime, attempt_id, HUMAN)
 
     ended, closed = _outbox(runtime, campaign_id)
     assert (ended.type, closed.type) == ("attempt.ended", "contact.closed")
@@ -183,7 +158,7 @@ def test_only_the_chosen_types_are_written(runtime: RecordingRuntime) -> None:
     campaign_id = _campaign(runtime, "http://127.0.0.1:9/none", types=["contact.closed"])
     [attempt_id] = _dialed(runtime)
 
-    _final(runtime, attempt_id)
+    _notify(runtime, attempt_id, HUMAN)
 
     assert [e.type for e in _outbox(runtime, campaign_id)] == ["contact.closed"]
 
@@ -229,7 +204,7 @@ def test_delivery_signs_each_event_and_keeps_each_contacts_order(
     crm, url = receiver
     campaign_id = _campaign(runtime, url)
     [attempt_id] = _dialed(runtime)
-    _final(runtime, attempt_id)
+    _notify(runtime, attempt_id, HUMAN)
 
     first = _deliver(runtime)  # only the contact's first event may go in one pass
     second = _deliver(runtime)
@@ -246,7 +221,7 @@ def test_a_failing_event_holds_its_contacts_later_events_and_retries_with_backof
     crm, url = receiver
     campaign_id = _campaign(runtime, url)
     [attempt_id] = _dialed(runtime)
-    _final(runtime, attempt_id)
+    _notify(runtime, attempt_id, HUMAN)
     crm.down = True
     t0 = datetime.now(UTC)
 
