@@ -94,13 +94,10 @@ def _crowded_windows(stack: Stack, cps: int) -> list[list[tuple[float, float]]]:
     calls = sorted(stack.sim.calls(), key=lambda c: c["placed_at"])
     by_attempt = _attempt_ids(stack, calls)
     with stack.runtime.sessions() as session:
-        marks = dict(
-            session.execute(
-                select(AttemptRow.id, AttemptRow.sending_at).where(
-                    AttemptRow.id.in_(set(by_attempt))
-                )
-            ).tuples()
-        )
+        rows = session.execute(
+            select(AttemptRow.id, AttemptRow.sending_at).where(AttemptRow.id.in_(by_attempt))
+        ).all()
+    marks = {attempt_id: sent_at for attempt_id, sent_at in rows}
     placed = [
         (c["placed_at"], c["placed_at"] - marks[a].timestamp())
         for c, a in zip(calls, by_attempt, strict=True)
