@@ -150,6 +150,11 @@ class RetryPolicy:
         """Whether any cap reads the contact's past calls (callers skip loading them if not)."""
         return self.caps.capped
 
+    def reads_history(self, outcome: OutcomeClass) -> bool:
+        """Whether `decide` reads the history after an ending in `outcome` (callers skip loading
+        it if not): a class with no rule is final whatever came before."""
+        return outcome in self.outcomes
+
     def counts(self, outcome: OutcomeClass) -> bool:
         """Whether an attempt ending in `outcome` counts against `max_attempts`."""
         rule = self.outcomes.get(outcome)
