@@ -7,16 +7,27 @@ so duplicates and regressions (an `answered` after `completed`) change nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Table, Text, bindparam, cast, func, inspect, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    Update,
+    bindparam,
+    cast,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -259,36 +270,67 @@ _R = typing.TypeVar("_R", bound=Base)
 class _Rows(typing.Generic[_R]):
     """Rows of one table as the consumer loads them: every mapped column, as session-less row
     objects that the shared code (`_apply_row`, `close_attempt`) changes like any other, written
-    back by one Core UPDATE of the columns that changed. No identity map, no unit of work, no
+    back by Core (`_write`) in the columns that changed. No identity map, no unit of work, no
     flush: they were half of a worker's CPU per final."""
 
-    def __init__(self, mapped: type[_R]) -> None:
+    def __init__(self, mapped: type[_R], prefix: str) -> None:
         props = inspect(mapped).column_attrs
         self.mapped = mapped
+        self.prefix = prefix
         self.keys = [prop.key for prop in props]
         self.columns = [prop.columns[0] for prop in props]
         self.names = {prop.key: prop.columns[0].name for prop in props}
-        table = typing.cast(Table, inspect(mapped).local_table)
-        self.update = update(table).where(table.c.id == bindparam("pk"))
+        self.table = typing.cast(Table, inspect(mapped).local_table)
+        self.id_at = self.keys.index("id")
 
     def build(self, values: Sequence[Any]) -> _R:
         """A session-less row object holding `values` (in `columns` order)."""
         return self.mapped(**dict(zip(self.keys, values, strict=True)))
 
-    def write_back(self, connection: Connection, row: _R, values: Sequence[Any]) -> None:
-        """UPDATE the columns of `row` that no longer hold what was loaded (`values`)."""
+    def changes(self, row: _R, values: Sequence[Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The columns of `row` that no longer hold what was loaded (`values`): their names, and
+        `_write`'s parameters for them (none when nothing changed)."""
         changed = {
             self.names[key]: value
             for key, loaded in zip(self.keys, values, strict=True)
             if (value := getattr(row, key)) != loaded
         }
-        if changed:
-            connection.execute(self.update, {"pk": values[self.keys.index("id")], **changed})
+        if not changed:
+            return (), {}
+        params = {f"{self.prefix}{name}": value for name, value in changed.items()}
+        params[f"{self.prefix}pk"] = values[self.id_at]
+        return tuple(changed), params
+
+    def update(self, names: Iterable[str]) -> Update:
+        """UPDATE of the row `pk` in columns `names`, from `changes`' parameters."""
+        table = self.table
+        return (
+            update(table)
+            .where(table.c.id == bindparam(f"{self.prefix}pk"))
+            .values({name: bindparam(f"{self.prefix}{name}") for name in names})
+        )
 
 
-_NOTIFICATION = _Rows(NotificationRow)
-_ATTEMPT = _Rows(AttemptRow)
-_CONTACT = _Rows(ContactRow)
+_NOTIFICATION = _Rows(NotificationRow, "n_")
+_ATTEMPT = _Rows(AttemptRow, "a_")
+_CONTACT = _Rows(ContactRow, "c_")
+
+
+@functools.cache
+def _write(
+    notification: tuple[str, ...], attempt: tuple[str, ...], contact: tuple[str, ...]
+) -> Update:
+    """One statement writing the changed columns (named) of the inbox row, its attempt and its
+    contact: the latter two as data-modifying CTEs of the first, so one round trip for all three
+    (their rows are locked already). Built once per shape of change, then cached."""
+    ctes = [
+        rows.update(names).cte(rows.prefix.rstrip("_"))
+        for rows, names in ((_ATTEMPT, attempt), (_CONTACT, contact))
+        if names
+    ]
+    return _NOTIFICATION.update(notification).add_cte(*ctes)
+
+
 _unlocked = (
     select(*_NOTIFICATION.columns)
     .where(NotificationRow.id == bindparam("id"), NotificationRow.processed_at.is_(None))
@@ -327,10 +369,10 @@ def _apply_loaded(
     result = _apply_row(
         session, row, attempt, loaded[d_at], leases=leases, now=now, rng=rng, contact=contact
     )
-    # Attempt before contact, as they were locked; the inbox row last.
-    _ATTEMPT.write_back(connection, attempt, values[1])
-    _CONTACT.write_back(connection, contact, values[2])
-    _NOTIFICATION.write_back(connection, row, values[0])
+    n_names, n_params = _NOTIFICATION.changes(row, values[0])
+    a_names, a_params = _ATTEMPT.changes(attempt, values[1])
+    c_names, c_params = _CONTACT.changes(contact, values[2])
+    connection.execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
     return result
 
 
