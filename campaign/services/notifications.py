@@ -275,7 +275,7 @@ class _Rows(typing.Generic[_R]):
 
     def __init__(self, mapped: type[_R], prefix: str) -> None:
         props = inspect(mapped).column_attrs
-        self.mapped = mapped
+        self.manager = inspect(mapped).class_manager
         self.prefix = prefix
         self.keys = [prop.key for prop in props]
         self.columns = [prop.columns[0] for prop in props]
@@ -284,8 +284,11 @@ class _Rows(typing.Generic[_R]):
         self.id_at = self.keys.index("id")
 
     def build(self, values: Sequence[Any]) -> _R:
-        """A session-less row object holding `values` (in `columns` order)."""
-        return self.mapped(**dict(zip(self.keys, values, strict=True)))
+        """A session-less row object holding `values` (in `columns` order); filled in directly,
+        as the ORM's own loading does, not attribute by attribute through the constructor."""
+        row = typing.cast(_R, self.manager.new_instance())
+        row.__dict__.update(zip(self.keys, values, strict=True))
+        return row
 
     def changes(self, row: _R, values: Sequence[Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
         """The columns of `row` that no longer hold what was loaded (`values`): their names, and
