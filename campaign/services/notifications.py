@@ -174,53 +174,59 @@ def apply_notification(
     now: datetime,
     rng: random.Random,
 ) -> Applied:
-    """Apply one stored notification; the inbox row records what it did and why.
+    """Apply one stored notification in `session`'s transaction; the inbox row records what it
+    did and why. What `drain_inbox` does for each of its rows.
 
     The attempt row is locked, so notifications of one call are applied one at a time in any order.
     """
-    row = session.get(NotificationRow, notification_id)
-    if row is None:
+    applied = _apply_loaded(session, notification_id, leases=leases, now=now, rng=rng)
+    if applied is not None:
+        return applied
+    if session.get(NotificationRow, notification_id) is None:
         raise NotFound(f"notification {notification_id} not found")
-    if row.processed_at is not None:
-        return Applied.ALREADY
-    attempt, digest = session.execute(
-        select(AttemptRow, _SPEC_DIGEST)
-        .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
-        .where(AttemptRow.id == row.attempt_id)
-        .with_for_update(of=AttemptRow)
-    ).one()
-    return _apply_row(session, row, attempt, digest, leases=leases, now=now, rng=rng)
+    return Applied.ALREADY  # or being applied by a drain right now: it will be
+
+
+def _apply_loaded(
+    session: Session, notification_id: int, *, leases: Leases, now: datetime, rng: random.Random
+) -> Applied | None:
+    """Apply one inbox row in `session`'s transaction: one statement loads and locks it with its
+    attempt and contact (`_LOAD`), one writes back what changed (`_write`). None when there is
+    no unprocessed row to apply (applied since, held by another drain, or gone)."""
+    connection = session.connection()
+    loaded = connection.execute(_LOAD, {"id": notification_id}).first()
+    if loaded is None:
+        return None
+    a_at = len(_NOTIFICATION.keys)
+    c_at = a_at + len(_ATTEMPT.keys)
+    d_at = c_at + len(_CONTACT.keys)
+    values = (loaded[:a_at], loaded[a_at:c_at], loaded[c_at:d_at])
+    row = _NOTIFICATION.build(values[0])
+    attempt = _ATTEMPT.build(values[1])
+    contact = _CONTACT.build(values[2])
+    log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
+    result, why = _apply(
+        session, row, attempt, contact, loaded[d_at], leases=leases, now=now, rng=rng
+    )
+    row.processed_at = now
+    row.result = f"{result.value}: {why}"[:200] if why else result.value
+    n_names, n_params = _NOTIFICATION.changes(row, values[0])
+    a_names, a_params = _ATTEMPT.changes(attempt, values[1])
+    c_names, c_params = _CONTACT.changes(contact, values[2])
+    connection.execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
+    return result
 
 
 _SPEC_DIGEST = func.md5(cast(CampaignRow.spec, Text))
 """What `spec_for` is keyed by, read with the attempt (no query of its own)."""
 
 
-def _apply_row(
-    session: Session,
-    row: NotificationRow,
-    attempt: AttemptRow,
-    digest: str,
-    *,
-    leases: Leases,
-    now: datetime,
-    rng: random.Random,
-    contact: ContactRow | None = None,
-) -> Applied:
-    """Apply `row` to its locked `attempt` (and `contact`, when the caller locked it too)."""
-    log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
-    result, why = _apply(session, row, attempt, digest, contact, leases=leases, now=now, rng=rng)
-    row.processed_at = now
-    row.result = f"{result.value}: {why}"[:200] if why else result.value
-    return result
-
-
 def _apply(
     session: Session,
     row: NotificationRow,
     attempt: AttemptRow,
+    contact: ContactRow,
     digest: str,
-    contact: ContactRow | None,
     *,
     leases: Leases,
     now: datetime,
@@ -269,7 +275,7 @@ _R = typing.TypeVar("_R", bound=Base)
 
 class _Rows(typing.Generic[_R]):
     """Rows of one table as the consumer loads them: every mapped column, as session-less row
-    objects that the shared code (`_apply_row`, `close_attempt`) changes like any other, written
+    objects that the shared code (`_apply`, `close_attempt`) changes like any other, written
     back by Core (`_write`) in the columns that changed. No identity map, no unit of work, no
     flush: they were half of a worker's CPU per final."""
 
@@ -352,31 +358,6 @@ _LOAD = (
 its attempt and contact locked in that order, the order every ending takes (PostgreSQL locks
 the tables of `FOR UPDATE OF` in the order listed; it waits for them, as `session.get` did),
 and the digest of the campaign's spec."""
-
-
-def _apply_loaded(
-    session: Session, notification_id: int, *, leases: Leases, now: datetime, rng: random.Random
-) -> Applied | None:
-    """Apply one inbox row in the caller's transaction; None when another drain holds it."""
-    connection = session.connection()
-    loaded = connection.execute(_LOAD, {"id": notification_id}).first()
-    if loaded is None:
-        return None
-    a_at = len(_NOTIFICATION.keys)
-    c_at = a_at + len(_ATTEMPT.keys)
-    d_at = c_at + len(_CONTACT.keys)
-    values = (loaded[:a_at], loaded[a_at:c_at], loaded[c_at:d_at])
-    row = _NOTIFICATION.build(values[0])
-    attempt = _ATTEMPT.build(values[1])
-    contact = _CONTACT.build(values[2])
-    result = _apply_row(
-        session, row, attempt, loaded[d_at], leases=leases, now=now, rng=rng, contact=contact
-    )
-    n_names, n_params = _NOTIFICATION.changes(row, values[0])
-    a_names, a_params = _ATTEMPT.changes(attempt, values[1])
-    c_names, c_params = _CONTACT.changes(contact, values[2])
-    connection.execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
-    return result
 
 
 DRAIN_SHARDS = 8
