@@ -325,13 +325,13 @@ _ATTEMPT = _Rows(AttemptRow, "a_")
 _CONTACT = _Rows(ContactRow, "c_")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _write(
     notification: tuple[str, ...], attempt: tuple[str, ...], contact: tuple[str, ...]
 ) -> Update:
     """One statement writing the changed columns (named) of the inbox row, its attempt and its
     contact: the latter two as data-modifying CTEs of the first, so one round trip for all three
-    (their rows are locked already). Built once per shape of change, then cached."""
+    (their rows are locked already). Built once per shape of change (a few dozen occur)."""
     ctes = [
         rows.update(names).cte(rows.prefix.rstrip("_"))
         for rows, names in ((_ATTEMPT, attempt), (_CONTACT, contact))
