@@ -7,10 +7,11 @@ change. The dial path's few hot statements that load no objects run on a bare co
 
 A restarted PostgreSQL (or a terminated backend) leaves every pooled connection dead. A checkout
 finds out without a round trip (`make_engine`'s `_still_there`): the server's goodbye (an
-admin-shutdown error, then end of file) makes an idle connection's socket readable, which nothing
-else does, so one `poll` per checkout tells a dead connection from a live one, and only a readable
-socket pays for the `SELECT 1` that SQLAlchemy's `pool_pre_ping` ran on every checkout (a round
-trip per transaction: 3 per dial). A dead connection invalidates the whole pool, as a failed
+admin-shutdown error, then end of file) makes an idle connection's socket readable, which almost
+nothing else does (the engine never LISTENs; a configuration reload may report a parameter), so
+one `poll` per checkout tells a live connection from a suspect one, and only a suspect one pays
+for the `SELECT 1` that SQLAlchemy's `pool_pre_ping` ran on every checkout (a round trip per
+transaction: 3 per dial). A dead connection invalidates the whole pool, as a failed
 pre-ping did, and the checkout reconnects: after a restart, every caller's next transaction runs on
 a new connection (or fails to connect while the server is still down, as before).
 
