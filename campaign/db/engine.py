@@ -2,15 +2,37 @@
 
 Helpers take a `Session` and never commit; entry points wrap work in :func:`transaction`, and side
 effects (Celery sends) are registered with :func:`after_commit` so they never run for a rolled-back
-change.
+change. The dial path's few hot statements that load no objects run on a bare connection
+(:func:`statements`), past the ORM's execute pipeline.
+
+A restarted PostgreSQL (or a terminated backend) leaves every pooled connection dead. A checkout
+finds out without a round trip (`make_engine`'s `_still_there`): the server's goodbye (an
+admin-shutdown error, then end of file) makes an idle connection's socket readable, which almost
+nothing else does (the engine never LISTENs; a configuration reload may report a parameter), so
+one `poll` per checkout tells a live connection from a suspect one, and only a suspect one pays
+for the `SELECT 1` that SQLAlchemy's `pool_pre_ping` ran on every checkout (a round trip per
+transaction: 3 per dial). A dead connection invalidates the whole pool, as a failed
+pre-ping did, and the checkout reconnects: after a restart, every caller's next transaction runs on
+a new connection (or fails to connect while the server is still down, as before).
+
+Neither check sees a server that dies between the checkout and the statement: that statement
+fails as a disconnect (SQLAlchemy then invalidates the pool) and its caller handles the error as
+it handles any database error: the dial task leaves its attempt `queued` or `dialing` for the
+sweeper (never a second POST for one attempt) and keeps a receipt for a sid it could not write
+(`dial_records.record_accept`); the API receiver answers 5xx (SAVG promises no retry of a
+notification: one so lost is settled by its attempt's deadlines); the consumer's task
+and the dispatcher's pass fail and the next one retries.
 """
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from campaign.settings import Settings
@@ -19,14 +41,40 @@ _AFTER_COMMIT_KEY = "campaign.after_commit"
 
 
 def make_engine(settings: Settings, *, pool_size: int = 10) -> Engine:
-    """An engine for DATABASE_URL; pre-ping so a restarted PostgreSQL doesn't fail the next use."""
-    return create_engine(
-        settings.sqlalchemy_url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        future=True,
+    """An engine for DATABASE_URL whose checkouts skip connections a restart killed."""
+    engine = create_engine(
+        settings.sqlalchemy_url, pool_size=pool_size, max_overflow=pool_size, future=True
     )
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _still_there(dbapi_connection: Any, record: object, proxy: object) -> None:
+        """Raise InvalidatePoolError (the pool reconnects) if the server closed the connection:
+        the `SELECT 1` runs only when the server said something unasked (see the module doc)."""
+        if _idle_and_silent(dbapi_connection):
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise InvalidatePoolError(f"connection lost: {exc}") from exc
+        if not alive:
+            raise InvalidatePoolError("connection lost")
+
+    return engine
+
+
+def _idle_and_silent(dbapi_connection: Any) -> bool:
+    """The psycopg connection is open and its socket has nothing to read (no server message
+    arrived while it sat in the pool); False for anything else, which the caller then pings."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None or dbapi_connection.closed:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN)
+        return not poller.poll(0)
+    except Exception:  # no socket any more: let the ping decide
+        return False
 
 
 def make_session_factory(
@@ -49,6 +97,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT_KEY, [])
     for callback in callbacks:
         callback()
+
+
+@contextmanager
+def statements(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """A Core transaction on `factory`'s engine: commit on success, roll back on error.
+
+    For statements that load no ORM objects and need no after-commit callbacks (the dial path's
+    claim, `sending` mark and sid write): a Connection runs them without the Session's
+    per-statement ORM pipeline (measured at about a third of their CPU).
+    """
+    engine: Engine = factory.kw["bind"]
+    with engine.begin() as connection:
+        yield connection
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

@@ -74,6 +74,11 @@ def current(session: Session) -> AccountPolicy:
     return NONE if digest is None else _by_digest(session, digest)
 
 
+def cached(digest: str | None) -> AccountPolicy | None:
+    """The policy whose document has `digest`, if this process has parsed it (no I/O)."""
+    return NONE if digest is None else _BY_DIGEST.get(digest)
+
+
 def policy_for(session: Session, digest: str | None) -> AccountPolicy:
     """The policy whose document has `digest` (as a claim read it); `session` is used only on
     the first sight of a document, to fetch and parse it."""

@@ -7,6 +7,13 @@ the do-not-call list, a digest of the spec (the spec itself is parsed once per v
 `specs.spec_for`), and the account rules' facts: a digest of the account policy in force, the
 contact's region and consent, and the number's calls across every campaign. A task that waited
 for pacing re-reads the same facts with its token.
+
+The number's calls (a correlated subquery over the attempts of every campaign) matter only to an
+account policy that caps calls per number, so the statement reads them only while the last policy
+this process met does. Whatever that guess, the claim reads the digest of the policy in force in
+the same statement, and a claim that finds a capping policy without the calls reads them at once:
+the gates never judge a capped number without its history. The statements run on a bare
+connection (`engine.statements`): they load no ORM objects.
 """
 
 from __future__ import annotations
@@ -16,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, func, or_, select, update
+from sqlalchemy import Text, bindparam, cast, exists, func, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaign.db.engine import transaction
+from campaign.db.engine import statements
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow, Timestamp
 from campaign.domain.account import NUMBER_HISTORY
 from campaign.domain.account_gates import NumberFacts
@@ -48,7 +55,11 @@ class Claimed:
     external_id: str | None = None  # the CRM's id, echoed to the bot in `metadata.campaign`
 
 
-def _facts() -> tuple[Any, ...]:
+def _calls() -> Any:
+    return number_calls.calls_before(bindparam("since", type_=Timestamp))
+
+
+def _facts(history: bool) -> tuple[Any, ...]:
     now = bindparam("now", type_=Timestamp)
     on_dnc = exists().where(
         DncRow.phone == ContactRow.phone,
@@ -66,30 +77,40 @@ def _facts() -> tuple[Any, ...]:
         account.digest_in_force(),
         ContactRow.region,
         ContactRow.consent,
-        number_calls.calls_before(bindparam("since", type_=Timestamp)),
+        _calls() if history else null(),
         ContactRow.external_id,
     )
 
 
 _JOINED = (ContactRow.id == AttemptRow.contact_id, CampaignRow.id == AttemptRow.campaign_id)
+_OURS = AttemptRow.id == bindparam("attempt_id")
 # Built once: constructing these (the correlated subqueries, an aliased entity) cost more Python
-# than executing them, on every dial. Values arrive as bind parameters.
-_CLAIM = (
-    update(AttemptRow)
-    .where(
-        AttemptRow.id == bindparam("attempt_id"),
-        AttemptRow.state == AttemptState.QUEUED.value,
+# than executing them, on every dial. Values arrive as bind parameters. Keyed by whether they
+# read the number's calls.
+_CLAIM = {
+    history: update(AttemptRow)
+    .where(_OURS, AttemptRow.state == AttemptState.QUEUED.value, *_JOINED)
+    .values(state=_CLAIMED.value, claim_token=bindparam("token"), claimed_at=bindparam("now"))
+    .returning(*_facts(history))
+    for history in (True, False)
+}
+_REREAD = {
+    history: select(*_facts(history)).where(
+        _OURS,
+        AttemptRow.state == _CLAIMED.value,
+        AttemptRow.claim_token == bindparam("token"),
         *_JOINED,
     )
-    .values(state=_CLAIMED.value, claim_token=bindparam("token"), claimed_at=bindparam("now"))
-    .returning(*_facts())
-)
-_REREAD = select(*_facts()).where(
-    AttemptRow.id == bindparam("attempt_id"),
-    AttemptRow.state == _CLAIMED.value,
-    AttemptRow.claim_token == bindparam("token"),
-    *_JOINED,
-)
+    for history in (True, False)
+}
+_CALLS = select(_calls()).where(_OURS, _JOINED[0])
+
+
+class _PolicyCaps:
+    """Whether the last account policy this process's claims met caps calls per number: the
+    next claim's guess (a wrong one costs a statement, never a missed cap)."""
+
+    numbers = True
 
 
 def take(
@@ -97,15 +118,19 @@ def take(
 ) -> Claimed | None:
     """Claim a queued attempt (no `token`), or re-read one already claimed with `token`; None
     when it is not ours to dial (a duplicate delivery, a stale claim, an attempt gone)."""
-    statement = _CLAIM if token is None else _REREAD
+    history = _PolicyCaps.numbers
+    statement = (_CLAIM if token is None else _REREAD)[history]
     token = token or secrets.token_hex(16)
     params = {"attempt_id": attempt_id, "token": token, "now": now, "since": now - NUMBER_HISTORY}
-    with transaction(sessions) as session:
-        row = session.execute(statement, params).one_or_none()
+    with statements(sessions) as connection:
+        row = connection.execute(statement, params).one_or_none()
     if row is None:
         return None
     campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]
     account_digest, region, consent, calls, external_id = row[8:]
+    if _caps_numbers(sessions, account_digest) and not history:
+        with statements(sessions) as connection:
+            calls = connection.execute(_CALLS, params).scalar_one()
     return Claimed(
         attempt_id=attempt_id,
         token=token,
@@ -121,3 +146,14 @@ def take(
         number=NumberFacts(region=region, consent=consent, calls=tuple(calls or ())),
         external_id=external_id,
     )
+
+
+def _caps_numbers(sessions: sessionmaker[Session], digest: str | None) -> bool:
+    """Whether the policy with `digest` (as the claim read it) caps calls per number; remembered
+    as the next claim's guess."""
+    policy = account.cached(digest)
+    if policy is None:
+        with sessions() as session:
+            policy = account.policy_for(session, digest)
+    _PolicyCaps.numbers = policy.compliance.per_number.capped
+    return _PolicyCaps.numbers

@@ -70,7 +70,7 @@ class DialDeps:
     rng: random.Random
     sleep: Callable[[float], None]
 
-    @property
+    @cached_property
     def recorder(self) -> records.Recorder:
         leases = Leases(self.limiter, self.settings)
         return records.Recorder(

@@ -172,6 +172,29 @@ def test_per_number_caps_hold_a_number_called_by_another_campaign(
     assert len(runtime.dials) == 4
 
 
+def test_a_cap_applied_after_uncapped_claims_holds_the_very_next_claim(
+    runtime: RecordingRuntime, deps: DialDeps, sim: SimControl
+) -> None:
+    """The claim reads a number's calls only while the last policy it met capped them; the first
+    claim to meet a newly applied cap must read them all the same."""
+    numbers = factories.us_numbers(2, start=secrets.randbelow(10**6))
+    csv_text = "phone\n" + "\n".join(numbers) + "\n"
+    first, second = _campaign(runtime, csv_text), _campaign(runtime, csv_text)
+    tick(runtime, CHRISTMAS_EVE)
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(AttemptRow.id, AttemptRow.campaign_id).where(AttemptRow.id.in_(runtime.dials))
+        ).all()
+    by_campaign = {attempt_id: campaign_id for attempt_id, campaign_id in rows}
+    runtime.dials = [a for a, c in by_campaign.items() if c == first]
+    assert _dial_all(deps, runtime) == [DialResult.sent] * 2  # no policy: nothing capped
+
+    _policy(runtime, {"compliance": {"per_number": {"per_day": 1}}})
+    runtime.dials = [a for a, c in by_campaign.items() if c == second]
+    assert _dial_all(deps, runtime) == [DialResult.released] * 2
+    assert sorted("+" + call["number"] for call in sim.calls()) == sorted(numbers)
+
+
 def test_the_dispatcher_never_queues_a_number_already_on_a_call_elsewhere(
     runtime: RecordingRuntime,
 ) -> None:

@@ -5,20 +5,21 @@ dropped the sid; with every notification lost too (the API cannot store them whi
 down) the silent deadline then settled a placed call as a refused dial-out, and the policy dialed
 the person again. The worker now retries the commit, and keeps a receipt in Redis that the
 sweeper reads first. The fault (a commit failing at that instant) is injected by failing the
-session factory once the POST has returned: PostgreSQL cannot be stopped at that exact instant
+engine's statements once the POST has returned: PostgreSQL cannot be stopped at that exact instant
 on demand.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.gateway.client import DialAccepted, DialRequest, SavgClient
 from campaign.services import dial_records
@@ -37,20 +38,21 @@ from tests.support.runtime import RecordingRuntime
 
 
 class _Database:
-    """The deps' session factory; while `failures` > 0 each new session fails (and counts down),
-    as PostgreSQL does while it restarts."""
+    """While `failures` > 0 each statement on the deps' engine fails (and counts down), as
+    PostgreSQL does while it restarts."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
         self.failures = 0
+        event.listen(engine, "before_cursor_execute", self._refuse)
 
-    def __call__(self, **kwargs: Any) -> Session:
+    def _refuse(self, *_: Any) -> None:
         if self.failures > 0:
             self.failures -= 1
-            raise OperationalError(
-                "COMMIT", None, Exception("the database system is shutting down")
-            )
-        return self._sessions(**kwargs)
+            shutting_down = Exception("the database system is shutting down")
+            raise OperationalError("UPDATE", None, shutting_down)
+
+
+Flaky = Callable[[int], tuple[DialDeps, "_Database"]]
 
 
 class _DownAfterTheAnswer:
@@ -67,25 +69,32 @@ class _DownAfterTheAnswer:
         return accepted
 
 
-def _flaky(real: DialDeps, failures: int) -> tuple[DialDeps, _Database]:
-    database = _Database(real.sessions)
-    flaky = replace(
-        real,
-        sessions=cast(sessionmaker[Session], database),
-        gateway=cast(SavgClient, _DownAfterTheAnswer(real.gateway, database, failures)),
-    )
-    return flaky, database
+@pytest.fixture
+def flaky(deps: DialDeps) -> Iterator[Flaky]:  # noqa: F811 - the fixture
+    """The deps whose database fails `failures` statements once the gateway has answered."""
+    engine: Engine = deps.sessions.kw["bind"]
+    made: list[_Database] = []
+
+    def make(failures: int) -> tuple[DialDeps, _Database]:
+        database = _Database(engine)
+        made.append(database)
+        gateway = _DownAfterTheAnswer(deps.gateway, database, failures)
+        return replace(deps, gateway=cast(SavgClient, gateway)), database
+
+    yield make
+    for database in made:
+        event.remove(engine, "before_cursor_execute", database._refuse)
 
 
 def test_a_short_outage_after_the_answer_only_delays_the_sid(
-    deps: DialDeps,  # noqa: F811 - the fixture
-    runtime: RecordingRuntime,  # noqa: F811
+    flaky: Flaky,
+    runtime: RecordingRuntime,  # noqa: F811 - the fixture
     queue: Queue,  # noqa: F811
 ) -> None:
     [attempt_id] = queue()
-    flaky, _ = _flaky(deps, failures=2)
+    dialer, _ = flaky(2)
 
-    assert _dial(flaky, attempt_id) is DialResult.sent
+    assert _dial(dialer, attempt_id) is DialResult.sent
 
     attempt = _attempt(runtime, attempt_id)
     assert attempt.state == "accepted"
@@ -93,17 +102,17 @@ def test_a_short_outage_after_the_answer_only_delays_the_sid(
 
 
 def test_a_placed_call_whose_sid_never_committed_is_lost_not_unplaced(
-    deps: DialDeps,  # noqa: F811 - the fixture
-    runtime: RecordingRuntime,  # noqa: F811
+    flaky: Flaky,
+    runtime: RecordingRuntime,  # noqa: F811 - the fixture
     sim: SimControl,
     queue: Queue,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(dial_records, "ACCEPT_RETRY_S", 0.3)
     [attempt_id] = queue()
-    flaky, database = _flaky(deps, failures=10**6)
+    dialer, database = flaky(10**6)
 
-    assert _dial(flaky, attempt_id) is DialResult.sent  # the call exists whatever the database says
+    assert _dial(dialer, attempt_id) is DialResult.sent  # placed, whatever the database says
     database.failures = 0  # PostgreSQL is back; every notification of the call was lost
     [call] = sim.calls()
     silent = _attempt(runtime, attempt_id).silent_deadline_at

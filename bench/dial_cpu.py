@@ -1,0 +1,155 @@
+"""CPU and statements per dial of the dial path (issue #12): `python -m bench.dial_cpu`.
+
+A running campaign with N queued attempts (the real dispatcher's `tick`); each attempt is taken
+and dialed in this process exactly as the dial task does (`claims.take`, then `dialing.dial`),
+against an in-process gateway (httpx MockTransport answering every dial-out with a sid), so the
+figures are the worker's Python and driver cost, with no simulator on the machine. Reports per
+dial (median of rounds): this process's `time.process_time`, the CPU of the bench database's
+PostgreSQL backends, and the statements sent (a `before_cursor_execute` listener, plus the pool's
+pre-pings, which go to the driver directly). `--caps` applies an account policy capping calls
+per number (the claim then reads the number's history). Compare two checkouts back to back by
+running a copy of this file under each's PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import event, select
+
+from bench.env import bench_settings, database_name
+from bench.procstats import CpuProfile, postgres_backends
+from campaign.clock import utcnow
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow
+from campaign.gateway.client import SavgClient
+from campaign.runtime import make_breaker
+from campaign.services import account, claims, dialing
+from campaign.services.dialing import DialDeps, DialResult
+from campaign.settings import Settings
+from schedules.dispatcher import tick
+from tests import factories
+from tests.support.runtime import RecordingRuntime
+
+CAPS = {"compliance": {"per_number": {"per_day": 50, "per_week": 100}}}
+
+
+def _accept(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"sid": secrets.token_hex(8), "callId": secrets.token_hex(8)})
+
+
+def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
+    doc = factories.spec(pacing={"cps": 1000, "max_live_calls": 100_000})
+    with transaction(runtime.sessions) as session:
+        campaign_id = factories.make_campaign(session, doc)
+        factories.add_contacts(
+            session, campaign_id, factories.us_numbers(count, start=secrets.randbelow(10**6))
+        )
+    runtime.dials.clear()
+    while len(runtime.dials) < count:
+        if not tick(runtime, datetime.now(UTC), batch=count, horizon_s=3600).claimed:
+            break
+    with runtime.sessions() as session:
+        return list(
+            session.scalars(
+                select(AttemptRow.id)
+                .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state == "queued")
+                .order_by(AttemptRow.id)
+            )
+        )
+
+
+def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, float, float]:
+    """(CPU ms per dial here, in PostgreSQL, statements and pings per dial) over `count` fresh
+    attempts."""
+    ids = _queue(runtime, count)
+    # As the sweeper does on a Redis that lost its data (other sessions share the server).
+    runtime.limiter.restore([], [], 0)
+    statements = 0
+
+    def counted(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    # A pre-ping goes to the driver directly, past the cursor events.
+    dialect = runtime.engine.dialect
+    ping = dialect.do_ping
+
+    def pinged(conn: Any) -> bool:
+        counted()
+        return ping(conn)
+
+    dialect.do_ping = pinged  # type: ignore[method-assign,assignment]
+    event.listen(runtime.engine, "before_cursor_execute", counted)
+    database = database_name(runtime.settings)
+    backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
+    try:
+        backends.start()
+        cpu0 = time.process_time()
+        for attempt_id in ids:
+            claim = claims.take(deps.sessions, attempt_id, None, utcnow())
+            assert claim is not None
+            assert dialing.dial(deps, claim) is DialResult.sent
+        cpu = time.process_time() - cpu0
+        backends.stop()
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", counted)
+        dialect.do_ping = ping  # type: ignore[method-assign]
+    per_dial = 1000 / len(ids)
+    return cpu * per_dial, backends.used["postgres"] * per_dial, statements / len(ids)
+
+
+def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
+    runtime = RecordingRuntime(settings, pool_size=4)
+    client = SavgClient.from_settings(settings, transport=httpx.MockTransport(_accept))
+    deps = DialDeps(
+        settings=settings,
+        sessions=runtime.sessions,
+        limiter=runtime.limiter,
+        breaker=make_breaker(runtime.redis, settings),
+        receipts=runtime.receipts,
+        gateway=client,
+        clock=utcnow,
+        rng=random.Random(7),
+        sleep=time.sleep,
+    )
+    try:
+        if caps:
+            with transaction(runtime.sessions) as session:
+                account.apply(session, CAPS)
+        _round(deps, runtime, 20)  # warm-up: compiled caches, connections, parsed spec
+        results = [_round(deps, runtime, count) for _ in range(rounds)]
+    finally:
+        client.close()
+        runtime.close()
+    for name, values in (
+        ("worker", [r[0] for r in results]),
+        ("postgres", [r[1] for r in results]),
+    ):
+        runs = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name}_cpu_ms_per_dial {statistics.median(values):.2f} (runs {runs})")
+    print(f"statements_per_dial {results[0][2]:.2f} (pre-pings included)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200, help="attempts per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--caps", action="store_true", help="account caps calls per number")
+    args = parser.parse_args()
+    with bench_settings() as settings:
+        dialing_settings = settings.model_copy(
+            update={"savg_base_url": "http://savg.invalid", "trunk_cps": 1000.0}
+        )
+        run(dialing_settings, args.count, args.rounds, args.caps)
+
+
+if __name__ == "__main__":
+    main()
