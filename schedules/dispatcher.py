@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 
 from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
@@ -22,7 +22,7 @@ from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState
 from campaign.runtime import Runtime
 from campaign.services.dispatching import claim_due_contacts, open_attempt_counts
-from campaign.services.specs import load_spec
+from campaign.services.specs import spec_for
 
 DEFAULT_BATCH = 500
 DEFAULT_HORIZON_S = 2.0
@@ -60,13 +60,14 @@ def tick(
     """One pass over the running campaigns; each campaign's claim is its own short transaction."""
     result = TickResult()
     with runtime.sessions() as session:
-        running = session.execute(
-            select(CampaignRow.id, CampaignRow.spec, CampaignRow.current_run_id).where(
-                CampaignRow.state == CampaignState.RUNNING.value
-            )
+        # The digest of each spec, not the spec: a spec is fetched and parsed once per version.
+        rows = session.execute(
+            select(
+                CampaignRow.id, func.md5(cast(CampaignRow.spec, Text)), CampaignRow.current_run_id
+            ).where(CampaignRow.state == CampaignState.RUNNING.value)
         ).all()
-    for campaign_id, stored_spec, run_id in running:
-        spec = load_spec(stored_spec)
+        running = [(cid, spec_for(session, cid, digest), run_id) for cid, digest, run_id in rows]
+    for campaign_id, spec, run_id in running:
         result.campaigns += 1
         probe_only = _gateway_holds(runtime, spec)
         if probe_only is None:
