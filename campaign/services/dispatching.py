@@ -131,7 +131,6 @@ class DueContact(NamedTuple):
     zones: list[str]
     priority: int
     next_due_at: datetime | None
-    attempts: int
     region: str | None
     consent: bool | None
 
@@ -143,9 +142,9 @@ def _due_rows(campaign_id: int, now: datetime, limit: int) -> Select[Any]:
     return select(*columns).select_from(levels).join(in_level, true()).limit(limit)
 
 
-# The open contacts go in flight and get their attempts in one statement: the contacts are
-# locked by the claim, so `attempts + 1` is the number the claim read plus one. Attempt ids are
-# drawn in the order of `ids` (priority, then due time), so sorting them keeps that order.
+# The open contacts go in flight and get their attempts in one statement (the contacts are locked
+# by the claim). Attempt ids are drawn in the order of `ids` (priority, then due time), so sorting
+# them keeps that order for the enqueue.
 _DISPATCH = text(
     """
     WITH dispatched AS (
@@ -198,7 +197,7 @@ def claim_due_contacts(
             result.count(verdict)
     if held:
         # Already locked by the claim; loaded as objects only to go through the contact machine.
-        for row in session.scalars(select(ContactRow).where(ContactRow.id.in_(held))):
+        for row in session.scalars(select(ContactRow).where(ContactRow.id.in_(list(held)))):
             gating.hold(session, row, held[row.id], spec.events)
         session.flush()
     if open_ids:
