@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import CTE, Select, func, select, text, true
+from sqlalchemy import CTE, BindParameter, Select, bindparam, func, select, text, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import LateralFromClause
 
@@ -53,18 +53,24 @@ class DispatchResult:
             self.closed += 1
 
 
+_WAITING = (AttemptState.QUEUED.value, AttemptState.DIALING.value)
+# Built once: the dispatcher runs these every tick, and building a statement costs more CPU than
+# running it (SQLAlchemy's compiled cache still needs the statement object to look it up).
+_OPEN_COUNTS = (
+    select(AttemptRow.state, func.count())
+    .where(
+        AttemptRow.campaign_id == bindparam("campaign_id"),
+        AttemptRow.state.in_(_WAITING + tuple(s.value for s in ATTEMPT_LIVE)),
+    )
+    .group_by(AttemptRow.state)
+)
+
+
 def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     """(live, queued) attempts of a campaign: calls out, and attempts not yet sent."""
-    waiting = (AttemptState.QUEUED.value, AttemptState.DIALING.value)
-    live_states = tuple(s.value for s in ATTEMPT_LIVE)
-    rows = session.execute(
-        select(AttemptRow.state, func.count())
-        .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state.in_(waiting + live_states))
-        .group_by(AttemptRow.state)
-    )
     live = queued = 0
-    for state, count in rows:
-        if state in waiting:
+    for state, count in session.execute(_OPEN_COUNTS, {"campaign_id": campaign_id}):
+        if state in _WAITING:
             queued += count
         else:
             live += count
@@ -72,7 +78,11 @@ def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
 
 
 def _due_walk(
-    campaign_id: int, now: datetime, limit: int, *, lock: bool
+    campaign_id: int | BindParameter[int],
+    now: datetime | BindParameter[datetime],
+    limit: int | BindParameter[int],
+    *,
+    lock: bool,
 ) -> tuple[CTE, LateralFromClause]:
     """The priority levels and, laterally per level, the due contacts (see `due_contacts`)."""
     c = ContactRow
@@ -135,21 +145,28 @@ class DueContact(NamedTuple):
     consent: bool | None
 
 
-def _due_rows(campaign_id: int, now: datetime, limit: int) -> Select[Any]:
-    """`due_contacts` (the same walk and locks), reading only `DueContact`'s columns."""
-    levels, in_level = _due_walk(campaign_id, now, limit, lock=True)
+def _due_rows() -> Select[Any]:
+    """`due_contacts` (the same walk and locks) reading only `DueContact`'s columns, with the
+    campaign, time and limit as parameters."""
+    levels, in_level = _due_walk(
+        bindparam("campaign_id"), bindparam("now"), bindparam("limit"), lock=True
+    )
     columns = [in_level.c[name] for name in DueContact._fields]
-    return select(*columns).select_from(levels).join(in_level, true()).limit(limit)
+    return select(*columns).select_from(levels).join(in_level, true()).limit(bindparam("limit"))
+
+
+_DUE_ROWS = _due_rows()  # built once, as `_OPEN_COUNTS`
 
 
 # The open contacts go in flight and get their attempts in one statement (the contacts are locked
-# by the claim). Attempt ids are drawn in the order of `ids` (priority, then due time), so sorting
-# them keeps that order for the enqueue.
+# by the claim; `updated_at` is set as `ContactRow`'s onupdate would). Attempt ids are drawn in
+# the order of `ids` (priority, then due time), so sorting them keeps that order for the enqueue.
 _DISPATCH = text(
     """
     WITH dispatched AS (
         UPDATE contacts
-        SET state = :in_flight, attempts = attempts + 1, waiting_reason = NULL
+        SET state = :in_flight, attempts = attempts + 1, waiting_reason = NULL,
+            updated_at = now()
         WHERE id = ANY(CAST(:ids AS bigint[]))
         RETURNING id, attempts, phone
     )
@@ -181,7 +198,8 @@ def claim_due_contacts(
     statement (`_DISPATCH`).
     """
     result = DispatchResult()
-    contacts = [DueContact(*row) for row in session.execute(_due_rows(campaign_id, now, limit))]
+    params = {"campaign_id": campaign_id, "now": now, "limit": limit}
+    contacts = [DueContact(*row) for row in session.execute(_DUE_ROWS, params)]
     if not contacts:
         return result
     contacts.sort(key=lambda row: (-row.priority, row.next_due_at or now))
