@@ -7,10 +7,9 @@ nothing here is created at import time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import redis
 from celery import Celery
@@ -78,13 +77,6 @@ def make_breaker(client: redis.Redis, settings: Settings) -> GatewayBreaker:
     )
 
 
-def _batch(producer: Any) -> AbstractContextManager[Any]:
-    """The producer's publish batch (Kombu 5.7+: one Redis round trip for the lot); older Kombu
-    publishes each message as it is sent."""
-    batch = getattr(producer, "batch", None)
-    return batch() if batch is not None else nullcontext()
-
-
 @dataclass
 class Runtime:
     """Lazily built process resources (an API process never opens a gateway client, say)."""
@@ -147,24 +139,27 @@ class Runtime:
         queue = amqp.queues[self.settings.queue("dial")]
         origin = anon_nodename()
         reply_to = self.celery.thread_oid
-        with self.celery.producer_or_acquire() as producer, _batch(producer):
-            producer.maybe_declare(queue)
-            for attempt_id in attempt_ids:
-                task_id = uuid()
-                args = [attempt_id]
-                message = amqp.create_task_message(
-                    task_id,
-                    DIAL_TASK,
-                    args,
-                    reply_to=reply_to,
-                    argsrepr=repr(args),
-                    kwargsrepr="{}",
-                    origin=origin,
-                    ignore_result=None,
-                )
-                amqp.send_task_message(
-                    producer, DIAL_TASK, message, queue=queue, retry=False, declare=[]
-                )
+        with self.celery.producer_or_acquire() as producer:
+            # Kombu before 5.7 has no publish batch: each message then goes out as it is sent.
+            batch = getattr(producer, "batch", nullcontext)
+            with batch():
+                producer.maybe_declare(queue)
+                for attempt_id in attempt_ids:
+                    task_id = uuid()
+                    args = [attempt_id]
+                    message = amqp.create_task_message(
+                        task_id,
+                        DIAL_TASK,
+                        args,
+                        reply_to=reply_to,
+                        argsrepr=repr(args),
+                        kwargsrepr="{}",
+                        origin=origin,
+                        ignore_result=None,
+                    )
+                    amqp.send_task_message(
+                        producer, DIAL_TASK, message, queue=queue, retry=False, declare=[]
+                    )
 
     def wake_consumer(self, attempt_id: int) -> None:
         """Have the consumer of the attempt's share of the inbox (`notifications.DRAIN_SHARDS`)
