@@ -214,9 +214,12 @@ def claim_due_contacts(
             held[contact.id] = verdict
             result.count(verdict)
     if held:
-        # Already locked by the claim; loaded as objects only to go through the contact machine.
-        for row in session.scalars(select(ContactRow).where(ContactRow.id.in_(list(held)))):
-            gating.hold(session, row, held[row.id], spec.events)
+        # Already locked by the claim; loaded as objects only to go through the contact machine,
+        # in claim order (a closed contact's event goes out in that order).
+        rows = session.scalars(select(ContactRow).where(ContactRow.id.in_(list(held))))
+        by_id = {row.id: row for row in rows}
+        for contact_id, verdict in held.items():
+            gating.hold(session, by_id[contact_id], verdict, spec.events)
         session.flush()
     if open_ids:
         ids = session.scalars(
