@@ -44,6 +44,13 @@ class TickResult:
     capped: int = 0
     suppressed: int = 0
     held: int = 0  # campaigns whose gateway breaker is open
+    dry: int = 0  # campaigns with room to dial that got no attempt: nothing due, or all held back
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to do until some contact falls due: no campaign got an attempt, and none
+        waits for room (its broker share full, to be topped up as calls end)."""
+        return self.claimed == 0 and self.dry + self.held == self.campaigns
 
 
 def _gateway_holds(runtime: Runtime, spec: CampaignSpec) -> bool | None:
@@ -94,6 +101,7 @@ def tick(
             if claimed.attempt_ids:
                 after_commit(session, partial(runtime.enqueue_dials, claimed.attempt_ids))
         result.claimed += len(claimed.attempt_ids)
+        result.dry += not claimed.attempt_ids
         result.window_closed += claimed.window_closed
         result.capped += claimed.capped
         result.suppressed += claimed.suppressed

@@ -169,3 +169,23 @@ def test_a_claim_creates_its_attempts_in_priority_order_and_enqueues_them_so(
     assert runtime.dials == sorted(by_attempt)
     assert [by_attempt[a] for a in runtime.dials] == [9, 9, 5, 5, 0, 0]
     assert {(c.state, c.attempts, c.waiting_reason) for c in contacts} == {("in_flight", 1, None)}
+
+
+def test_a_tick_is_idle_only_when_nothing_is_due_with_room_to_dial(
+    runtime: RecordingRuntime,
+) -> None:
+    now = datetime.now(UTC)
+    assert tick(runtime, now).idle  # no running campaign
+    _campaign(
+        runtime,
+        factories.us_numbers(10, start=3000),
+        now,
+        pacing={"cps": 2, "max_live_calls": 50, "max_call_duration": "2s"},
+    )
+    assert not tick(runtime, now, horizon_s=2.0).idle  # claimed 4
+    assert not tick(runtime, now, horizon_s=2.0).idle  # the broker share is full: top it up soon
+    _campaign(runtime, factories.us_numbers(2, start=3100), now + timedelta(hours=1))
+    with transaction(runtime.sessions) as session:
+        session.execute(delete(AttemptRow))  # room again; the first campaign's rest is claimed
+    tick(runtime, now, horizon_s=60.0)
+    assert tick(runtime, now, horizon_s=60.0).idle  # room, but nothing due in either campaign
