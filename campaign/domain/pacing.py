@@ -196,6 +196,20 @@ def silent_deadline(
     return dialed_at + ring_timeout + timedelta(milliseconds=amd_ms) + margin
 
 
+def tick_wait(previous_s: float, idle: bool, tick_interval_s: float, max_idle_s: float) -> float:
+    """Seconds until the dispatcher's next tick.
+
+    While there is work (contacts claimed, or a campaign whose broker share is full and must be
+    topped up as calls end) it ticks every `tick_interval_s`. A tick that found nothing due with
+    room to dial is idle: then each further idle tick doubles the wait, up to `max_idle_s`, so a
+    dispatcher with nothing due costs a few ticks a second, not ten; a contact that falls due
+    meanwhile (a redial, a campaign started) waits at most `max_idle_s` longer.
+    """
+    if not idle:
+        return tick_interval_s
+    return min(max(previous_s, tick_interval_s) * 2, max(max_idle_s, tick_interval_s))
+
+
 def dispatch_budget(
     cps: float, live_calls: int, max_live_calls: int, horizon_s: float, queued: int
 ) -> int:

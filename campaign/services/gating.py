@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -24,11 +25,26 @@ from campaign.services.dnc import blocked_numbers
 from campaign.services.redial import histories
 
 
+class GatedContact(Protocol):
+    """What the gates read of a contact: a `ContactRow`, or the claim's plain `DueContact`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def zones(self) -> list[str]: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def consent(self) -> bool | None: ...
+
+
 def check(
     session: Session,
     spec: CampaignSpec,
     campaign: CampaignState,
-    contacts: Sequence[ContactRow],
+    contacts: Sequence[GatedContact],
     now: datetime,
 ) -> dict[int, gates.Verdict]:
     """Each contact's verdict, by contact id; a few queries, whatever the batch size."""

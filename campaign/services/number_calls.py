@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Text, cast, column, false, func, null, select, true
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
@@ -25,6 +26,9 @@ from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain.account import NUMBER_HISTORY, AccountPolicy
 from campaign.domain.account_gates import NumberFacts
 from campaign.domain.states import ATTEMPT_LIVE, AttemptState
+
+if TYPE_CHECKING:  # gating calls this module
+    from campaign.services.gating import GatedContact
 
 _LOCK_SPACE = 0x0ACC
 """First key of the numbers' advisory locks (the second is the number's hash)."""
@@ -60,7 +64,7 @@ def lock(session: Session, phones: Iterable[str]) -> None:
 
 def facts(
     session: Session,
-    contacts: Sequence[ContactRow],
+    contacts: Sequence[GatedContact],
     account: AccountPolicy,
     now: datetime,
 ) -> dict[int, NumberFacts]:

@@ -137,3 +137,55 @@ def test_concurrent_dispatchers_never_claim_one_contact_twice(runtime: Recording
     assert len(per_contact) == len(runtime.dials) > 0
     assert all(count == 1 for _, count in per_contact)
     assert len(set(runtime.dials)) == len(runtime.dials)
+
+
+def test_a_claim_creates_its_attempts_in_priority_order_and_enqueues_them_so(
+    runtime: RecordingRuntime,
+) -> None:
+    now = datetime.now(UTC)
+    campaign_id = _campaign(runtime, factories.us_numbers(6, start=2000), now)
+    levels = [0, 9, 5, 9, 0, 5]  # by contact; the earlier contact of a level is due earlier
+    with transaction(runtime.sessions) as session:
+        for i, contact in enumerate(
+            session.scalars(
+                select(ContactRow)
+                .where(ContactRow.campaign_id == campaign_id)
+                .order_by(ContactRow.id)
+            )
+        ):
+            contact.priority = levels[i]
+            contact.next_due_at = now - timedelta(seconds=60 - i)
+
+    tick(runtime, now)
+
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(AttemptRow.id, ContactRow.priority)
+            .join(ContactRow, ContactRow.id == AttemptRow.contact_id)
+            .where(AttemptRow.campaign_id == campaign_id)
+        )
+        by_attempt = {attempt: priority for attempt, priority in rows}
+        contacts = _contacts(runtime, campaign_id)
+    assert runtime.dials == sorted(by_attempt)
+    assert [by_attempt[a] for a in runtime.dials] == [9, 9, 5, 5, 0, 0]
+    assert {(c.state, c.attempts, c.waiting_reason) for c in contacts} == {("in_flight", 1, None)}
+
+
+def test_a_tick_is_idle_only_when_nothing_is_due_with_room_to_dial(
+    runtime: RecordingRuntime,
+) -> None:
+    now = datetime.now(UTC)
+    assert tick(runtime, now).idle  # no running campaign
+    _campaign(
+        runtime,
+        factories.us_numbers(10, start=3000),
+        now,
+        pacing={"cps": 2, "max_live_calls": 50, "max_call_duration": "2s"},
+    )
+    assert not tick(runtime, now, horizon_s=2.0).idle  # claimed 4
+    assert not tick(runtime, now, horizon_s=2.0).idle  # the broker share is full: top it up soon
+    _campaign(runtime, factories.us_numbers(2, start=3100), now + timedelta(hours=1))
+    with transaction(runtime.sessions) as session:
+        session.execute(delete(AttemptRow))  # room again; the first campaign's rest is claimed
+    tick(runtime, now, horizon_s=60.0)
+    assert tick(runtime, now, horizon_s=60.0).idle  # room, but nothing due in either campaign

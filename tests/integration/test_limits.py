@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
 
 from campaign.errors import PacingExhausted
 from campaign.limits import Limiter, LiveCap, RateLimit
-from campaign.runtime import Runtime
+from campaign.runtime import DIAL_TASK, Runtime
 from campaign.settings import Settings
 
 
@@ -166,6 +169,33 @@ def test_a_dial_sent_after_redis_lost_everything_still_reaches_its_queue(
             redis_client.delete(key)  # the list and this prefix's bindings: all gone
         rt.enqueue_dials([2])
         assert redis_client.llen(queue) == 1
+    finally:
+        redis_client.delete(queue)
+        rt.close()
+
+
+def test_enqueued_dials_are_the_messages_send_task_writes(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    # The dispatcher builds its messages with Celery's message API and publishes a claim's worth
+    # in one batch; the workers must get exactly what `send_task` would have sent.
+    rt = Runtime(settings.model_copy(update={"queue_prefix": f"m{secrets.token_hex(4)}"}))
+    queue = rt.settings.queue("dial")
+
+    def same_but_ids(message: dict[str, Any]) -> str:
+        text = json.dumps(message, sort_keys=True)
+        task_id, tag = message["headers"]["id"], message["properties"]["delivery_tag"]
+        return text.replace(task_id, "ID").replace(tag, "TAG")
+
+    try:
+        with rt.celery.producer_or_acquire() as producer:
+            rt.celery.send_task(DIAL_TASK, args=[7], queue=queue, producer=producer)
+        rt.enqueue_dials([7, 8])
+        oldest_first = [json.loads(m) for m in reversed(redis_client.lrange(queue, 0, -1))]
+        reference, seven, eight = oldest_first
+        assert same_but_ids(seven) == same_but_ids(reference)
+        assert seven["headers"]["id"] != reference["headers"]["id"] != eight["headers"]["id"]
+        assert json.loads(base64.b64decode(eight["body"]))[0] == [8]
     finally:
         redis_client.delete(queue)
         rt.close()

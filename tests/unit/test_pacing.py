@@ -12,6 +12,7 @@ from campaign.domain.pacing import (
     dispatch_budget,
     emission_interval_ms,
     silent_deadline,
+    tick_wait,
 )
 from campaign.errors import SpecInvalid
 
@@ -180,3 +181,12 @@ def test_silent_deadline_is_the_full_deadline_without_talk_time() -> None:
 
     assert silent == DIALED + timedelta(seconds=60 + 45 + 30)
     assert full - silent == timedelta(minutes=30)
+
+
+def test_idle_ticks_back_off_to_the_cap_and_work_resets_the_interval() -> None:
+    waits = [0.1]
+    for _ in range(6):
+        waits.append(tick_wait(waits[-1], True, 0.1, 1.0))
+    assert waits == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    assert tick_wait(1.0, False, 0.1, 1.0) == 0.1
+    assert tick_wait(0.1, True, 0.5, 0.2) == 0.5  # a cap below the interval never ticks faster
