@@ -30,6 +30,7 @@ DIAL_TASK = "campaign.dial"
 DRAIN_TASK = "campaign.drain_inbox"
 EVENTS_TASK = "campaign.deliver_events"
 WAKE_TTL_MS = 5000
+INTAKE_APPLICATION_NAME = "campaign-receiver"
 WAKE_BATCH_S = 0.005
 """The waker's rest between batches: at most this much added to a notification's decision, and
 at most one Redis round trip per this much however many notifications arrive."""
@@ -185,7 +186,9 @@ class Runtime:
         """The receiver's connections (`services.intake`): autocommit, on the event loop."""
         if self.settings.database_url is None:
             raise RuntimeError("DATABASE_URL is not set")
-        return AsyncConnections(self.settings.database_url, self.pool_size)
+        return AsyncConnections(
+            self.settings.database_url, self.pool_size, application_name=INTAKE_APPLICATION_NAME
+        )
 
     def close(self) -> None:
         """Release pooled connections and send the wake-ups noted (tests and graceful shutdown)."""

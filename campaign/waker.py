@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Set
 
 logger = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ class Waker:
         self._pending: set[int] = set()
         self._lock = threading.Lock()
         self._noted = threading.Event()
-        self._stopping = False
+        self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
     def request(self, shard: int) -> None:
@@ -43,11 +42,11 @@ class Waker:
         self._noted.set()
 
     def _run(self) -> None:
-        while not self._stopping:
+        while not self._closed.is_set():
             self._noted.wait()
             self._noted.clear()
             self._send_pending()
-            time.sleep(self._interval_s)
+            self._closed.wait(self._interval_s)
 
     def _send_pending(self) -> None:
         with self._lock:
@@ -64,7 +63,7 @@ class Waker:
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._stopping = True
+            self._closed.set()
             self._noted.set()
             thread.join(5)
         self._send_pending()

@@ -22,10 +22,12 @@ from psycopg.pq import TransactionStatus
 
 
 class AsyncConnections:
-    """Up to `size` autocommit connections to `conninfo`, opened on demand and kept while sound."""
+    """Up to `size` autocommit connections to `conninfo`, opened on demand and kept while sound,
+    named `application_name` in `pg_stat_activity`."""
 
-    def __init__(self, conninfo: str, size: int) -> None:
+    def __init__(self, conninfo: str, size: int, *, application_name: str) -> None:
         self._conninfo = conninfo
+        self._application_name = application_name
         self._size = size
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,7 +64,9 @@ class AsyncConnections:
         return await cursor.fetchall()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name=self._application_name
+        )
 
     def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
