@@ -16,7 +16,6 @@ statement on the event loop (`db.async_pool`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,7 +129,7 @@ async def receive(
         "attempt_id": attempt_id,
         "now": now,
         "body": body,
-        "headers": Jsonb(headers, dumps=json.dumps),
+        "headers": Jsonb(dict(headers)),
         "dedupe_key": hashlib.sha256(body).hexdigest(),
         "status": notification.status.value,
         "answer": answer,
@@ -140,9 +139,9 @@ async def receive(
         "amd": notification.amd,
     }
     try:
-        rows = await connections.fetchall(_STORE, params) or await connections.fetchall(
-            _EXISTING, params
-        )
+        rows = await connections.fetchall(_STORE, params)
+        if not rows:  # a duplicate of a copy committed after the statement's snapshot was taken
+            rows = await connections.fetchall(_EXISTING, params)
     except psycopg.errors.ForeignKeyViolation as exc:
         raise NotFound("unknown notification token") from exc
     if not rows:  # pragma: no cover - the conflicting row cannot vanish in between
