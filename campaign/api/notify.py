@@ -51,21 +51,24 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
 
 def token_in(path: str) -> str | None:
     """The token of a receiver path, as the route's `{token}` matches it (one path segment)."""
-    token = path.removeprefix(_PREFIX)
-    return token if token is not path and token and "/" not in token else None
+    if not path.startswith(_PREFIX):
+        return None
+    token = path[len(_PREFIX) :]
+    return token if token and "/" not in token else None
 
 
 async def answer(scope: Scope, receive: Receive, send: Send) -> None:
     """The receiver as a bare ASGI app: `app.create_app` calls it for every `POST /notify/...`
-    ahead of the middleware stack (its six layers wrapped each receive and send, and cost a
-    sixth of the receiver's CPU; the handler answers every error itself, and uvicorn turns an
-    unexpected exception into a 500 as ServerErrorMiddleware did)."""
+    ahead of the middleware stack (six layers, each wrapping every receive and send). The handler
+    answers every error itself, and uvicorn turns an unexpected exception into a 500 as
+    ServerErrorMiddleware did."""
     response = await receive_notification(Request(scope, receive), token_in(scope["path"]) or "")
     await response(scope, receive, send)
 
 
 async def notify(request: Request) -> Response:
-    """The route's endpoint (for a request that did not come through `answer`)."""
+    """The route's endpoint. The route answers other methods 405; a POST reaches this only in an
+    app that does not send it to `answer` first (`create_app` does)."""
     return await receive_notification(request, request.path_params["token"])
 
 
