@@ -12,7 +12,7 @@ from functools import cached_property
 
 import redis
 from celery import Celery
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
@@ -184,10 +184,11 @@ class Runtime:
     @cached_property
     def intake(self) -> AsyncConnections:
         """The receiver's connections (`services.intake`): autocommit, on the event loop."""
-        if self.settings.database_url is None:
-            raise RuntimeError("DATABASE_URL is not set")
+        url = make_url(self.settings.sqlalchemy_url).set(drivername="postgresql")  # libpq's form
         return AsyncConnections(
-            self.settings.database_url, self.pool_size, application_name=INTAKE_APPLICATION_NAME
+            url.render_as_string(hide_password=False),
+            self.pool_size,
+            application_name=INTAKE_APPLICATION_NAME,
         )
 
     def close(self) -> None:
