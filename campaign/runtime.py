@@ -6,7 +6,7 @@ nothing here is created at import time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,10 +15,11 @@ import redis
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
+from campaign.db.async_pool import AsyncConnections
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
 from campaign.receipts import Receipts
@@ -26,11 +27,16 @@ from campaign.services import event_outbox
 from campaign.services.leases import Leases
 from campaign.services.notifications import shard_of
 from campaign.settings import Settings
+from campaign.waker import Waker
 
 DIAL_TASK = "campaign.dial"
 DRAIN_TASK = "campaign.drain_inbox"
 EVENTS_TASK = "campaign.deliver_events"
 WAKE_TTL_MS = 5000
+INTAKE_APPLICATION_NAME = "campaign-receiver"
+WAKE_BATCH_S = 0.005
+"""The waker's rest between batches: at most this much added to a notification's decision, and
+at most one Redis round trip per this much however many notifications arrive."""
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -168,10 +174,26 @@ class Runtime:
         The drain clears the wake key before each batch it reads, so a row committed after that
         read finds the key clear and wakes another drain: none is left behind, and a burst of
         notifications costs one task per share, not one each. The key's expiry covers a lost
-        task (and the sweeper any row left anyway).
+        task (and the sweeper any row left anyway). Sent from the waker's thread (`waker`: the
+        caller never waits on Redis, and a burst costs one pipelined command per batch).
         """
-        shard = shard_of(attempt_id)
-        self._wake_once(self.wake_key(shard), DRAIN_TASK, "notify", shard)
+        self._consumer_waker.request(shard_of(attempt_id))
+
+    @cached_property
+    def _consumer_waker(self) -> Waker:
+        return Waker(self._wake_consumers, interval_s=WAKE_BATCH_S)
+
+    def _wake_consumers(self, shards: Set[int]) -> None:
+        ordered = sorted(shards)
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in ordered:
+            pipe.set(self.wake_key(shard), 1, nx=True, px=WAKE_TTL_MS)
+        woken = [shard for shard, was_set in zip(ordered, pipe.execute(), strict=True) if was_set]
+        if woken:
+            queue = self.settings.queue("notify")
+            with self.celery.producer_or_acquire() as producer:
+                for shard in woken:
+                    self.celery.send_task(DRAIN_TASK, args=[shard], queue=queue, producer=producer)
 
     def wake_key(self, shard: int) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake:{shard}"
@@ -191,8 +213,22 @@ class Runtime:
         if self.redis.set(key, 1, nx=True, px=WAKE_TTL_MS):
             self.celery.send_task(task, args=args, queue=self.settings.queue(queue))
 
+    @cached_property
+    def intake(self) -> AsyncConnections:
+        """The receiver's connections (`services.intake`): autocommit, on the event loop."""
+        url = make_url(self.settings.sqlalchemy_url).set(drivername="postgresql")  # libpq's form
+        return AsyncConnections(
+            url.render_as_string(hide_password=False),
+            self.pool_size,
+            application_name=INTAKE_APPLICATION_NAME,
+        )
+
     def close(self) -> None:
-        """Release pooled connections (tests and graceful shutdown)."""
+        """Release pooled connections and send the wake-ups noted (tests and graceful shutdown)."""
+        if "_consumer_waker" in self.__dict__:
+            self._consumer_waker.close()
+        if "intake" in self.__dict__:
+            self.intake.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "redis" in self.__dict__:

@@ -9,32 +9,29 @@ it; a lost consumer message is re-sent by the sweeper from the unprocessed inbox
 from __future__ import annotations
 
 import json
-import logging
 import time
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from kombu.exceptions import KombuError
-from redis import RedisError
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from campaign import log
 from campaign.api.problems import problem
 from campaign.clock import utcnow
-from campaign.db.engine import after_commit, transaction
 from campaign.domain import tokens
-from campaign.domain.outcomes import STATUS_EVENT, parse_notification
+from campaign.domain.outcomes import parse_notification
 from campaign.domain.signature import signature_valid
-from campaign.domain.states import AttemptEvent
 from campaign.errors import NotFound, NotificationInvalid
 from campaign.runtime import Runtime
-from campaign.services.notifications import Stored, answer_in_place, store_notification
+from campaign.services import intake
 
 router = APIRouter()
-logger = logging.getLogger(__name__)
 
 # Headers never worth keeping in the inbox (credentials of clients and proxies in front of us).
 _DROP_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
+_JSON_BOOL = {True: b"true", False: b"false"}
+_PREFIX = "/notify/"
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -52,17 +49,30 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _hand_over(runtime: Runtime, attempt_id: int) -> None:
-    """Wake a consumer to drain the inbox. The row is already durable, so a broker outage is no
-    reason to answer an error: the sweeper applies rows no consumer took."""
-    try:
-        runtime.wake_consumer(attempt_id)
-    except (KombuError, RedisError, OSError) as exc:
-        logger.warning("notification stored; no consumer woken (%s)", exc)
+def token_in(path: str) -> str | None:
+    """The token of a receiver path, as the route's `{token}` matches it (one path segment)."""
+    if not path.startswith(_PREFIX):
+        return None
+    token = path[len(_PREFIX) :]
+    return token if token and "/" not in token else None
 
 
-@router.post("/notify/{token}", status_code=200, include_in_schema=False)
-async def notify(token: str, request: Request) -> JSONResponse:
+async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """The receiver as a bare ASGI app: `app.create_app` calls it for every `POST /notify/...`
+    ahead of the middleware stack (six layers, each wrapping every receive and send). The handler
+    answers every error itself, and uvicorn turns an unexpected exception into a 500 as
+    ServerErrorMiddleware did."""
+    response = await receive_notification(Request(scope, receive), token_in(scope["path"]) or "")
+    await response(scope, receive, send)
+
+
+async def notify(request: Request) -> Response:
+    """The route's endpoint. The route answers other methods 405; a POST reaches this only in an
+    app that does not send it to `answer` first (`create_app` does)."""
+    return await receive_notification(request, request.path_params["token"])
+
+
+async def receive_notification(request: Request, token: str) -> Response:
     """Receive one SAVG status notification for the attempt the token names."""
     runtime: Runtime = request.app.state.runtime
     settings = runtime.settings
@@ -87,28 +97,26 @@ async def notify(token: str, request: Request) -> JSONResponse:
     except NotificationInvalid as exc:
         return problem(422, "Invalid notification", str(exc))
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_HEADERS}
-
-    def store() -> Stored:
-        now = utcnow()
-        with log.bound(attempt_id=attempt_id), transaction(runtime.sessions) as session:
-            stored = store_notification(
-                session,
+    with log.bound(attempt_id=attempt_id):
+        try:
+            received = await intake.receive(
+                runtime.intake,
                 attempt_id=attempt_id,
                 body=body,
                 headers=headers,
-                status=parsed.status.value,
-                now=now,
+                notification=parsed,
+                now=utcnow(),
             )
-            if not stored.created:
-                pass  # a duplicate: its first copy is applied, or waiting to be
-            elif STATUS_EVENT[parsed.status] is AttemptEvent.ANSWER:
-                answer_in_place(session, stored.notification_id, attempt_id, parsed, now)
-            else:
-                after_commit(session, lambda: _hand_over(runtime, attempt_id))
-        return stored
+        except NotFound:
+            return problem(404, "Not found", "unknown notification token")
+        if received.for_consumer:
+            # Durable already; the wake is sent from the runtime's waker thread, so a broker
+            # outage never fails this request (the sweeper applies rows no consumer took).
+            runtime.wake_consumer(attempt_id)
+    return Response(
+        b'{"id":%d,"duplicate":%s}' % (received.notification_id, _JSON_BOOL[not received.created]),
+        media_type="application/json",
+    )
 
-    try:
-        stored = await run_in_threadpool(store)
-    except NotFound:
-        return problem(404, "Not found", "unknown notification token")
-    return JSONResponse({"id": stored.notification_id, "duplicate": not stored.created})
+
+router.add_route("/notify/{token}", notify, methods=["POST"], include_in_schema=False)

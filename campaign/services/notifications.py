@@ -38,7 +38,6 @@ from campaign.db.tables import AttemptRow, Base, CampaignRow, ContactRow, Notifi
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import (
     ATTEMPT_FINAL,
-    ATTEMPT_TABLE,
     AttemptEvent,
     AttemptState,
     attempt_transition,
@@ -100,50 +99,6 @@ def store_notification(
     if existing is None:  # pragma: no cover - the conflicting row cannot vanish in between
         raise NotFound("notification disappeared")
     return Stored(existing, created=False)
-
-
-# `answered` moves an attempt only from these (the machine's table says which); later states
-# keep theirs, and a final that came first stays final.
-_ANSWERABLE = tuple(
-    s.value
-    for s in AttemptState
-    if (s, AttemptEvent.ANSWER) in ATTEMPT_TABLE
-    and ATTEMPT_TABLE[(s, AttemptEvent.ANSWER)] is AttemptState.ANSWERED
-    and s is not AttemptState.ANSWERED
-)
-
-
-def answer_in_place(
-    session: Session, notification_id: int, attempt_id: int, n: Notification, now: datetime
-) -> Applied:
-    """Apply an `answered` in the receiver's own transaction: it decides nothing (no policy, no
-    contact), so it needs no consumer, only the attempt's state and call facts, in one UPDATE."""
-    moved = session.scalar(
-        update(AttemptRow)
-        .where(AttemptRow.id == attempt_id, AttemptRow.state.in_(_ANSWERABLE))
-        .values(
-            state=AttemptState.ANSWERED.value,
-            answered_at=now,
-            conversation_id=func.coalesce(AttemptRow.conversation_id, n.conversation_id),
-            reason=func.coalesce(n.reason, AttemptRow.reason),
-            sip_code=func.coalesce(n.sip_code, AttemptRow.sip_code),
-            amd=func.coalesce(n.amd, AttemptRow.amd),
-        )
-        .returning(AttemptRow.id)
-    )
-    result = Applied.APPLIED if moved is not None else _late_answer(session, attempt_id)
-    session.execute(
-        update(NotificationRow)
-        .where(NotificationRow.id == notification_id)
-        .values(processed_at=now, result=result.value)
-    )
-    return result
-
-
-def _late_answer(session: Session, attempt_id: int) -> Applied:
-    state = session.scalar(select(AttemptRow.state).where(AttemptRow.id == attempt_id))
-    final = state is not None and AttemptState(state) in ATTEMPT_FINAL
-    return Applied.REGRESSION if final else Applied.DUPLICATE
 
 
 def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> None:

@@ -68,7 +68,9 @@ def process_connections(args: list[str]) -> int:
         default = inspect.signature(processes.api).parameters["workers"].default
         api_pool = next(f.default for f in fields(Runtime) if f.name == "pool_size")
         assert isinstance(api_pool, int)
-        return int(_flag(args, "--workers") or default) * _connections(api_pool)
+        # The engine's pool and overflow, and the receiver's own connections (Runtime.intake).
+        per_process = _connections(api_pool) + api_pool
+        return int(_flag(args, "--workers") or default) * per_process
     assert args[0] == "dispatcher", args
     return _connections(DISPATCHER_POOL_SIZE)
 

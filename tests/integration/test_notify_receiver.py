@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
+import psycopg
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -16,6 +19,7 @@ from campaign.api.app import create_app
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, NotificationRow
 from campaign.domain.signature import sign_body
+from campaign.runtime import INTAKE_APPLICATION_NAME
 from campaign.settings import Settings
 from tests import factories
 from tests.support.asgi import serve
@@ -240,3 +244,80 @@ def test_an_answer_is_applied_by_the_receiver_itself(
         stored = session.get_one(NotificationRow, response.json()["id"])
     assert (attempt.state, stored.result) == ("answered", "applied")
     assert attempt.answered_at is not None
+
+
+def _set_state(runtime: RecordingRuntime, attempt_id: int, state: str) -> None:
+    with transaction(runtime.sessions) as session:
+        session.get_one(AttemptRow, attempt_id).state = state
+
+
+def test_an_answer_after_the_final_is_stored_as_a_regression_and_changes_nothing(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    _set_state(runtime, attempt_id, "completed")
+
+    response = api.post(_url(runtime, attempt_id), json={**COMPLETED, "status": "answered"})
+
+    assert response.status_code == 200
+    assert runtime.wakes == 0
+    with runtime.sessions() as session:
+        attempt = session.get_one(AttemptRow, attempt_id)
+        stored = session.get_one(NotificationRow, response.json()["id"])
+    assert (attempt.state, attempt.answered_at) == ("completed", None)
+    assert stored.result == "regression"
+    assert stored.processed_at is not None
+
+
+def test_a_repeated_answer_is_stored_and_applied_once(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    body = json.dumps({**COMPLETED, "status": "answered"}).encode()
+    first = api.post(_url(runtime, attempt_id), content=body)
+    _set_state(runtime, attempt_id, "accepted")  # were it applied again, it would move again
+    second = api.post(_url(runtime, attempt_id), content=body)
+
+    assert second.json() == {"id": first.json()["id"], "duplicate": True}
+    assert _stored(runtime, attempt_id) == 1
+    with runtime.sessions() as session:
+        assert session.get_one(AttemptRow, attempt_id).state == "accepted"
+
+
+def test_a_copy_committed_while_storing_answers_the_copy_as_a_duplicate(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    # The copy commits after the receiver's statement began: its snapshot cannot see the copy,
+    # so the duplicate's id comes from a second statement.
+    body = json.dumps(COMPLETED).encode()
+    url = runtime.settings.database_url or ""
+    with psycopg.connect(url) as copy:
+        [(copy_id,)] = copy.execute(
+            "INSERT INTO notifications (attempt_id, received_at, body, headers, dedupe_key)"
+            " VALUES (%s, now(), %s, '{}', %s) RETURNING id",
+            (attempt_id, body, hashlib.sha256(body).hexdigest()),
+        ).fetchall()
+        with ThreadPoolExecutor(1) as pool:
+            posted = pool.submit(api.post, _url(runtime, attempt_id), content=body)
+            time.sleep(0.5)  # the receiver's insert now waits on the copy's unique key
+            copy.commit()
+            response = posted.result(timeout=10)
+
+    assert response.json() == {"id": copy_id, "duplicate": True}
+    assert runtime.wakes == 0
+
+
+def test_the_receiver_replaces_connections_a_database_restart_broke(
+    api: httpx.Client, runtime: RecordingRuntime, attempt_id: int
+) -> None:
+    assert api.post(_url(runtime, attempt_id), json=COMPLETED).status_code == 200
+    with psycopg.connect(runtime.settings.database_url or "", autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (INTAKE_APPLICATION_NAME,),
+        ).fetchall()
+    assert killed
+
+    response = api.post(_url(runtime, attempt_id), json={**COMPLETED, "duration": 15})
+
+    assert (response.status_code, response.json()["duplicate"]) == (200, False)
+    assert _stored(runtime, attempt_id) == 2
