@@ -68,18 +68,24 @@ def _campaign(rt: RecordingRuntime, url: str, contacts: int = 1, **events: Any) 
     return campaign_id
 
 
-def _dialed(rt: RecordingRuntime) -> list[int]:
-    """Dispatch every due contact and mark its attempt sent, as the dial path would."""
+def _dialed(rt: RecordingRuntime, campaign_id: int) -> list[int]:
+    """Dispatch the campaign's due contacts and mark their attempts sent, as the dial path would.
+    The tick dispatches every running campaign of the session's database: an earlier test file's
+    campaign left running must not count here."""
     rt.dials.clear()
     tick(rt, datetime.now(UTC))
+    ours = []
     with transaction(rt.sessions) as session:
         for attempt_id in rt.dials:
             attempt = session.get_one(AttemptRow, attempt_id)
+            if attempt.campaign_id != campaign_id:
+                continue
+            ours.append(attempt_id)
             attempt.state, attempt.sending_at = "accepted", datetime.now(UTC)
             attempt.deadline_at = attempt.silent_deadline_at = datetime.now(UTC) + timedelta(
                 hours=1
             )
-    return list(rt.dials)
+    return ours
 
 
 def _outbox(rt: RecordingRuntime, campaign_id: int) -> list[EventRow]:
@@ -104,7 +110,7 @@ def test_an_ending_writes_attempt_ended_then_contact_closed_with_its_facts(
     runtime: RecordingRuntime,
 ) -> None:
     campaign_id = _campaign(runtime, "http://127.0.0.1:9/none")
-    [attempt_id] = _dialed(runtime)
+    [attempt_id] = _dialed(runtime, campaign_id)
 
     _notify(runtime, attempt_id, HUMAN)
 
@@ -127,7 +133,7 @@ def test_an_ending_writes_attempt_ended_then_contact_closed_with_its_facts(
 
 def test_a_rolled_back_ending_writes_no_event(runtime: RecordingRuntime) -> None:
     campaign_id = _campaign(runtime, "http://127.0.0.1:9/none")
-    [attempt_id] = _dialed(runtime)
+    [attempt_id] = _dialed(runtime, campaign_id)
 
     def fail_after_the_ending() -> None:
         with transaction(runtime.sessions) as session:
@@ -156,7 +162,7 @@ def test_a_rolled_back_ending_writes_no_event(runtime: RecordingRuntime) -> None
 
 def test_only_the_chosen_types_are_written(runtime: RecordingRuntime) -> None:
     campaign_id = _campaign(runtime, "http://127.0.0.1:9/none", types=["contact.closed"])
-    [attempt_id] = _dialed(runtime)
+    [attempt_id] = _dialed(runtime, campaign_id)
 
     _notify(runtime, attempt_id, HUMAN)
 
@@ -203,7 +209,7 @@ def test_delivery_signs_each_event_and_keeps_each_contacts_order(
 ) -> None:
     crm, url = receiver
     campaign_id = _campaign(runtime, url)
-    [attempt_id] = _dialed(runtime)
+    [attempt_id] = _dialed(runtime, campaign_id)
     _notify(runtime, attempt_id, HUMAN)
 
     first = _deliver(runtime)  # only the contact's first event may go in one pass
@@ -220,7 +226,7 @@ def test_a_failing_event_holds_its_contacts_later_events_and_retries_with_backof
 ) -> None:
     crm, url = receiver
     campaign_id = _campaign(runtime, url)
-    [attempt_id] = _dialed(runtime)
+    [attempt_id] = _dialed(runtime, campaign_id)
     _notify(runtime, attempt_id, HUMAN)
     crm.down = True
     t0 = datetime.now(UTC)
