@@ -129,7 +129,9 @@ def worker(ctx: typer.Context) -> None:
 
 
 def dispatcher(
-    tick: Annotated[float, typer.Option(help="seconds between claims")] = 0.2,
+    tick: Annotated[
+        float, typer.Option(help="seconds between claims (idle ticks back off to 1 s)")
+    ] = 0.2,
     sweep: Annotated[float, typer.Option(help="seconds between sweeps")] = 2.0,
 ) -> None:
     """Run a dispatcher: claims due contacts, sweeps, starts recurring runs; any number may run."""
