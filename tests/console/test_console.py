@@ -100,7 +100,9 @@ def test_the_operator_sees_the_campaign_move_then_pauses_and_resumes_it(
     progress = page.get_by_role("progressbar").first
     progress.wait_for()
     first = int(progress.get_attribute("aria-valuenow"))
-    wait_for(lambda: int(progress.get_attribute("aria-valuenow")) > first, 20, what="progress")
+    # Generous: the whole stack shares a loaded CI host's 2 cores with the browser (speed is the
+    # benchmarks' business; this checks that the page follows the campaign).
+    wait_for(lambda: int(progress.get_attribute("aria-valuenow")) > first, 60, what="progress")
     pace = page.locator("[data-sent]")
     wait_for(lambda: float(pace.get_attribute("data-sent") or 0) > 0, 20, what="pace chart")
     page.get_by_label("Over the last").select_option(label="2 minutes")
@@ -316,7 +318,10 @@ def test_the_outbox_panel_shows_pending_events_failing_since_when_the_crm_is_dow
     assert created.status_code == 201, created.text
     cid = created.json()["id"]
     assert api.post(f"/api/v1/campaigns/{cid}/start").status_code == 200
-    assert api.post(f"/api/v1/campaigns/{cid}/pause").status_code == 200
+    paused = api.post(f"/api/v1/campaigns/{cid}/pause")
+    # A sweep between the two calls may complete this empty one-off campaign first: either way
+    # two `campaign.state` events (started, then paused or completed) wait for the CRM.
+    assert paused.status_code == 200 or _state(api, cid) == "completed", paused.text
     wait_for(
         lambda: api.get(f"/api/v1/campaigns/{cid}/status").json()["events"]["failing"] > 0,
         20,
