@@ -1,18 +1,17 @@
-"""Notifications: store each status POST durably (deduplicated), then apply it to its attempt.
+"""Notifications: apply each stored status POST to its attempt (the consumer's side).
 
-Storing and applying are separate steps so the receiver can answer SAVG as soon as the body is
-safe in PostgreSQL; applying runs in a worker and changes state only through the attempt machine,
-so duplicates and regressions (an `answered` after `completed`) change nothing.
+The receiver stores every body durably, deduplicated (`services.intake`, one statement), so it
+can answer SAVG as soon as the body is safe in PostgreSQL; applying runs in a worker and changes
+state only through the attempt machine, so duplicates and regressions (an `answered` after
+`completed`) change nothing.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -28,8 +27,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign import log
@@ -46,59 +43,6 @@ from campaign.errors import NotFound, NotificationInvalid
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
 from campaign.services.specs import spec_for
-
-
-@dataclass(frozen=True)
-class Stored:
-    """The inbox row holding a notification; `created` is False for a duplicate body."""
-
-    notification_id: int
-    created: bool
-
-
-def store_notification(
-    session: Session,
-    *,
-    attempt_id: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    status: str | None,
-    now: datetime,
-) -> Stored:
-    """Insert the raw body unless the same body was already stored for this attempt.
-
-    One statement: the foreign key refuses an attempt that does not exist (NotFound), and the
-    unique key a duplicate body (the stored row's id is looked up only then). No savepoint around
-    it: a refused insert ends the caller's transaction anyway (NotFound rolls it back), and the
-    savepoint cost two more round trips per notification.
-    """
-    key = hashlib.sha256(body).hexdigest()
-    try:
-        new_id = session.scalar(
-            insert(NotificationRow)
-            .values(
-                attempt_id=attempt_id,
-                received_at=now,
-                body=body,
-                headers=dict(headers),
-                dedupe_key=key,
-                status=status,
-            )
-            .on_conflict_do_nothing(constraint="uq_notifications_dedupe")
-            .returning(NotificationRow.id)
-        )
-    except IntegrityError as exc:  # the attempt's foreign key: a campaign deleted meanwhile
-        raise NotFound("unknown notification token") from exc
-    if new_id is not None:
-        return Stored(new_id, created=True)
-    existing = session.scalar(
-        select(NotificationRow.id).where(
-            NotificationRow.attempt_id == attempt_id, NotificationRow.dedupe_key == key
-        )
-    )
-    if existing is None:  # pragma: no cover - the conflicting row cannot vanish in between
-        raise NotFound("notification disappeared")
-    return Stored(existing, created=False)
 
 
 def _record_call_facts(attempt: AttemptRow, n: Notification, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import secrets
@@ -12,14 +13,10 @@ import pytest
 from sqlalchemy import delete
 
 from campaign.db.engine import transaction
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
-from campaign.services.notifications import (
-    Applied,
-    apply_notification,
-    drain_inbox,
-    shard_of,
-    store_notification,
-)
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
+from campaign.domain.outcomes import parse_notification
+from campaign.services import intake
+from campaign.services.notifications import Applied, apply_notification, drain_inbox, shard_of
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from schedules.sweeper import sweep
@@ -82,21 +79,34 @@ def _sent_attempt(
     return attempt_id
 
 
-def _notify(rt: RecordingRuntime, attempt_id: int, body: dict[str, object]) -> str:
+def _store(
+    rt: RecordingRuntime, attempt_id: int, body: dict[str, object], now: datetime
+) -> intake.Received:
+    """Store `body` as the receiver does (its one statement: an `answered` is applied in place)."""
+    received = intake.receive(
+        rt.intake,
+        attempt_id=attempt_id,
+        body=json.dumps(body).encode(),
+        headers={},
+        notification=parse_notification(body),
+        now=now,
+    )
+    return asyncio.run(received)
+
+
+def _notify(rt: RecordingRuntime, attempt_id: int, body: dict[str, object]) -> str | None:
+    """Store `body` as the receiver does, then apply it as the consumer does; what applying it
+    did (the receiver's own result for an `answered`)."""
     now = datetime.now(UTC)
-    with transaction(rt.sessions) as session:
-        stored = store_notification(
-            session,
-            attempt_id=attempt_id,
-            body=json.dumps(body).encode(),
-            headers={},
-            status=None,
-            now=now,
-        )
+    received = _store(rt, attempt_id, body, now)
+    assert received.created
+    if not received.for_consumer:
+        with rt.sessions() as session:
+            return session.get_one(NotificationRow, received.notification_id).result
     with transaction(rt.sessions) as session:
         return apply_notification(
             session,
-            stored.notification_id,
+            received.notification_id,
             leases=rt.leases,
             now=now,
             rng=random.Random(1),
@@ -276,15 +286,7 @@ def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
     # The receiver stored it, but its consumer message never went out (Redis was restarting);
     # the attempt's full deadline has passed by the time the sweeper looks.
     attempt_id = _sent_attempt(runtime, deadline=datetime.now(UTC) - PAST, sid="sid-4")
-    with transaction(runtime.sessions) as session:
-        store_notification(
-            session,
-            attempt_id=attempt_id,
-            body=json.dumps(HUMAN).encode(),
-            headers={},
-            status="completed",
-            now=datetime.now(UTC) - timedelta(minutes=1),
-        )
+    _store(runtime, attempt_id, HUMAN, datetime.now(UTC) - timedelta(minutes=1))
 
     result = sweep(runtime, datetime.now(UTC), random.Random(1))
 
@@ -297,16 +299,8 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
     ids = [_sent_attempt(runtime) for _ in range(2)]
     while shard_of(ids[0]) == shard_of(ids[1]):  # ids are consecutive: rarely needed
         ids[1] = _sent_attempt(runtime)
-    with transaction(runtime.sessions) as session:
-        for attempt_id in ids:
-            store_notification(
-                session,
-                attempt_id=attempt_id,
-                body=json.dumps(HUMAN).encode(),
-                headers={},
-                status="completed",
-                now=datetime.now(UTC),
-            )
+    for attempt_id in ids:
+        _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
 
     def drain(shard: int) -> list[Applied]:
         return drain_inbox(
