@@ -132,17 +132,23 @@ class Runtime:
         return self._celery
 
     def enqueue_dials(self, attempt_ids: Sequence[int]) -> None:
-        """Send one dial task per attempt (after the claiming transaction committed).
-
-        The hot path of the dispatcher, so the messages are built with Celery's own message API
-        (`create_task_message` + `send_task_message`, what `send_task` calls) without the per-call
-        routing and option merging of `send_task`, and published in one producer batch: Kombu's
-        Redis transport then sends a claim's LPUSHes in one pipeline round trip. The messages are
-        the ones `send_task` writes. A failed flush raises (delivery uncertain); the attempts stay
+        """Send one dial task per attempt (after the claiming transaction committed), in one
+        publish batch (`_publish`). A failed flush raises (delivery uncertain); the attempts stay
         queued in PostgreSQL and the sweeper sends them again, as for any message lost after commit.
         """
+        self._publish(DIAL_TASK, "dial", [[attempt_id] for attempt_id in attempt_ids])
+
+    def _publish(self, task: str, queue_name: str, calls: Sequence[list[int]]) -> None:
+        """Send `task` once per argument list in `calls` to our queue `queue_name`.
+
+        The hot paths' sends (a claim's dials, the receiver's wake-ups) are built with Celery's own
+        message API (`create_task_message` + `send_task_message`, what `send_task` calls) without
+        the per-call routing and option merging of `send_task`, and published in one producer
+        batch: Kombu's Redis transport then sends the LPUSHes in one pipeline round trip. The
+        messages are the ones `send_task` writes (a test compares them byte for byte).
+        """
         amqp = self.celery.amqp
-        queue = amqp.queues[self.settings.queue("dial")]
+        queue = amqp.queues[self.settings.queue(queue_name)]
         origin = anon_nodename()
         reply_to = self.celery.thread_oid
         with self.celery.producer_or_acquire() as producer:
@@ -150,12 +156,10 @@ class Runtime:
             batch = getattr(producer, "batch", nullcontext)
             with batch():
                 producer.maybe_declare(queue)
-                for attempt_id in attempt_ids:
-                    task_id = uuid()
-                    args = [attempt_id]
+                for args in calls:
                     message = amqp.create_task_message(
-                        task_id,
-                        DIAL_TASK,
+                        uuid(),
+                        task,
                         args,
                         reply_to=reply_to,
                         argsrepr=repr(args),
@@ -164,7 +168,7 @@ class Runtime:
                         ignore_result=None,
                     )
                     amqp.send_task_message(
-                        producer, DIAL_TASK, message, queue=queue, retry=False, declare=[]
+                        producer, task, message, queue=queue, retry=False, declare=[]
                     )
 
     def wake_consumer(self, attempt_id: int) -> None:
@@ -190,10 +194,7 @@ class Runtime:
             pipe.set(self.wake_key(shard), 1, nx=True, px=WAKE_TTL_MS)
         woken = [shard for shard, was_set in zip(ordered, pipe.execute(), strict=True) if was_set]
         if woken:
-            queue = self.settings.queue("notify")
-            with self.celery.producer_or_acquire() as producer:
-                for shard in woken:
-                    self.celery.send_task(DRAIN_TASK, args=[shard], queue=queue, producer=producer)
+            self._publish(DRAIN_TASK, "notify", [[shard] for shard in woken])
 
     def wake_key(self, shard: int) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake:{shard}"
@@ -211,7 +212,7 @@ class Runtime:
         # One task while `key` is set: a burst of wake-ups costs one task, and the key's expiry
         # covers a task that was lost.
         if self.redis.set(key, 1, nx=True, px=WAKE_TTL_MS):
-            self.celery.send_task(task, args=args, queue=self.settings.queue(queue))
+            self._publish(task, queue, [list(args)])
 
     @cached_property
     def intake(self) -> AsyncConnections:
