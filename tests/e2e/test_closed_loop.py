@@ -67,24 +67,24 @@ def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]
     return seen
 
 
-def _assert_limits_held(
-    stack: Stack, *, cps: int = CPS, max_live: int = MAX_LIVE, late_arrival_excused: bool = False
-) -> None:
+def _assert_limits_held(stack: Stack, *, cps: int = CPS, max_live: int = MAX_LIVE) -> None:
     """No more than `cps` calls in any 1 s at the simulator, `max_live` at once, no overlap.
 
-    `late_arrival_excused`: for faults that stall the host themselves (a process started on 2
-    cores), a crowded window passes if one of its calls reached the simulator more than the
-    pacing slack after its `sending` mark: the engine sent it on time, the host delayed it.
-    A window whose calls all arrived promptly still fails: that would be the engine's doing."""
+    A crowded 1-s window at the simulator passes only if one of its calls reached it more than
+    the pacing slack after its `sending` mark: the engine sent it on time and the 2-core host
+    delayed it on the way (RELIABILITY.md, finding 3: a process starting or stopping beside the
+    stack stalls it for tens of ms). A window whose calls all arrived promptly still fails: that
+    would be the engine's doing. The benchmark counts every crowded window (`over_limit_windows`).
+    """
     stats = stack.sim.stats()
     starts = sorted(c["placed_at"] for c in stack.sim.calls())
     spans = [b - a for a, b in zip(starts, starts[cps:], strict=False)]
     print(f"shortest span of {cps + 1} calls: {min(spans, default=0) * 1000:.1f} ms")
-    if stats["max_cps_1s_window"] > cps and late_arrival_excused:
-        for window in _crowded_windows(stack, cps):
+    if stats["max_cps_1s_window"] > cps:
+        crowded = _crowded_windows(stack, cps)
+        assert crowded, stats  # the simulator's count and ours read the same placements
+        for window in crowded:
             assert max(delay for _, delay in window) > JITTER_SLACK_MS / 1000, _bunched(stack, cps)
-    else:
-        assert stats["max_cps_1s_window"] <= cps, _bunched(stack, cps)
     assert stats["peak_concurrent"] <= max_live, stats
     assert stats["overlaps"] == 0, stats
 
