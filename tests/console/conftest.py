@@ -53,18 +53,6 @@ console_stack = e2e.stack
 """The e2e system, once per module; its API takes the session's keys (`op-key`, `read-key`)."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _campaigns_stopped_after(console_stack: Stack) -> Iterator[None]:
-    """Cancel this module's campaigns that are still running or paused when it ends: the next
-    module's stack shares the session's database, and its dispatchers would dial them too."""
-    yield
-    auth = {"Authorization": f"Bearer {OPERATOR_KEY}"}
-    with httpx.Client(base_url=console_stack.api_url, headers=auth, timeout=30) as api:
-        for campaign in api.get("/api/v1/campaigns", params={"limit": 200}).json()["items"]:
-            if campaign["state"] in ("running", "paused"):
-                api.post(f"/api/v1/campaigns/{campaign['id']}/cancel")
-
-
 @pytest.fixture
 def api(console_stack: Stack) -> Iterator[httpx.Client]:
     """The API as an operator script would use it (to set up what the page then shows)."""
