@@ -19,8 +19,8 @@ Neither check sees a server that dies between the checkout and the statement: th
 fails as a disconnect (SQLAlchemy then invalidates the pool) and its caller handles the error as
 it handles any database error: the dial task leaves its attempt `queued` or `dialing` for the
 sweeper (never a second POST for one attempt) and keeps a receipt for a sid it could not write
-(`dial_records.record_accept`); the API receiver answers 5xx (SAVG promises no retry of a
-notification: one so lost is settled by its attempt's deadlines); the consumer's task
+(`dial_records.record_accept`); the API receiver does not use this engine (its own connections
+send its one statement again on a new connection, `db.async_pool`); the consumer's task
 and the dispatcher's pass fail and the next one retries.
 """
 
