@@ -14,7 +14,6 @@ running a copy of this file under each's PYTHONPATH.
 from __future__ import annotations
 
 import argparse
-import random
 import secrets
 import statistics
 import time
@@ -29,14 +28,12 @@ from bench.procstats import CpuProfile, postgres_backends
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow
-from campaign.gateway.client import SavgClient
-from campaign.runtime import make_breaker
 from campaign.services import account, claims, dialing
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from tests import factories
-from tests.support.runtime import RecordingRuntime
+from tests.support.runtime import RecordingRuntime, dial_deps
 
 CAPS = {"compliance": {"per_number": {"per_day": 50, "per_week": 100}}}
 
@@ -108,26 +105,15 @@ def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float
 
 def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
     runtime = RecordingRuntime(settings, pool_size=4)
-    client = SavgClient.from_settings(settings, transport=httpx.MockTransport(_accept))
-    deps = DialDeps(
-        settings=settings,
-        sessions=runtime.sessions,
-        limiter=runtime.limiter,
-        breaker=make_breaker(runtime.redis, settings),
-        receipts=runtime.receipts,
-        gateway=client,
-        clock=utcnow,
-        rng=random.Random(7),
-        sleep=time.sleep,
-    )
+    gateway = httpx.MockTransport(_accept)
     try:
-        if caps:
-            with transaction(runtime.sessions) as session:
-                account.apply(session, CAPS)
-        _round(deps, runtime, 20)  # warm-up: compiled caches, connections, parsed spec
-        results = [_round(deps, runtime, count) for _ in range(rounds)]
+        with dial_deps(runtime, settings.savg_base_url, utcnow, transport=gateway) as deps:
+            if caps:
+                with transaction(runtime.sessions) as session:
+                    account.apply(session, CAPS)
+            _round(deps, runtime, 20)  # warm-up: compiled caches, connections, parsed spec
+            results = [_round(deps, runtime, count) for _ in range(rounds)]
     finally:
-        client.close()
         runtime.close()
     for name, values in (
         ("worker", [r[0] for r in results]),

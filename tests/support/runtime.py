@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from campaign.gateway.client import SavgClient
 from campaign.runtime import Runtime, make_breaker
 from campaign.services.dialing import DialDeps
@@ -35,12 +37,18 @@ class RecordingRuntime(Runtime):
 
 @contextmanager
 def dial_deps(
-    runtime: Runtime, gateway_url: str, clock: Callable[[], datetime], **settings: Any
+    runtime: Runtime,
+    gateway_url: str,
+    clock: Callable[[], datetime],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    **settings: Any,
 ) -> Iterator[DialDeps]:
     """The dial path's dependencies on `runtime`'s stores, dialing `gateway_url` (a simulator)
-    under `clock`; `settings` overrides the runtime's."""
+    under `clock`, or `transport` in process (the dial benchmark's); `settings` overrides the
+    runtime's."""
     dialing = runtime.settings.model_copy(update={"savg_base_url": gateway_url, **settings})
-    client = SavgClient.from_settings(dialing)
+    client = SavgClient.from_settings(dialing, transport=transport)
     try:
         yield DialDeps(
             settings=dialing,
