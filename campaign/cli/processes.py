@@ -71,6 +71,10 @@ def api(
         port=port,
         workers=workers,
         access_log=access_log,
+        # Named, not "auto": a missing one fails the start instead of costing a quarter more
+        # CPU per notification unnoticed (both are dependencies; BENCHMARKS.md, hot path).
+        http="httptools",
+        loop="uvloop",
         timeout_graceful_shutdown=20,
         log_config=None,  # uvicorn's loggers go through ours (LOG_FORMAT, tokens masked)
     )
