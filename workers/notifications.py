@@ -22,17 +22,29 @@ def drain(shard: int | None = None) -> int:
     """Apply every waiting inbox row of `shard` (`notifications.DRAIN_SHARDS`), each in its own
     transaction; a second drain of the same shard takes other rows (SKIP LOCKED), and a
     redelivered one finds nothing left to do. No shard (a message from a release before shards
-    were): every row."""
+    were): every row.
+
+    The shard's wake key stays set while this drain finds rows, so rows stored meanwhile are
+    taken here rather than each waking a task of its own (under load one drain applies a stream
+    of finals, for one task and one wake-up publish in the API). When a read comes back empty the
+    key is cleared and the shard read once more: a receiver that found the key set had committed
+    its row before that check, so before the clear, and this read takes it; a receiver that
+    finds the key clear wakes another drain. None is left behind (and the sweeper applies any row
+    a lost task left).
+    """
     rt = runtime()
     applied = 0
+    cleared = False
     while True:
-        if shard is not None:
-            rt.redis.delete(rt.wake_key(shard))  # before reading: a later row wakes us again
         results = drain_inbox(
             rt.sessions, leases=rt.leases, now=utcnow, rng=_rng, limit=BATCH, shard=shard
         )
         for result in results:
             metrics.NOTIFICATIONS.labels(result.value).inc()
         applied += len(results)
-        if len(results) < BATCH:
+        if results:
+            continue
+        if shard is None or cleared:
             return applied
+        rt.redis.delete(rt.wake_key(shard))
+        cleared = True

@@ -6,7 +6,7 @@ import asyncio
 import json
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +22,7 @@ from schedules.dispatcher import tick
 from schedules.sweeper import sweep
 from tests import factories
 from tests.support.runtime import RecordingRuntime
+from workers import notifications as task
 
 ANSWERED = {"conversationId": "c1", "status": "Answered", "reason": "200 OK"}
 HUMAN = {
@@ -319,3 +320,102 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
     )
     assert drain(shard_of(ids[1])) == [Applied.APPLIED]
     assert _rows(runtime, ids[1])[0].state == "completed"
+
+
+# The consumer task's wake-up protocol (`workers.notifications.drain`): a drain takes the rows
+# stored while it runs (their receivers found the share's wake key set, so no task of their own
+# was woken), and clears the key only before a last read.
+
+
+@pytest.fixture
+def drains(runtime: RecordingRuntime, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The task runs on the test's runtime; yields the number of rows each of its reads applied."""
+    monkeypatch.setattr(task, "runtime", lambda: runtime)
+    reads: list[int] = []
+    real = drain_inbox
+
+    def counted(*args: object, **kwargs: object) -> list[Applied]:
+        results = real(*args, **kwargs)
+        reads.append(len(results))
+        return results
+
+    monkeypatch.setattr(task, "drain_inbox", counted)
+    return reads
+
+
+def _same_shard(rt: RecordingRuntime, n: int) -> list[int]:
+    """`n` sent attempts whose notifications belong to one consumer share."""
+    by_shard: dict[int, list[int]] = {}
+    while True:
+        attempt_id = _sent_attempt(rt, sid="sid")
+        share = by_shard.setdefault(shard_of(attempt_id), [])
+        share.append(attempt_id)
+        if len(share) == n:
+            return share
+
+
+def _after_read(
+    monkeypatch: pytest.MonkeyPatch, when: Callable[[list[Applied]], bool], act: Callable[[], None]
+) -> None:
+    """Run `act` once, right after the first of the task's reads for which `when` holds."""
+    inner = task.drain_inbox
+    done: list[bool] = []
+
+    def read(*args: object, **kwargs: object) -> list[Applied]:
+        results: list[Applied] = inner(*args, **kwargs)
+        if not done and when(results):
+            done.append(True)
+            act()
+        return results
+
+    monkeypatch.setattr(task, "drain_inbox", read)
+
+
+def _final(rt: RecordingRuntime, attempt_id: int) -> None:
+    _store(rt, attempt_id, HUMAN, datetime.now(UTC))
+
+
+def test_a_row_stored_while_the_drain_runs_is_taken_by_it(
+    runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _same_shard(runtime, 2)
+    shard = shard_of(first)
+    key = runtime.wake_key(shard)
+    _final(runtime, first)
+    runtime.redis.set(key, 1)  # the receiver's wake-up that sent this task
+
+    def store_while_the_key_is_set() -> None:
+        assert runtime.redis.exists(key)  # so this row's receiver wakes no task
+        _final(runtime, second)
+
+    _after_read(monkeypatch, lambda results: bool(results), store_while_the_key_is_set)
+
+    assert task.drain(shard) == 2
+    assert [_rows(runtime, a)[0].state for a in (first, second)] == ["completed", "completed"]
+    assert drains == [1, 1, 0, 0]  # the stream, an empty read, the clear, the last read
+    assert not runtime.redis.exists(key)  # the next row's receiver wakes a drain
+
+
+def test_a_row_stored_between_the_empty_read_and_the_clear_is_taken_by_the_last_read(
+    runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _same_shard(runtime, 2)
+    shard = shard_of(first)
+    _final(runtime, first)
+    runtime.redis.set(runtime.wake_key(shard), 1)
+    # Its receiver finds the key still set (no task), and the drain's empty read came before it.
+    _after_read(monkeypatch, lambda results: not results, lambda: _final(runtime, second))
+
+    assert task.drain(shard) == 2
+    assert _rows(runtime, second)[0].state == "completed"
+    assert drains == [1, 0, 1, 0]
+
+
+def test_an_idle_drain_reads_twice_and_leaves_the_key_clear(
+    runtime: RecordingRuntime, drains: list[int]
+) -> None:
+    runtime.redis.set(runtime.wake_key(3), 1)
+
+    assert task.drain(3) == 0
+    assert drains == [0, 0]
+    assert not runtime.redis.exists(runtime.wake_key(3))
