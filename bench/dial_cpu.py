@@ -5,8 +5,9 @@ and dialed in this process exactly as the dial task does (`claims.take`, then `d
 against an in-process gateway (httpx MockTransport answering every dial-out with a sid), so the
 figures are the worker's Python and driver cost, with no simulator on the machine. Reports per
 dial (median of rounds): this process's `time.process_time`, the CPU of the bench database's
-PostgreSQL backends, and the statements sent (a `before_cursor_execute` listener, plus the pool's
-pre-pings, which go to the driver directly). `--caps` applies an account policy capping calls
+PostgreSQL backends, the statements sent and the round trips to PostgreSQL (counted at the
+driver, `psycopg`: SQLAlchemy's statements, the dial path's own on the driver connection, the
+pool's pings, and BEGIN/COMMIT). `--caps` applies an account policy capping calls
 per number (the claim then reads the number's history). Compare two checkouts back to back by
 running a copy of this file under each's PYTHONPATH.
 """
@@ -21,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+import psycopg
+from sqlalchemy import select
 
 from bench.env import bench_settings, database_name
 from bench.procstats import CpuProfile, postgres_backends
@@ -63,28 +65,26 @@ def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
         )
 
 
-def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, float, float]:
-    """(CPU ms per dial here, in PostgreSQL, statements and pings per dial) over `count` fresh
-    attempts."""
+def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, ...]:
+    """(CPU ms per dial here, in PostgreSQL, statements and round trips per dial) over `count`
+    fresh attempts."""
     ids = _queue(runtime, count)
     # As the sweeper does on a Redis that lost its data (other sessions share the server).
     runtime.limiter.restore([], [], 0)
-    statements = 0
+    counts = {"statements": 0, "commands": 0}
+    # Statements go through the cursor; BEGIN, COMMIT and ROLLBACK through a private generator.
+    execute, command = psycopg.Cursor.execute, psycopg.Connection._exec_command
 
-    def counted(*_: Any) -> None:
-        nonlocal statements
-        statements += 1
+    def executed(*args: Any, **kwargs: Any) -> Any:
+        counts["statements"] += 1
+        return execute(*args, **kwargs)
 
-    # A pre-ping goes to the driver directly, past the cursor events.
-    dialect = runtime.engine.dialect
-    ping = dialect.do_ping
+    def commanded(*args: Any, **kwargs: Any) -> Any:
+        counts["commands"] += 1
+        return (yield from command(*args, **kwargs))
 
-    def pinged(conn: Any) -> bool:
-        counted()
-        return ping(conn)
-
-    dialect.do_ping = pinged  # type: ignore[method-assign,assignment]
-    event.listen(runtime.engine, "before_cursor_execute", counted)
+    psycopg.Cursor.execute = executed  # type: ignore[method-assign]
+    psycopg.Connection._exec_command = commanded  # type: ignore[method-assign]
     database = database_name(runtime.settings)
     backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
     try:
@@ -97,10 +97,15 @@ def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float
         cpu = time.process_time() - cpu0
         backends.stop()
     finally:
-        event.remove(runtime.engine, "before_cursor_execute", counted)
-        dialect.do_ping = ping  # type: ignore[method-assign]
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        psycopg.Connection._exec_command = command  # type: ignore[method-assign]
     per_dial = 1000 / len(ids)
-    return cpu * per_dial, backends.used["postgres"] * per_dial, statements / len(ids)
+    return (
+        cpu * per_dial,
+        backends.used["postgres"] * per_dial,
+        counts["statements"] / len(ids),
+        (counts["statements"] + counts["commands"]) / len(ids),
+    )
 
 
 def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
@@ -121,7 +126,8 @@ def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
     ):
         runs = ", ".join(f"{v:.2f}" for v in values)
         print(f"{name}_cpu_ms_per_dial {statistics.median(values):.2f} (runs {runs})")
-    print(f"statements_per_dial {results[0][2]:.2f} (pre-pings included)")
+    print(f"statements_per_dial {results[0][2]:.2f} (pings included)")
+    print(f"round_trips_per_dial {results[0][3]:.2f} (BEGIN and COMMIT included)")
 
 
 def main() -> None:

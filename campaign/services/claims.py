@@ -12,8 +12,8 @@ The number's calls (a correlated subquery over the attempts of every campaign) m
 account policy that caps calls per number, so the statement reads them only while the last policy
 this process met does. Whatever that guess, the claim reads the digest of the policy in force in
 the same statement, and a claim that finds a capping policy without the calls reads them at once:
-the gates never judge a capped number without its history. The statements run on a bare
-connection (`engine.statements`): they load no ORM objects.
+the gates never judge a capped number without its history. The statements load no ORM objects:
+each runs alone on the pooled psycopg connection (`engine.run_one`), one round trip.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, exists, func, null, or_, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
-from campaign.db.engine import statements
+from campaign.db.engine import DriverStatement, run_one
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow, Timestamp
 from campaign.domain.account import NUMBER_HISTORY
 from campaign.domain.account_gates import NumberFacts
@@ -84,26 +85,30 @@ def _facts(history: bool) -> tuple[Any, ...]:
 
 _JOINED = (ContactRow.id == AttemptRow.contact_id, CampaignRow.id == AttemptRow.campaign_id)
 _OURS = AttemptRow.id == bindparam("attempt_id")
-# Built once: constructing these (the correlated subqueries, an aliased entity) cost more Python
-# than executing them, on every dial. Values arrive as bind parameters. Keyed by whether they
-# read the number's calls.
+# Built and compiled once: constructing these (the correlated subqueries, an aliased entity)
+# cost more Python than executing them, on every dial. Values arrive as bind parameters. Keyed by
+# whether they read the number's calls.
 _CLAIM = {
-    history: update(AttemptRow)
-    .where(_OURS, AttemptRow.state == AttemptState.QUEUED.value, *_JOINED)
-    .values(state=_CLAIMED.value, claim_token=bindparam("token"), claimed_at=bindparam("now"))
-    .returning(*_facts(history))
-    for history in (True, False)
-}
-_REREAD = {
-    history: select(*_facts(history)).where(
-        _OURS,
-        AttemptRow.state == _CLAIMED.value,
-        AttemptRow.claim_token == bindparam("token"),
-        *_JOINED,
+    history: DriverStatement(
+        update(AttemptRow)
+        .where(_OURS, AttemptRow.state == AttemptState.QUEUED.value, *_JOINED)
+        .values(state=_CLAIMED.value, claim_token=bindparam("token"), claimed_at=bindparam("now"))
+        .returning(*_facts(history))
     )
     for history in (True, False)
 }
-_CALLS = select(_calls()).where(_OURS, _JOINED[0])
+_REREAD = {
+    history: DriverStatement(
+        select(*_facts(history)).where(
+            _OURS,
+            AttemptRow.state == _CLAIMED.value,
+            AttemptRow.claim_token == bindparam("token"),
+            *_JOINED,
+        )
+    )
+    for history in (True, False)
+}
+_CALLS = DriverStatement(select(_calls()).where(_OURS, _JOINED[0]))
 
 
 class _PolicyCaps:
@@ -122,15 +127,16 @@ def take(
     statement = (_CLAIM if token is None else _REREAD)[history]
     token = token or secrets.token_hex(16)
     params = {"attempt_id": attempt_id, "token": token, "now": now, "since": now - NUMBER_HISTORY}
-    with statements(sessions) as connection:
-        row = connection.execute(statement, params).one_or_none()
+    row = run_one(sessions, statement, params)
     if row is None:
         return None
     campaign_id, contact_id, phone, zones, metadata, state, on_dnc, digest = row[:8]
     account_digest, region, consent, calls, external_id = row[8:]
     if _caps_numbers(sessions, account_digest) and not history:
-        with statements(sessions) as connection:
-            calls = connection.execute(_CALLS, params).scalar_one()
+        history_row = run_one(sessions, _CALLS, params)
+        if history_row is None:  # never judge a capped number without its history
+            raise NoResultFound(f"attempt {attempt_id} is gone since its claim")
+        (calls,) = history_row
     return Claimed(
         attempt_id=attempt_id,
         token=token,

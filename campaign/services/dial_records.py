@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from campaign.breaker import Breaker, GatewayBreaker
-from campaign.db.engine import after_commit, statements, transaction
+from campaign.db.engine import DriverStatement, after_commit, run_one, transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, Timestamp
 from campaign.domain import gates
 from campaign.domain.outcomes import OutcomeClass
@@ -63,9 +63,10 @@ class Recorder:
     rng: random.Random
 
 
-# The hot statements are built once, values as bind parameters (building one per dial cost about
-# as much Python as running it), and run on a bare connection: they load no objects.
-_MARK_SENDING = (
+# The hot statements are built and compiled once, values as bind parameters (building one per
+# dial cost about as much Python as running it), and each runs alone on the pooled driver
+# connection (`engine.run_one`): they load no objects.
+_MARK_SENDING = DriverStatement(
     update(AttemptRow)
     .where(
         AttemptRow.id == bindparam("attempt_id"),
@@ -102,9 +103,7 @@ def mark_sending(
         "full": full,
         "caller": caller,
     }
-    with statements(rec.sessions) as connection:
-        marked = connection.execute(_MARK_SENDING, params).scalar_one_or_none()
-    return marked is not None
+    return run_one(rec.sessions, _MARK_SENDING, params) is not None
 
 
 def release(
@@ -138,7 +137,7 @@ _ACCEPTED = attempt_transition(AttemptState.SENDING, AttemptEvent.ACCEPT).state
 ACCEPT_RETRY_S = 5.0
 
 
-_WRITE_ACCEPT = (
+_WRITE_ACCEPT = DriverStatement(
     update(AttemptRow)
     .where(AttemptRow.id == bindparam("attempt_id"))
     .values(
@@ -164,8 +163,7 @@ def _write_accept(rec: Recorder, attempt_id: int, accepted: DialAccepted) -> Non
         "accepted_at": rec.clock(),
         "latency_ms": accepted.latency_ms,
     }
-    with statements(rec.sessions) as connection:
-        connection.execute(_WRITE_ACCEPT, params)
+    run_one(rec.sessions, _WRITE_ACCEPT, params)
 
 
 def record_accept(rec: Recorder, attempt_id: int, accepted: DialAccepted) -> None:

@@ -5,8 +5,9 @@ dropped the sid; with every notification lost too (the API cannot store them whi
 down) the silent deadline then settled a placed call as a refused dial-out, and the policy dialed
 the person again. The worker now retries the commit, and keeps a receipt in Redis that the
 sweeper reads first. The fault (a commit failing at that instant) is injected by failing the
-engine's statements once the POST has returned: PostgreSQL cannot be stopped at that exact instant
-on demand.
+engine's checkouts once the POST has returned (each step of the dial path takes a connection of
+its own, some past SQLAlchemy's statement events): PostgreSQL cannot be stopped at that exact
+instant on demand.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from tests.support.runtime import RecordingRuntime
 
 
 class _Database:
-    """While `failures` > 0 each statement on the deps' engine fails (and counts down), as
+    """While `failures` > 0 each checkout from the deps' engine fails (and counts down), as
     PostgreSQL does while it restarts."""
 
     def __init__(self, engine: Engine) -> None:
         self.failures = 0
-        event.listen(engine, "before_cursor_execute", self._refuse)
+        event.listen(engine, "checkout", self._refuse)
 
     def _refuse(self, *_: Any) -> None:
         if self.failures > 0:
@@ -83,7 +84,7 @@ def flaky(deps: DialDeps) -> Iterator[Flaky]:  # noqa: F811 - the fixture
 
     yield make
     for database in made:
-        event.remove(engine, "before_cursor_execute", database._refuse)
+        event.remove(engine, "checkout", database._refuse)
 
 
 def test_a_short_outage_after_the_answer_only_delays_the_sid(

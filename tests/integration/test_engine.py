@@ -1,4 +1,5 @@
-"""The engine's checkout: no round trip on a live pooled connection, a new one for a dead one."""
+"""The engine's checkout: no round trip on a live pooled connection, a new one for a dead one;
+and the dial path's driver statements (`run_one`) on the same pool."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, func, literal, select, text
+from sqlalchemy.exc import DBAPIError
 
-from campaign.db.engine import make_engine
+from campaign.db.engine import DriverStatement, make_engine, make_session_factory, run_one
 from campaign.settings import Settings
 
 
@@ -71,3 +73,50 @@ def test_a_connection_whose_backend_was_terminated_is_replaced_at_checkout(
         fresh = {conn.execute(text("SELECT pg_backend_pid()")).scalar_one() for conn in (a, b)}
     assert not fresh & pids
     assert len(pings) == 1  # the dead one found first; the pool's invalidation got the other
+
+
+_BACKEND = DriverStatement(select(func.pg_backend_pid()))
+_BAD = DriverStatement(select(func.pg_backend_pid() / literal(0)))
+_SUICIDE = DriverStatement(select(func.pg_terminate_backend(func.pg_backend_pid())))
+
+
+def test_a_driver_statement_runs_as_its_own_transaction_on_a_pooled_connection(
+    engine: Engine, pings: list[object]
+) -> None:
+    sessions = make_session_factory(engine)
+    pid = _backend(engine)
+
+    assert run_one(sessions, _BACKEND, {}) == (pid,)
+    with engine.connect() as conn:  # handed back idle, in a transaction of its own again
+        assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    assert pings == []
+
+
+def test_a_failed_driver_statement_raises_as_sqlalchemy_does_and_the_pool_goes_on(
+    engine: Engine,
+) -> None:
+    sessions = make_session_factory(engine)
+
+    with pytest.raises(DBAPIError) as failed:
+        run_one(sessions, _BAD, {})
+    assert not failed.value.connection_invalidated
+    assert run_one(sessions, _BACKEND, {}) is not None
+
+
+def test_a_backend_lost_under_a_driver_statement_invalidates_the_pool(
+    engine: Engine, pings: list[object]
+) -> None:
+    sessions = make_session_factory(engine)
+    with engine.connect() as a, engine.connect() as b:  # two pooled connections
+        pids = {conn.execute(text("SELECT pg_backend_pid()")).scalar_one() for conn in (a, b)}
+
+    with pytest.raises(DBAPIError) as failed:  # past the checkout's check: the server goes away
+        run_one(sessions, _SUICIDE, {})
+    assert failed.value.connection_invalidated
+
+    # Both pooled connections are replaced, with no ping: the pool was invalidated.
+    with engine.connect() as a, engine.connect() as b:
+        fresh = {conn.execute(text("SELECT pg_backend_pid()")).scalar_one() for conn in (a, b)}
+    assert not fresh & pids
+    assert pings == []
