@@ -17,11 +17,13 @@ import argparse
 import secrets
 import statistics
 import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 
 from bench.env import bench_settings, database_name
 from bench.procstats import CpuProfile, postgres_backends
@@ -38,11 +40,13 @@ from tests.support.runtime import RecordingRuntime, dial_deps
 CAPS = {"compliance": {"per_number": {"per_day": 50, "per_week": 100}}}
 
 
-def _accept(request: httpx.Request) -> httpx.Response:
+def accept(request: httpx.Request) -> httpx.Response:
+    """The gateway's answer to every dial-out: accepted, with a sid."""
     return httpx.Response(200, json={"sid": secrets.token_hex(8), "callId": secrets.token_hex(8)})
 
 
-def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
+def queue(runtime: RecordingRuntime, count: int) -> list[int]:
+    """`count` queued attempts of a new running campaign (the dispatcher's `tick`), by id."""
     doc = factories.spec(pacing={"cps": 1000, "max_live_calls": 100_000})
     with transaction(runtime.sessions) as session:
         campaign_id = factories.make_campaign(session, doc)
@@ -63,20 +67,17 @@ def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
         )
 
 
-def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, float, float]:
-    """(CPU ms per dial here, in PostgreSQL, statements and pings per dial) over `count` fresh
-    attempts."""
-    ids = _queue(runtime, count)
-    # As the sweeper does on a Redis that lost its data (other sessions share the server).
-    runtime.limiter.restore([], [], 0)
-    statements = 0
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[int]]:
+    """A one-item list holding the statements `engine` sends while in the block: a
+    `before_cursor_execute` listener, plus the pool's pre-pings (they go to the driver directly,
+    past the cursor events)."""
+    count = [0]
 
     def counted(*_: Any) -> None:
-        nonlocal statements
-        statements += 1
+        count[0] += 1
 
-    # A pre-ping goes to the driver directly, past the cursor events.
-    dialect = runtime.engine.dialect
+    dialect = engine.dialect
     ping = dialect.do_ping
 
     def pinged(conn: Any) -> bool:
@@ -84,28 +85,55 @@ def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float
         return ping(conn)
 
     dialect.do_ping = pinged  # type: ignore[method-assign,assignment]
-    event.listen(runtime.engine, "before_cursor_execute", counted)
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+        dialect.do_ping = ping  # type: ignore[method-assign]
+
+
+def report(unit: str, results: Sequence[tuple[float, float, float]]) -> None:
+    """Print the medians over rounds of (worker CPU ms, PostgreSQL CPU ms, statements) per
+    `unit`."""
+    for name, values in (
+        ("worker", [r[0] for r in results]),
+        ("postgres", [r[1] for r in results]),
+    ):
+        runs = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name}_cpu_ms_per_{unit} {statistics.median(values):.2f} (runs {runs})")
+    print(f"statements_per_{unit} {results[0][2]:.2f} (pre-pings included)")
+
+
+def dial_all(deps: DialDeps, attempt_ids: Iterable[int]) -> None:
+    """Take and dial each attempt as the dial task does (the gateway accepts every one)."""
+    for attempt_id in attempt_ids:
+        claim = claims.take(deps.sessions, attempt_id, None, utcnow())
+        assert claim is not None
+        assert dialing.dial(deps, claim) is DialResult.sent
+
+
+def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, float, float]:
+    """(CPU ms per dial here, in PostgreSQL, statements and pings per dial) over `count` fresh
+    attempts."""
+    ids = queue(runtime, count)
+    # As the sweeper does on a Redis that lost its data (other sessions share the server).
+    runtime.limiter.restore([], [], 0)
     database = database_name(runtime.settings)
     backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
-    try:
+    with counting(runtime.engine) as statements:
         backends.start()
         cpu0 = time.process_time()
-        for attempt_id in ids:
-            claim = claims.take(deps.sessions, attempt_id, None, utcnow())
-            assert claim is not None
-            assert dialing.dial(deps, claim) is DialResult.sent
+        dial_all(deps, ids)
         cpu = time.process_time() - cpu0
         backends.stop()
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", counted)
-        dialect.do_ping = ping  # type: ignore[method-assign]
     per_dial = 1000 / len(ids)
-    return cpu * per_dial, backends.used["postgres"] * per_dial, statements / len(ids)
+    return cpu * per_dial, backends.used["postgres"] * per_dial, statements[0] / len(ids)
 
 
 def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
     runtime = RecordingRuntime(settings, pool_size=4)
-    gateway = httpx.MockTransport(_accept)
+    gateway = httpx.MockTransport(accept)
     try:
         with dial_deps(runtime, settings.savg_base_url, utcnow, transport=gateway) as deps:
             if caps:
@@ -115,26 +143,32 @@ def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
             results = [_round(deps, runtime, count) for _ in range(rounds)]
     finally:
         runtime.close()
-    for name, values in (
-        ("worker", [r[0] for r in results]),
-        ("postgres", [r[1] for r in results]),
-    ):
-        runs = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{name}_cpu_ms_per_dial {statistics.median(values):.2f} (runs {runs})")
-    print(f"statements_per_dial {results[0][2]:.2f} (pre-pings included)")
+    report("dial", results)
+
+
+def arguments(doc: str, per_round: str) -> argparse.ArgumentParser:
+    """The options these CPU benches share: what a round holds (`per_round`), and rounds."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200, help=per_round)
+    parser.add_argument("--rounds", type=int, default=5)
+    return parser
+
+
+@contextmanager
+def dialing_settings() -> Iterator[Settings]:
+    """`bench_settings` for dialing an in-process gateway, with no trunk limit in the way."""
+    with bench_settings() as settings:
+        yield settings.model_copy(
+            update={"savg_base_url": "http://savg.invalid", "trunk_cps": 1000.0}
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=200, help="attempts per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = arguments(__doc__, "attempts per round")
     parser.add_argument("--caps", action="store_true", help="account caps calls per number")
     args = parser.parse_args()
-    with bench_settings() as settings:
-        dialing_settings = settings.model_copy(
-            update={"savg_base_url": "http://savg.invalid", "trunk_cps": 1000.0}
-        )
-        run(dialing_settings, args.count, args.rounds, args.caps)
+    with dialing_settings() as settings:
+        run(settings, args.count, args.rounds, args.caps)
 
 
 if __name__ == "__main__":
