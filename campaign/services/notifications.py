@@ -308,6 +308,18 @@ def _load_next(*, sharded: bool, before: bool) -> Select[Any]:
     return _loading(taken, more)
 
 
+@functools.cache
+def _listing(*, sharded: bool, before: bool) -> Select[tuple[int]]:
+    """The ids of the oldest `limit` waiting rows (`_waiting`). Built once for each kind of
+    drain."""
+    return (
+        select(NotificationRow.id)
+        .where(*_waiting(NotificationRow, sharded=sharded, before=before))
+        .order_by(NotificationRow.id)
+        .limit(bindparam("limit"))
+    )
+
+
 def drain_inbox(
     sessions: sessionmaker[Session],
     *,
@@ -319,11 +331,15 @@ def drain_inbox(
     shard: int | None = None,
 ) -> list[Applied]:
     """Apply up to `limit` unprocessed inbox rows, oldest first, each in its own transaction;
-    only those of `shard` (see DRAIN_SHARDS) when it is given. Each row is taken by the
-    statement that loads and locks it (`_load_next`), which also says whether another waits: no
-    listing first, and none to find nothing after the last (a drain woken for one row sends two
-    statements). Rows stored meanwhile are taken too; one committed after the last load wakes
-    another drain (`Runtime.wake_consumer`) or waits for the sweeper.
+    only those of `shard` (see DRAIN_SHARDS) when it is given.
+
+    The first row is taken by the statement that loads and locks it (`_load_next`), which also
+    says whether a later one waits: a drain woken for one row, as nearly every one is while
+    finals arrive steadily, sends two statements (load, write), with no listing before and no
+    statement after to find nothing. Only when more wait are the rest listed (`_listing`) and
+    each loaded by id (`_LOAD`): each `_load_next` reads every waiting row of the inbox to find
+    the oldest, so taking a backlog of B rows one such statement at a time would cost PostgreSQL
+    B² row visits, where the listing costs it B once per `limit`.
 
     One transaction per row, not per batch: applying locks the attempt then its contact, and a
     batch holding many of them would deadlock with a verb that locks a campaign's contacts in
@@ -331,16 +347,22 @@ def drain_inbox(
     without waiting on each other or applying a row twice. `received_before` limits the sweeper
     to rows a consumer should have taken by now.
     """
-    statement = _load_next(sharded=shard is not None, before=received_before is not None)
-    params = {"shard": shard, "before": received_before}
-    results: list[Applied] = []
-    more = True
-    while more and len(results) < limit:
+    kind = {"sharded": shard is not None, "before": received_before is not None}
+    params: dict[str, Any] = {"shard": shard, "before": received_before, "limit": limit - 1}
+    at = now()
+    with transaction(sessions) as session:
+        loaded = session.connection().execute(_load_next(**kind), params).first()
+        if loaded is None:
+            return []
+        results = [_apply_loaded(session, loaded, leases=leases, now=at, rng=rng)]
+    if not loaded[-1] or limit <= 1:
+        return results
+    with sessions() as session:
+        ids = list(session.scalars(_listing(**kind), params))
+    for notification_id in ids:
         at = now()
         with transaction(sessions) as session:
-            loaded = session.connection().execute(statement, params).first()
-            if loaded is None:
-                break
-            more = loaded[-1]
-            results.append(_apply_loaded(session, loaded, leases=leases, now=at, rng=rng))
+            loaded = session.connection().execute(_LOAD, {"id": notification_id}).first()
+            if loaded is not None:
+                results.append(_apply_loaded(session, loaded, leases=leases, now=at, rng=rng))
     return results

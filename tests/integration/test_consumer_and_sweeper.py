@@ -319,3 +319,32 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
     )
     assert drain(shard_of(ids[1])) == [Applied.APPLIED]
     assert _rows(runtime, ids[1])[0].state == "completed"
+
+
+def test_a_drain_applies_its_share_oldest_first_up_to_its_limit(
+    runtime: RecordingRuntime,
+) -> None:
+    # The first row is taken by the loading statement, the rest by a listing: both paths run.
+    ids = [_sent_attempt(runtime)]
+    while len(ids) < 3:
+        attempt_id = _sent_attempt(runtime)
+        if shard_of(attempt_id) == shard_of(ids[0]):
+            ids.append(attempt_id)
+    for attempt_id in ids:
+        _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
+
+    def drain(limit: int) -> list[Applied]:
+        return drain_inbox(
+            runtime.sessions,
+            leases=runtime.leases,
+            now=lambda: datetime.now(UTC),
+            rng=random.Random(1),
+            limit=limit,
+            shard=shard_of(ids[0]),
+        )
+
+    assert drain(2) == [Applied.APPLIED, Applied.APPLIED]
+    assert [_rows(runtime, i)[0].state for i in ids] == ["completed", "completed", "sending"]
+    assert drain(10) == [Applied.APPLIED]
+    assert drain(10) == []
+    assert _rows(runtime, ids[2])[0].state == "completed"
