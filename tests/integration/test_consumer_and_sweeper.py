@@ -295,6 +295,18 @@ def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
     assert (attempt.state, attempt.outcome, contact.state) == ("completed", "human", "done")
 
 
+def _drain(rt: RecordingRuntime, shard: int, *, limit: int) -> list[Applied]:
+    """Drain `shard` as its consumer task does, up to `limit` rows."""
+    return drain_inbox(
+        rt.sessions,
+        leases=rt.leases,
+        now=lambda: datetime.now(UTC),
+        rng=random.Random(1),
+        limit=limit,
+        shard=shard,
+    )
+
+
 def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingRuntime) -> None:
     ids = [_sent_attempt(runtime) for _ in range(2)]
     while shard_of(ids[0]) == shard_of(ids[1]):  # ids are consecutive: rarely needed
@@ -303,14 +315,7 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
         _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
 
     def drain(shard: int) -> list[Applied]:
-        return drain_inbox(
-            runtime.sessions,
-            leases=runtime.leases,
-            now=lambda: datetime.now(UTC),
-            rng=random.Random(1),
-            limit=10,
-            shard=shard,
-        )
+        return _drain(runtime, shard, limit=10)
 
     assert drain(shard_of(ids[0])) == [Applied.APPLIED]
     assert (_rows(runtime, ids[0])[0].state, _rows(runtime, ids[1])[0].state) == (
@@ -334,14 +339,7 @@ def test_a_drain_applies_its_share_oldest_first_up_to_its_limit(
         _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
 
     def drain(limit: int) -> list[Applied]:
-        return drain_inbox(
-            runtime.sessions,
-            leases=runtime.leases,
-            now=lambda: datetime.now(UTC),
-            rng=random.Random(1),
-            limit=limit,
-            shard=shard_of(ids[0]),
-        )
+        return _drain(runtime, shard_of(ids[0]), limit=limit)
 
     assert drain(2) == [Applied.APPLIED, Applied.APPLIED]
     assert [_rows(runtime, i)[0].state for i in ids] == ["completed", "completed", "sending"]
