@@ -5,10 +5,9 @@ and dialed in this process exactly as the dial task does (`claims.take`, then `d
 against an in-process gateway (httpx MockTransport answering every dial-out with a sid), so the
 figures are the worker's Python and driver cost, with no simulator on the machine. Reports per
 dial (median of rounds): this process's `time.process_time`, the CPU of the bench database's
-PostgreSQL backends, the statements sent and the round trips to PostgreSQL (counted at the
-driver, `psycopg`: SQLAlchemy's statements, the dial path's own on the driver connection, the
-pool's pings, and BEGIN/COMMIT). `--caps` applies an account policy capping calls
-per number (the claim then reads the number's history). Compare two checkouts back to back by
+PostgreSQL backends, and the statements and round trips sent (counted at the driver,
+`counting`). `--caps` applies an account policy capping calls per number (the claim then reads
+the number's history). Compare two checkouts back to back by
 running a copy of this file under each's PYTHONPATH.
 """
 
@@ -18,6 +17,8 @@ import argparse
 import secrets
 import statistics
 import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,11 +41,13 @@ from tests.support.runtime import RecordingRuntime, dial_deps
 CAPS = {"compliance": {"per_number": {"per_day": 50, "per_week": 100}}}
 
 
-def _accept(request: httpx.Request) -> httpx.Response:
+def accept(request: httpx.Request) -> httpx.Response:
+    """The gateway's answer to every dial-out: accepted, with a sid."""
     return httpx.Response(200, json={"sid": secrets.token_hex(8), "callId": secrets.token_hex(8)})
 
 
-def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
+def queue(runtime: RecordingRuntime, count: int) -> list[int]:
+    """`count` queued attempts of a new running campaign (the dispatcher's `tick`), by id."""
     doc = factories.spec(pacing={"cps": 1000, "max_live_calls": 100_000})
     with transaction(runtime.sessions) as session:
         campaign_id = factories.make_campaign(session, doc)
@@ -65,14 +68,12 @@ def _queue(runtime: RecordingRuntime, count: int) -> list[int]:
         )
 
 
-def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float, ...]:
-    """(CPU ms per dial here, in PostgreSQL, statements and round trips per dial) over `count`
-    fresh attempts."""
-    ids = _queue(runtime, count)
-    # As the sweeper does on a Redis that lost its data (other sessions share the server).
-    runtime.limiter.restore([], [], 0)
+@contextmanager
+def counting() -> Iterator[dict[str, int]]:
+    """What this process sends PostgreSQL while in the block: `statements` (through a cursor,
+    pings included) and `commands` (BEGIN, COMMIT and ROLLBACK, which psycopg sends through a
+    private generator), whichever layer (SQLAlchemy or the driver directly) sent them."""
     counts = {"statements": 0, "commands": 0}
-    # Statements go through the cursor; BEGIN, COMMIT and ROLLBACK through a private generator.
     execute, command = psycopg.Cursor.execute, psycopg.Connection._exec_command
 
     def executed(*args: Any, **kwargs: Any) -> Any:
@@ -85,32 +86,62 @@ def _round(deps: DialDeps, runtime: RecordingRuntime, count: int) -> tuple[float
 
     psycopg.Cursor.execute = executed  # type: ignore[method-assign]
     psycopg.Connection._exec_command = commanded  # type: ignore[method-assign]
-    database = database_name(runtime.settings)
-    backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
     try:
-        backends.start()
-        cpu0 = time.process_time()
-        for attempt_id in ids:
-            claim = claims.take(deps.sessions, attempt_id, None, utcnow())
-            assert claim is not None
-            assert dialing.dial(deps, claim) is DialResult.sent
-        cpu = time.process_time() - cpu0
-        backends.stop()
+        yield counts
     finally:
         psycopg.Cursor.execute = execute  # type: ignore[method-assign]
         psycopg.Connection._exec_command = command  # type: ignore[method-assign]
+
+
+def report(unit: str, results: Sequence[tuple[float, float, float, float]]) -> None:
+    """Print the medians over rounds of (worker CPU ms, PostgreSQL CPU ms) per `unit`, and the
+    first round's statements and round trips per `unit`."""
+    for name, values in (
+        ("worker", [r[0] for r in results]),
+        ("postgres", [r[1] for r in results]),
+    ):
+        runs = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name}_cpu_ms_per_{unit} {statistics.median(values):.2f} (runs {runs})")
+    print(f"statements_per_{unit} {results[0][2]:.2f} (pings included)")
+    print(f"round_trips_per_{unit} {results[0][3]:.2f} (BEGIN and COMMIT included)")
+
+
+def dial_all(deps: DialDeps, attempt_ids: Iterable[int]) -> None:
+    """Take and dial each attempt as the dial task does (the gateway accepts every one)."""
+    for attempt_id in attempt_ids:
+        claim = claims.take(deps.sessions, attempt_id, None, utcnow())
+        assert claim is not None
+        assert dialing.dial(deps, claim) is DialResult.sent
+
+
+def _round(
+    deps: DialDeps, runtime: RecordingRuntime, count: int
+) -> tuple[float, float, float, float]:
+    """(CPU ms per dial here, in PostgreSQL, statements and round trips per dial) over `count`
+    fresh attempts."""
+    ids = queue(runtime, count)
+    # As the sweeper does on a Redis that lost its data (other sessions share the server).
+    runtime.limiter.restore([], [], 0)
+    database = database_name(runtime.settings)
+    backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
+    with counting() as sent:
+        backends.start()
+        cpu0 = time.process_time()
+        dial_all(deps, ids)
+        cpu = time.process_time() - cpu0
+        backends.stop()
     per_dial = 1000 / len(ids)
     return (
         cpu * per_dial,
         backends.used["postgres"] * per_dial,
-        counts["statements"] / len(ids),
-        (counts["statements"] + counts["commands"]) / len(ids),
+        sent["statements"] / len(ids),
+        (sent["statements"] + sent["commands"]) / len(ids),
     )
 
 
 def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
     runtime = RecordingRuntime(settings, pool_size=4)
-    gateway = httpx.MockTransport(_accept)
+    gateway = httpx.MockTransport(accept)
     try:
         with dial_deps(runtime, settings.savg_base_url, utcnow, transport=gateway) as deps:
             if caps:
@@ -120,27 +151,32 @@ def run(settings: Settings, count: int, rounds: int, caps: bool) -> None:
             results = [_round(deps, runtime, count) for _ in range(rounds)]
     finally:
         runtime.close()
-    for name, values in (
-        ("worker", [r[0] for r in results]),
-        ("postgres", [r[1] for r in results]),
-    ):
-        runs = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{name}_cpu_ms_per_dial {statistics.median(values):.2f} (runs {runs})")
-    print(f"statements_per_dial {results[0][2]:.2f} (pings included)")
-    print(f"round_trips_per_dial {results[0][3]:.2f} (BEGIN and COMMIT included)")
+    report("dial", results)
+
+
+def arguments(doc: str, per_round: str) -> argparse.ArgumentParser:
+    """The options these CPU benches share: what a round holds (`per_round`), and rounds."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=200, help=per_round)
+    parser.add_argument("--rounds", type=int, default=5)
+    return parser
+
+
+@contextmanager
+def dialing_settings() -> Iterator[Settings]:
+    """`bench_settings` for dialing an in-process gateway, with no trunk limit in the way."""
+    with bench_settings() as settings:
+        yield settings.model_copy(
+            update={"savg_base_url": "http://savg.invalid", "trunk_cps": 1000.0}
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=200, help="attempts per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser = arguments(__doc__, "attempts per round")
     parser.add_argument("--caps", action="store_true", help="account caps calls per number")
     args = parser.parse_args()
-    with bench_settings() as settings:
-        dialing_settings = settings.model_copy(
-            update={"savg_base_url": "http://savg.invalid", "trunk_cps": 1000.0}
-        )
-        run(dialing_settings, args.count, args.rounds, args.caps)
+    with dialing_settings() as settings:
+        run(settings, args.count, args.rounds, args.caps)
 
 
 if __name__ == "__main__":

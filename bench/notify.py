@@ -77,7 +77,7 @@ QUICK = NotifySizes(intake_posts=1000, latency_seconds=5.0, runs=2)
 TINY = NotifySizes(intake_posts=200, latency_seconds=1.0, runs=1, workers=1, worker_concurrency=4)
 
 
-def _body(attempt_id: int) -> bytes:
+def final_body(attempt_id: int) -> bytes:
     """A final notification in the vendor's seed dialect: busy for every third attempt."""
     stamp = "3/4/2026,4:00:00PM"
     doc: dict[str, object] = {
@@ -120,7 +120,8 @@ class _Attempts:
         secret = self._stack.settings.notify_secret.get_secret_value()
         expires_at = utcnow() + timedelta(hours=1)
         return [
-            (i, f"/notify/{tokens.sign(i, secret, expires_at=expires_at)}", _body(i)) for i in ids
+            (i, f"/notify/{tokens.sign(i, secret, expires_at=expires_at)}", final_body(i))
+            for i in ids
         ]
 
 

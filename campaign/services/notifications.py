@@ -17,17 +17,22 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Subquery,
     Table,
     Text,
     Update,
     bindparam,
     cast,
+    exists,
     func,
     inspect,
     select,
     update,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from campaign import log
 from campaign.db.engine import transaction
@@ -78,41 +83,33 @@ def apply_notification(
 
     The attempt row is locked, so notifications of one call are applied one at a time in any order.
     """
-    applied = _apply_loaded(session, notification_id, leases=leases, now=now, rng=rng)
-    if applied is not None:
-        return applied
+    loaded = session.connection().execute(_LOAD, {"id": notification_id}).first()
+    if loaded is not None:
+        return _apply_loaded(session, loaded, leases=leases, now=now, rng=rng)
     if session.get(NotificationRow, notification_id) is None:
         raise NotFound(f"notification {notification_id} not found")
     return Applied.ALREADY  # or being applied by a drain right now: it will be
 
 
 def _apply_loaded(
-    session: Session, notification_id: int, *, leases: Leases, now: datetime, rng: random.Random
-) -> Applied | None:
-    """Apply one inbox row in `session`'s transaction: one statement loads and locks it with its
-    attempt and contact (`_LOAD`), one writes back what changed (`_write`). None when there is
-    no unprocessed row to apply (applied since, held by another drain, or gone)."""
-    connection = session.connection()
-    loaded = connection.execute(_LOAD, {"id": notification_id}).first()
-    if loaded is None:
-        return None
-    a_at = len(_NOTIFICATION.keys)
-    c_at = a_at + len(_ATTEMPT.keys)
-    d_at = c_at + len(_CONTACT.keys)
-    values = (loaded[:a_at], loaded[a_at:c_at], loaded[c_at:d_at])
+    session: Session, loaded: Row[Any], *, leases: Leases, now: datetime, rng: random.Random
+) -> Applied:
+    """Apply one inbox row, loaded and locked with its attempt and contact by a `_loading`
+    statement in `session`'s transaction; one statement (`_write`) writes back what changed."""
+    values = (loaded[:_A_AT], loaded[_A_AT:_C_AT], loaded[_C_AT:_D_AT])
     row = _NOTIFICATION.build(values[0])
     attempt = _ATTEMPT.build(values[1])
     contact = _CONTACT.build(values[2])
     log.bind(attempt_id=attempt.id, campaign_id=attempt.campaign_id)
     result, why = _apply(
-        session, row, attempt, contact, loaded[d_at], leases=leases, now=now, rng=rng
+        session, row, attempt, contact, loaded[_D_AT], leases=leases, now=now, rng=rng
     )
     row.processed_at = now
     row.result = f"{result.value}: {why}"[:200] if why else result.value
     n_names, n_params = _NOTIFICATION.changes(row, values[0])
     a_names, a_params = _ATTEMPT.changes(attempt, values[1])
     c_names, c_params = _CONTACT.changes(contact, values[2])
-    connection.execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
+    session.connection().execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
     return result
 
 
@@ -239,24 +236,34 @@ def _write(
     return _NOTIFICATION.update(notification).add_cte(*ctes)
 
 
-_unlocked = (
+_A_AT = len(_NOTIFICATION.keys)
+_C_AT = _A_AT + len(_ATTEMPT.keys)
+_D_AT = _C_AT + len(_CONTACT.keys)
+"""Where the attempt's, the contact's columns and the spec digest start in a loaded row."""
+
+
+def _loading(taken: Subquery, *extra: ColumnElement[Any]) -> Select[Any]:
+    """The consumer's one statement per row: the inbox row `taken` selects (locked, skipped
+    when another drain holds it), its attempt and contact locked in that order, the order every
+    ending takes (PostgreSQL locks the tables of `FOR UPDATE OF` in the order listed; it waits
+    for them, as `session.get` did), the digest of the campaign's spec, then `extra`."""
+    return (
+        select(*taken.c, *_ATTEMPT.columns, *_CONTACT.columns, _SPEC_DIGEST, *extra)
+        .select_from(taken)
+        .join(AttemptRow, AttemptRow.id == taken.c.attempt_id)
+        .join(ContactRow, ContactRow.id == AttemptRow.contact_id)
+        .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
+        .with_for_update(of=[AttemptRow, ContactRow])
+    )
+
+
+_LOAD = _loading(
     select(*_NOTIFICATION.columns)
     .where(NotificationRow.id == bindparam("id"), NotificationRow.processed_at.is_(None))
     .with_for_update(skip_locked=True)
     .subquery()
 )
-_LOAD = (
-    select(*_unlocked.c, *_ATTEMPT.columns, *_CONTACT.columns, _SPEC_DIGEST)
-    .select_from(_unlocked)
-    .join(AttemptRow, AttemptRow.id == _unlocked.c.attempt_id)
-    .join(ContactRow, ContactRow.id == AttemptRow.contact_id)
-    .join(CampaignRow, CampaignRow.id == AttemptRow.campaign_id)
-    .with_for_update(of=[AttemptRow, ContactRow])
-)
-"""The consumer's one statement per row: the inbox row (skipped when another drain holds it),
-its attempt and contact locked in that order, the order every ending takes (PostgreSQL locks
-the tables of `FOR UPDATE OF` in the order listed; it waits for them, as `session.get` did),
-and the digest of the campaign's spec."""
+"""The inbox row `id` with its attempt and contact, unless applied or held by a drain."""
 
 
 DRAIN_SHARDS = 8
@@ -269,6 +276,48 @@ at a time (~8 ms each): at 100 finals/s its backlog, and so the decisions' laten
 def shard_of(attempt_id: int) -> int:
     """The consumer share an attempt's notifications belong to."""
     return attempt_id % DRAIN_SHARDS
+
+
+def _waiting(inbox: Any, *, sharded: bool, before: bool) -> list[ColumnElement[bool]]:
+    """Conditions on `inbox` (the table's class or an alias of it) of an unprocessed row that a
+    drain takes: of the `shard` parameter's share when `sharded`, received before the `before`
+    parameter when `before`."""
+    where = [inbox.processed_at.is_(None)]
+    if before:
+        where.append(inbox.received_at < bindparam("before"))
+    if sharded:
+        where.append(inbox.attempt_id % DRAIN_SHARDS == bindparam("shard"))
+    return where
+
+
+@functools.cache
+def _load_next(*, sharded: bool, before: bool) -> Select[Any]:
+    """`_loading` of the oldest waiting row (`_waiting`) that no other drain holds, and whether a
+    later one waits too: a drain that applied the last row sends no statement to find nothing
+    left. Built once for each of the four kinds of drain."""
+    taken = (
+        select(*_NOTIFICATION.columns)
+        .where(*_waiting(NotificationRow, sharded=sharded, before=before))
+        .order_by(NotificationRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .subquery()
+    )
+    later = aliased(NotificationRow)
+    more = exists().where(later.id > taken.c.id, *_waiting(later, sharded=sharded, before=before))
+    return _loading(taken, more)
+
+
+@functools.cache
+def _listing(*, sharded: bool, before: bool) -> Select[tuple[int]]:
+    """The ids of the oldest `limit` waiting rows (`_waiting`). Built once for each kind of
+    drain."""
+    return (
+        select(NotificationRow.id)
+        .where(*_waiting(NotificationRow, sharded=sharded, before=before))
+        .order_by(NotificationRow.id)
+        .limit(bindparam("limit"))
+    )
 
 
 def drain_inbox(
@@ -284,28 +333,36 @@ def drain_inbox(
     """Apply up to `limit` unprocessed inbox rows, oldest first, each in its own transaction;
     only those of `shard` (see DRAIN_SHARDS) when it is given.
 
+    The first row is taken by the statement that loads and locks it (`_load_next`), which also
+    says whether a later one waits: a drain woken for one row, as nearly every one is while
+    finals arrive steadily, sends two statements (load, write), with no listing before and no
+    statement after to find nothing. Only when more wait are the rest listed (`_listing`) and
+    each loaded by id (`_LOAD`): each `_load_next` reads every waiting row of the inbox to find
+    the oldest, so taking a backlog of B rows one such statement at a time would cost PostgreSQL
+    B² row visits, where the listing costs it B once per `limit`.
+
     One transaction per row, not per batch: applying locks the attempt then its contact, and a
     batch holding many of them would deadlock with a verb that locks a campaign's contacts in
     another order (`cancel`). `SKIP LOCKED`: several consumers (and the sweeper) drain at once
     without waiting on each other or applying a row twice. `received_before` limits the sweeper
     to rows a consumer should have taken by now.
     """
-    query = (
-        select(NotificationRow.id)
-        .where(NotificationRow.processed_at.is_(None))
-        .order_by(NotificationRow.id)
-        .limit(limit)
-    )
-    if received_before is not None:
-        query = query.where(NotificationRow.received_at < received_before)
-    if shard is not None:
-        query = query.where(NotificationRow.attempt_id % DRAIN_SHARDS == shard)
+    kind = {"sharded": shard is not None, "before": received_before is not None}
+    params: dict[str, Any] = {"shard": shard, "before": received_before, "limit": limit - 1}
+    at = now()
+    with transaction(sessions) as session:
+        loaded = session.connection().execute(_load_next(**kind), params).first()
+        if loaded is None:
+            return []
+        results = [_apply_loaded(session, loaded, leases=leases, now=at, rng=rng)]
+    if not loaded[-1] or limit <= 1:
+        return results
     with sessions() as session:
-        ids = list(session.scalars(query))
-    results = []
+        ids = list(session.scalars(_listing(**kind), params))
     for notification_id in ids:
+        at = now()
         with transaction(sessions) as session:
-            result = _apply_loaded(session, notification_id, leases=leases, now=now(), rng=rng)
-        if result is not None:
-            results.append(result)
+            loaded = session.connection().execute(_LOAD, {"id": notification_id}).first()
+            if loaded is not None:
+                results.append(_apply_loaded(session, loaded, leases=leases, now=at, rng=rng))
     return results

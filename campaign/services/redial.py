@@ -10,7 +10,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from campaign import metrics
@@ -52,6 +52,26 @@ def histories(
     return out
 
 
+_DIALS = (
+    select(
+        AttemptRow.contact_id,
+        AttemptRow.run_id,
+        AttemptRow.sending_at,
+        AttemptRow.claimed_at,
+        AttemptRow.outcome,
+        AttemptRow.counted,
+        AttemptRow.state,
+    )
+    .where(
+        AttemptRow.contact_id.in_(bindparam("contact_ids", expanding=True)),
+        AttemptRow.state.not_in(_NOT_DIALED),
+    )
+    .order_by(AttemptRow.id)
+)
+_DIALS_BUT = _DIALS.where(AttemptRow.id != bindparam("excluding"))
+"""`_dials`' statements, built once: every consumer's final that reads the history runs one."""
+
+
 def _dials(
     session: Session, contact_ids: Sequence[int], *, excluding: int | None = None
 ) -> list[tuple[int, int | None, PastAttempt]]:
@@ -59,23 +79,10 @@ def _dials(
     attempt `excluding` when it is given (the caller holds that one in memory)."""
     if not contact_ids:
         return []
-    query = (
-        select(
-            AttemptRow.contact_id,
-            AttemptRow.run_id,
-            AttemptRow.sending_at,
-            AttemptRow.claimed_at,
-            AttemptRow.outcome,
-            AttemptRow.counted,
-            AttemptRow.state,
-        )
-        .where(AttemptRow.contact_id.in_(contact_ids), AttemptRow.state.not_in(_NOT_DIALED))
-        .order_by(AttemptRow.id)
-    )
-    if excluding is not None:
-        query = query.where(AttemptRow.id != excluding)
+    query = _DIALS if excluding is None else _DIALS_BUT
+    rows = session.execute(query, {"contact_ids": contact_ids, "excluding": excluding})
     dials = []
-    for contact_id, run, sending_at, claimed_at, outcome, counted, state in session.execute(query):
+    for contact_id, run, sending_at, claimed_at, outcome, counted, state in rows:
         past = _past(sending_at or claimed_at, outcome, counted, state)
         if past is not None:
             dials.append((contact_id, run, past))

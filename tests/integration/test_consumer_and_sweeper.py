@@ -296,6 +296,18 @@ def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
     assert (attempt.state, attempt.outcome, contact.state) == ("completed", "human", "done")
 
 
+def _drain(rt: RecordingRuntime, shard: int, *, limit: int) -> list[Applied]:
+    """Drain `shard` as its consumer task does, up to `limit` rows."""
+    return drain_inbox(
+        rt.sessions,
+        leases=rt.leases,
+        now=lambda: datetime.now(UTC),
+        rng=random.Random(1),
+        limit=limit,
+        shard=shard,
+    )
+
+
 def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingRuntime) -> None:
     ids = [_sent_attempt(runtime) for _ in range(2)]
     while shard_of(ids[0]) == shard_of(ids[1]):  # ids are consecutive: rarely needed
@@ -304,14 +316,7 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
         _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
 
     def drain(shard: int) -> list[Applied]:
-        return drain_inbox(
-            runtime.sessions,
-            leases=runtime.leases,
-            now=lambda: datetime.now(UTC),
-            rng=random.Random(1),
-            limit=10,
-            shard=shard,
-        )
+        return _drain(runtime, shard, limit=10)
 
     assert drain(shard_of(ids[0])) == [Applied.APPLIED]
     assert (_rows(runtime, ids[0])[0].state, _rows(runtime, ids[1])[0].state) == (
@@ -320,6 +325,24 @@ def test_a_sharded_drain_applies_only_its_share_of_the_inbox(runtime: RecordingR
     )
     assert drain(shard_of(ids[1])) == [Applied.APPLIED]
     assert _rows(runtime, ids[1])[0].state == "completed"
+
+
+def test_a_drain_applies_its_share_oldest_first_up_to_its_limit(
+    runtime: RecordingRuntime,
+) -> None:
+    # The first row is taken by the loading statement, the rest by a listing: both paths run.
+    ids = _same_shard(runtime, 3)
+    for attempt_id in ids:
+        _store(runtime, attempt_id, HUMAN, datetime.now(UTC))
+
+    def drain(limit: int) -> list[Applied]:
+        return _drain(runtime, shard_of(ids[0]), limit=limit)
+
+    assert drain(2) == [Applied.APPLIED, Applied.APPLIED]
+    assert [_rows(runtime, i)[0].state for i in ids] == ["completed", "completed", "accepted"]
+    assert drain(10) == [Applied.APPLIED]
+    assert drain(10) == []
+    assert _rows(runtime, ids[2])[0].state == "completed"
 
 
 # The consumer task's wake-up protocol (`workers.notifications.drain`): a drain takes the rows
