@@ -19,6 +19,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.breaker import Breaker, GatewayBreaker, gateway_id
+from campaign.broker import transport_for
 from campaign.db.async_pool import AsyncConnections
 from campaign.db.engine import make_engine, make_session_factory
 from campaign.limits import Limiter
@@ -44,7 +45,8 @@ def make_celery(settings: Settings) -> Celery:
 
     acks_late + reject_on_worker_lost: a task whose worker died is delivered again (the dial claim
     makes that safe); prefetch 1: a slow dial never strands queued work behind it; JSON only;
-    a visibility timeout far above any countdown we use, since long waits live in PostgreSQL.
+    a visibility timeout far above any countdown we use, since long waits live in PostgreSQL;
+    Kombu's Redis transport with one redis-py client per channel (`campaign.broker`).
     """
     app = Celery("campaign", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
@@ -57,6 +59,7 @@ def make_celery(settings: Settings) -> Celery:
         result_backend=None,
         broker_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
+        broker_transport=transport_for(settings.redis_url),
         task_routes={
             DIAL_TASK: {"queue": settings.queue("dial")},
             DRAIN_TASK: {"queue": settings.queue("notify")},
