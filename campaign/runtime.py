@@ -93,6 +93,7 @@ class Runtime:
     settings: Settings
     pool_size: int = 10
     _celery: Celery | None = field(default=None, repr=False)
+    _declared: set[str] = field(default_factory=set, init=False, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
@@ -158,7 +159,11 @@ class Runtime:
             # Kombu before 5.7 has no publish batch: each message then goes out as it is sent.
             batch = getattr(producer, "batch", nullcontext)
             with batch():
-                producer.maybe_declare(queue)
+                if queue.name not in self._declared:
+                    # Kombu copies and binds the queue on every `maybe_declare`, even when its
+                    # cache says declared: once per process is what that cache gives anyway.
+                    producer.maybe_declare(queue)
+                    self._declared.add(queue.name)
                 for args in calls:
                     message = amqp.create_task_message(
                         uuid(),
