@@ -196,25 +196,16 @@ class Runtime:
         return Waker(self._wake_consumers, interval_s=WAKE_BATCH_S)
 
     def _wake_consumers(self, shards: Set[int]) -> None:
-        """For each share: a drain task if none holds its wake key, and a signal either way (a
-        drain that holds the key and found its share empty waits for one, `workers.notifications`)
-        in the same pipeline."""
         ordered = sorted(shards)
         pipe = self.redis.pipeline(transaction=False)
         for shard in ordered:
             pipe.set(self.wake_key(shard), 1, nx=True, px=WAKE_TTL_MS)
-            pipe.rpush(self.signal_key(shard), 1)
-            pipe.pexpire(self.signal_key(shard), WAKE_TTL_MS)
-        taken = pipe.execute()[::3]
-        woken = [shard for shard, was_set in zip(ordered, taken, strict=True) if was_set]
+        woken = [shard for shard, was_set in zip(ordered, pipe.execute(), strict=True) if was_set]
         if woken:
             self._publish(DRAIN_TASK, "notify", [[shard] for shard in woken])
 
     def wake_key(self, shard: int) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake:{shard}"
-
-    def signal_key(self, shard: int) -> str:
-        return f"{self.settings.queue_prefix}:inbox:signal:{shard}"
 
     def wake_events(self) -> None:
         """Have one deliverer send the due events, unless one was woken and has not started yet

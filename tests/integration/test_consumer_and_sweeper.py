@@ -15,7 +15,6 @@ from sqlalchemy import delete
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import parse_notification
-from campaign.runtime import WAKE_TTL_MS, Runtime
 from campaign.services import intake
 from campaign.services.notifications import Applied, apply_notification, drain_inbox, shard_of
 from campaign.settings import Settings
@@ -347,9 +346,8 @@ def test_a_drain_applies_its_share_oldest_first_up_to_its_limit(
 
 
 # The consumer task's wake-up protocol (`workers.notifications.drain`): a drain takes the rows
-# stored while it holds its share's wake key (their receivers woke no task of their own, and
-# signalled), and clears the key only before a last read, which takes any row whose signal it
-# missed.
+# stored while it runs (their receivers found the share's wake key set, so no task of their own
+# was woken), and clears the key only before a last read.
 
 
 @pytest.fixture
@@ -379,80 +377,77 @@ def _same_shard(rt: RecordingRuntime, n: int) -> list[int]:
             return share
 
 
-def _after_read(monkeypatch: pytest.MonkeyPatch, acts: dict[int, Callable[[], None]]) -> None:
-    """Run `acts[n]` right after the task's `n`th read (counted from 1)."""
+def _after_read(
+    monkeypatch: pytest.MonkeyPatch, when: Callable[[list[Applied]], bool], act: Callable[[], None]
+) -> None:
+    """Run `act` once, right after the first of the task's reads for which `when` holds."""
     inner = task.drain_inbox
-    reads = [0]
+    done: list[bool] = []
 
     def read(*args: object, **kwargs: object) -> list[Applied]:
         results: list[Applied] = inner(*args, **kwargs)
-        reads[0] += 1
-        if reads[0] in acts:
-            acts[reads[0]]()
+        if not done and when(results):
+            done.append(True)
+            act()
         return results
 
     monkeypatch.setattr(task, "drain_inbox", read)
 
 
-def _final(rt: RecordingRuntime, attempt_id: int, *, signal: bool = False) -> None:
-    """Store a final as the receiver does; `signal`: and signal its share, as the waker does for
-    a receiver that found the share's key set."""
+def _final(rt: RecordingRuntime, attempt_id: int) -> None:
     _store(rt, attempt_id, HUMAN, datetime.now(UTC))
-    if signal:
-        rt.redis.rpush(rt.signal_key(shard_of(attempt_id)), 1)
 
 
-def _woken(rt: RecordingRuntime, first: int) -> str:
-    """`first`'s final stored and its share's wake key set, as for the task that drains it; the
-    key."""
-    _final(rt, first)
-    key = rt.wake_key(shard_of(first))
-    rt.redis.set(key, 1)
-    return key
-
-
-def test_a_drain_holding_the_key_applies_the_rows_signalled_meanwhile(
+def test_a_row_stored_while_the_drain_runs_is_taken_by_it(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    key = _woken(runtime, first)
+    shard = shard_of(first)
+    key = runtime.wake_key(shard)
+    _final(runtime, first)
+    runtime.redis.set(key, 1)  # the receiver's wake-up that sent this task
 
     def store_while_the_key_is_set() -> None:
-        assert runtime.redis.exists(key)  # so this row's receiver wakes no task: it signals
-        _final(runtime, second, signal=True)
+        assert runtime.redis.exists(key)  # so this row's receiver wakes no task
+        _final(runtime, second)
 
-    _after_read(monkeypatch, {1: store_while_the_key_is_set})
+    _after_read(monkeypatch, lambda results: bool(results), store_while_the_key_is_set)
 
-    assert task.drain(shard_of(first)) == 2
+    assert task.drain(shard) == 2
     assert [_rows(runtime, a)[0].state for a in (first, second)] == ["completed", "completed"]
-    # The first row; the signalled one; nothing more within the linger; the read after the clear.
-    assert drains == [1, 1, 0]
+    assert drains == [1, 1, 0, 0]  # the stream, an empty read, the clear, the last read
     assert not runtime.redis.exists(key)  # the next row's receiver wakes a drain
 
 
-def test_a_row_whose_signal_is_missed_is_taken_by_the_read_after_the_clear(
+def test_a_row_stored_between_the_empty_read_and_the_clear_is_taken_by_the_last_read(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    _woken(runtime, first)
-    _after_read(monkeypatch, {1: lambda: _final(runtime, second)})  # committed, never signalled
+    shard = shard_of(first)
+    _final(runtime, first)
+    runtime.redis.set(runtime.wake_key(shard), 1)
+    # Its receiver finds the key still set (no task), and the drain's empty read came before it.
+    _after_read(monkeypatch, lambda results: not results, lambda: _final(runtime, second))
 
-    assert task.drain(shard_of(first)) == 2
+    assert task.drain(shard) == 2
     assert _rows(runtime, second)[0].state == "completed"
-    assert drains == [1, 1]
+    assert drains == [1, 0, 1]
 
 
-def test_a_drain_hands_over_after_its_time(
+def test_a_drain_hands_its_key_back_after_its_time_even_while_rows_keep_coming(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    key = _woken(runtime, first)
+    shard = shard_of(first)
+    _final(runtime, first)
+    runtime.redis.set(runtime.wake_key(shard), 1)
     monkeypatch.setattr(task, "MAX_DRAIN_S", 0.0)
-    _after_read(monkeypatch, {1: lambda: _final(runtime, second, signal=True)})
+    # Stored while the key is set: the read after the clear takes it, and the drain ends there.
+    _after_read(monkeypatch, lambda results: bool(results), lambda: _final(runtime, second))
 
-    assert task.drain(shard_of(first)) == 2  # the signal is not waited on: the last read takes it
+    assert task.drain(shard) == 2
     assert drains == [1, 1]
-    assert not runtime.redis.exists(key)
+    assert not runtime.redis.exists(runtime.wake_key(shard))
 
 
 def test_an_idle_drain_reads_twice_and_leaves_the_key_clear(
@@ -463,24 +458,3 @@ def test_an_idle_drain_reads_twice_and_leaves_the_key_clear(
     assert task.drain(3) == 0
     assert drains == [0, 0]
     assert not runtime.redis.exists(runtime.wake_key(3))
-
-
-def test_the_waker_sends_a_drain_only_to_shares_no_drain_holds_and_signals_every_share(
-    settings: Settings,
-) -> None:
-    rt = Runtime(settings.model_copy(update={"queue_prefix": f"w{secrets.token_hex(4)}"}))
-    queue = rt.settings.queue("notify")
-    try:
-        rt.redis.set(rt.wake_key(2), 1)  # a drain holds share 2
-
-        rt._wake_consumers({1, 2})
-        rt._wake_consumers({1})
-
-        sent = [json.loads(m)["headers"]["argsrepr"] for m in rt.redis.lrange(queue, 0, -1)]
-        assert sent == ["[1]"]  # once: share 1's key was set by the first call
-        assert [rt.redis.llen(rt.signal_key(s)) for s in (1, 2)] == [2, 1]
-        assert 0 < rt.redis.pttl(rt.signal_key(1)) <= WAKE_TTL_MS
-    finally:
-        for key in (queue, *(k for s in (1, 2) for k in (rt.wake_key(s), rt.signal_key(s)))):
-            rt.redis.delete(key)
-        rt.close()
