@@ -69,7 +69,7 @@ def _time_box(seconds: float) -> float:
     return seconds * 1.5 + 10
 
 
-class _Numbers:
+class Numbers:
     """Fresh phone numbers for every run, so no run sees another's calls to a number."""
 
     def __init__(self) -> None:
@@ -81,9 +81,9 @@ class _Numbers:
         return out
 
 
-def _ours(
+def dial_ours(
     stack: Stack,
-    numbers: _Numbers,
+    numbers: Numbers,
     cps: float,
     seconds: float,
     max_live: int,
@@ -127,7 +127,7 @@ def _start_naive_workers(stack: Stack, sizes: PacingSizes, cps: float) -> None:
 
 
 def _naive(
-    stack: Stack, sizes: PacingSizes, numbers: _Numbers, seconds: float, faults: dict[str, Any]
+    stack: Stack, sizes: PacingSizes, numbers: Numbers, seconds: float, faults: dict[str, Any]
 ) -> Witnessed:
     """One baseline run, time-boxed: the baseline may dial far slower than configured, so what
     it placed by then is measured, then its workers are stopped and its queue emptied, so no
@@ -155,7 +155,7 @@ def _naive(
 
 def run(settings: Settings, sizes: PacingSizes, report: Report) -> None:
     """Every pacing figure, ours and the baseline's, from one stack."""
-    numbers = _Numbers()
+    numbers = Numbers()
     ours: dict[int, list[Witnessed]] = {cps: [] for cps in sizes.rates}
     with running_stack(settings, PACING_SIM) as stack:
         stack.start_simulator()
@@ -165,11 +165,14 @@ def run(settings: Settings, sizes: PacingSizes, report: Report) -> None:
         wait_logged(stack, [f"worker{i}" for i in range(1, sizes.workers + 1)], " ready.")
         for _ in range(sizes.runs):
             for cps in sizes.rates:
-                ours[cps].append(_ours(stack, numbers, cps, sizes.seconds, max(20, cps), NO_FAULTS))
-        capped = _ours(
+                run = dial_ours(stack, numbers, cps, sizes.seconds, max(20, cps), NO_FAULTS)
+                ours[cps].append(run)
+        capped = dial_ours(
             stack, numbers, CAP_RUN_CPS, sizes.cap_contacts / CAP_RUN_CPS, CAP_RUN_LIVE, NO_FAULTS
         )
-        ours_reset = _ours(stack, numbers, NAIVE_CPS, sizes.fault_seconds, NAIVE_CPS, RESET_FAULT)
+        ours_reset = dial_ours(
+            stack, numbers, NAIVE_CPS, sizes.fault_seconds, NAIVE_CPS, RESET_FAULT
+        )
         stack.stop("worker")
         stack.stop("dispatcher")
         base = [_naive(stack, sizes, numbers, sizes.seconds, NO_FAULTS) for _ in range(sizes.runs)]
