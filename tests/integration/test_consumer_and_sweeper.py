@@ -398,14 +398,21 @@ def _final(rt: RecordingRuntime, attempt_id: int) -> None:
     _store(rt, attempt_id, HUMAN, datetime.now(UTC))
 
 
+def _woken(rt: RecordingRuntime, first: int) -> tuple[int, str]:
+    """`first`'s final stored and its share's wake key set, as for the task woken to drain it;
+    the share and its key."""
+    _final(rt, first)
+    shard = shard_of(first)
+    key = rt.wake_key(shard)
+    rt.redis.set(key, 1)
+    return shard, key
+
+
 def test_a_row_stored_while_the_drain_runs_is_taken_by_it(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    shard = shard_of(first)
-    key = runtime.wake_key(shard)
-    _final(runtime, first)
-    runtime.redis.set(key, 1)  # the receiver's wake-up that sent this task
+    shard, key = _woken(runtime, first)
 
     def store_while_the_key_is_set() -> None:
         assert runtime.redis.exists(key)  # so this row's receiver wakes no task
@@ -423,9 +430,7 @@ def test_a_row_stored_between_the_empty_read_and_the_clear_is_taken_by_the_last_
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    shard = shard_of(first)
-    _final(runtime, first)
-    runtime.redis.set(runtime.wake_key(shard), 1)
+    shard, _ = _woken(runtime, first)
     # Its receiver finds the key still set (no task), and the drain's empty read came before it.
     _after_read(monkeypatch, lambda results: not results, lambda: _final(runtime, second))
 
@@ -438,16 +443,14 @@ def test_a_drain_hands_its_key_back_after_its_time_even_while_rows_keep_coming(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    shard = shard_of(first)
-    _final(runtime, first)
-    runtime.redis.set(runtime.wake_key(shard), 1)
+    shard, key = _woken(runtime, first)
     monkeypatch.setattr(task, "MAX_DRAIN_S", 0.0)
     # Stored while the key is set: the read after the clear takes it, and the drain ends there.
     _after_read(monkeypatch, lambda results: bool(results), lambda: _final(runtime, second))
 
     assert task.drain(shard) == 2
     assert drains == [1, 1]
-    assert not runtime.redis.exists(runtime.wake_key(shard))
+    assert not runtime.redis.exists(key)
 
 
 def test_an_idle_drain_reads_twice_and_leaves_the_key_clear(
