@@ -377,18 +377,16 @@ def _same_shard(rt: RecordingRuntime, n: int) -> list[int]:
             return share
 
 
-def _after_read(
-    monkeypatch: pytest.MonkeyPatch, when: Callable[[list[Applied]], bool], act: Callable[[], None]
-) -> None:
-    """Run `act` once, right after the first of the task's reads for which `when` holds."""
+def _after_read(monkeypatch: pytest.MonkeyPatch, acts: dict[int, Callable[[], None]]) -> None:
+    """Run `acts[n]` right after the task's `n`th read (counted from 1)."""
     inner = task.drain_inbox
-    done: list[bool] = []
+    reads = [0]
 
     def read(*args: object, **kwargs: object) -> list[Applied]:
         results: list[Applied] = inner(*args, **kwargs)
-        if not done and when(results):
-            done.append(True)
-            act()
+        reads[0] += 1
+        if reads[0] in acts:
+            acts[reads[0]]()
         return results
 
     monkeypatch.setattr(task, "drain_inbox", read)
@@ -418,25 +416,30 @@ def test_a_row_stored_while_the_drain_runs_is_taken_by_it(
         assert runtime.redis.exists(key)  # so this row's receiver wakes no task
         _final(runtime, second)
 
-    _after_read(monkeypatch, lambda results: bool(results), store_while_the_key_is_set)
+    _after_read(monkeypatch, {1: store_while_the_key_is_set})
 
     assert task.drain(shard) == 2
     assert [_rows(runtime, a)[0].state for a in (first, second)] == ["completed", "completed"]
-    assert drains == [1, 1, 0, 0]  # the stream, an empty read, the clear, the last read
+    # The first row; the clear; the second, so the key is taken back; nothing; the clear; nothing.
+    assert drains == [1, 1, 0, 0]
     assert not runtime.redis.exists(key)  # the next row's receiver wakes a drain
 
 
-def test_a_row_stored_between_the_empty_read_and_the_clear_is_taken_by_the_last_read(
+def test_a_drain_that_finds_its_key_taken_after_the_clear_leaves_the_rest_to_that_drain(
     runtime: RecordingRuntime, drains: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = _same_shard(runtime, 2)
-    shard, _ = _woken(runtime, first)
-    # Its receiver finds the key still set (no task), and the drain's empty read came before it.
-    _after_read(monkeypatch, lambda results: not results, lambda: _final(runtime, second))
+    shard, key = _woken(runtime, first)
+    # A row stored while the key is set, then a receiver that found it clear (after the drain
+    # cleared it) sets it and wakes a drain of its own.
+    _after_read(
+        monkeypatch, {1: lambda: _final(runtime, second), 2: lambda: runtime.redis.set(key, 1)}
+    )
 
     assert task.drain(shard) == 2
     assert _rows(runtime, second)[0].state == "completed"
-    assert drains == [1, 0, 1]
+    assert drains == [1, 1]
+    assert runtime.redis.exists(key)  # the other drain's
 
 
 def test_a_drain_hands_its_key_back_after_its_time_even_while_rows_keep_coming(
@@ -446,7 +449,7 @@ def test_a_drain_hands_its_key_back_after_its_time_even_while_rows_keep_coming(
     shard, key = _woken(runtime, first)
     monkeypatch.setattr(task, "MAX_DRAIN_S", 0.0)
     # Stored while the key is set: the read after the clear takes it, and the drain ends there.
-    _after_read(monkeypatch, lambda results: bool(results), lambda: _final(runtime, second))
+    _after_read(monkeypatch, {1: lambda: _final(runtime, second)})
 
     assert task.drain(shard) == 2
     assert drains == [1, 1]
