@@ -44,7 +44,7 @@ from campaign.domain.states import (
     AttemptState,
     attempt_transition,
 )
-from campaign.errors import NotFound, NotificationInvalid
+from campaign.errors import NotificationInvalid
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
 from campaign.services.specs import spec_for
@@ -67,28 +67,6 @@ class Applied(StrEnum):
     DUPLICATE = "duplicate"  # it repeats what the attempt already knows
     REGRESSION = "regression"  # `answered` after a final: the final stands
     IGNORED = "ignored"  # unreadable, or a status that carries no state change
-    ALREADY = "already processed"  # a re-delivered task: the row was applied before
-
-
-def apply_notification(
-    session: Session,
-    notification_id: int,
-    *,
-    leases: Leases,
-    now: datetime,
-    rng: random.Random,
-) -> Applied:
-    """Apply one stored notification in `session`'s transaction; the inbox row records what it
-    did and why. What `drain_inbox` does for each of its rows.
-
-    The attempt row is locked, so notifications of one call are applied one at a time in any order.
-    """
-    loaded = session.connection().execute(_LOAD, {"id": notification_id}).first()
-    if loaded is not None:
-        return _apply_loaded(session, loaded, leases=leases, now=now, rng=rng)
-    if session.get(NotificationRow, notification_id) is None:
-        raise NotFound(f"notification {notification_id} not found")
-    return Applied.ALREADY  # or being applied by a drain right now: it will be
 
 
 def _apply_loaded(

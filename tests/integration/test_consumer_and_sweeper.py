@@ -16,7 +16,7 @@ from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import parse_notification
 from campaign.services import intake
-from campaign.services.notifications import Applied, apply_notification, drain_inbox, shard_of
+from campaign.services.notifications import Applied, drain_inbox, shard_of
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from schedules.sweeper import sweep
@@ -96,22 +96,14 @@ def _store(
 
 
 def _notify(rt: RecordingRuntime, attempt_id: int, body: dict[str, object]) -> str | None:
-    """Store `body` as the receiver does, then apply it as the consumer does; what applying it
-    did (the receiver's own result for an `answered`)."""
-    now = datetime.now(UTC)
-    received = _store(rt, attempt_id, body, now)
+    """Store `body` as the receiver does, then drain the attempt's share as its consumer does;
+    what applying it did, as its inbox row records it (the receiver applies an `answered`)."""
+    received = _store(rt, attempt_id, body, datetime.now(UTC))
     assert received.created
-    if not received.for_consumer:
-        with rt.sessions() as session:
-            return session.get_one(NotificationRow, received.notification_id).result
-    with transaction(rt.sessions) as session:
-        return apply_notification(
-            session,
-            received.notification_id,
-            leases=rt.leases,
-            now=now,
-            rng=random.Random(1),
-        )
+    if received.for_consumer:
+        _drain(rt, shard_of(attempt_id), limit=100)
+    with rt.sessions() as session:
+        return session.get_one(NotificationRow, received.notification_id).result
 
 
 def _rows(rt: RecordingRuntime, attempt_id: int) -> tuple[AttemptRow, ContactRow]:
