@@ -15,6 +15,7 @@ import redis
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
+from redis import Redis
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -199,13 +200,25 @@ class Runtime:
         ordered = sorted(shards)
         pipe = self.redis.pipeline(transaction=False)
         for shard in ordered:
-            pipe.set(self.wake_key(shard), 1, nx=True, px=WAKE_TTL_MS)
+            self._set_wake(pipe, shard)
         woken = [shard for shard, was_set in zip(ordered, pipe.execute(), strict=True) if was_set]
         if woken:
             self._publish(DRAIN_TASK, "notify", [[shard] for shard in woken])
 
     def wake_key(self, shard: int) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake:{shard}"
+
+    def take_wake(self, shard: int) -> bool:
+        """Set the share's wake key unless it is set (`notifications.ShareWake`)."""
+        return bool(self._set_wake(self.redis, shard))
+
+    def clear_wake(self, shard: int) -> None:
+        """Clear the share's wake key: the next row stored wakes a drain."""
+        self.redis.delete(self.wake_key(shard))
+
+    def _set_wake(self, client: Redis, shard: int) -> object:
+        """SET NX of the share's wake key on `client` (or a pipeline: it queues the command)."""
+        return client.set(self.wake_key(shard), 1, nx=True, px=WAKE_TTL_MS)
 
     def wake_events(self) -> None:
         """Have one deliverer send the due events, unless one was woken and has not started yet

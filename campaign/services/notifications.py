@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -344,3 +345,65 @@ def drain_inbox(
             if loaded is not None:
                 results.append(_apply_loaded(session, loaded, leases=leases, now=at, rng=rng))
     return results
+
+
+MAX_DRAIN_S = 2.0
+"""How long one drain keeps its share's wake key while rows keep coming."""
+
+
+class ShareWake(Protocol):
+    """The wake key of a share (`Runtime`): while it is set, a receiver that stores a row of
+    that share wakes no drain, since one is reading."""
+
+    def clear_wake(self, shard: int) -> None: ...
+
+    def take_wake(self, shard: int) -> bool: ...
+
+
+def drain_share(
+    sessions: sessionmaker[Session],
+    wake: ShareWake,
+    shard: int | None,
+    *,
+    leases: Leases,
+    now: Callable[[], datetime],
+    rng: random.Random,
+    batch: int,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Applied]:
+    """What the consumer task woken for `shard` does: apply every waiting row of the share,
+    `batch` rows per `drain_inbox`, while holding its wake key (no shard, a message from a
+    release before shards were: every row, once).
+
+    The key stays set while this drain reads, so rows stored meanwhile are taken here rather than
+    each waking a task of its own (under load one drain applies a stream of finals, for one task
+    and one wake-up publish in the API). After each read the key is cleared and the share read
+    once more: a receiver that found the key set had committed its row before that check, so
+    before the clear, and this read takes it; a receiver that finds the key clear wakes another
+    drain, so a share under load gets a second consumer instead of a queue behind one. When that
+    read found rows the drain takes the key back and goes on, unless a receiver took it first
+    (its drain goes on) or `MAX_DRAIN_S` has passed (a worker's warm shutdown never waits on a
+    stream). None is left behind (and the sweeper applies any row a lost task left).
+    """
+
+    def read() -> list[Applied]:
+        applied: list[Applied] = []
+        while True:
+            results = drain_inbox(
+                sessions, leases=leases, now=now, rng=rng, limit=batch, shard=shard
+            )
+            applied += results
+            if len(results) < batch:
+                return applied
+
+    applied = read()
+    if shard is None:
+        return applied
+    until = clock() + MAX_DRAIN_S
+    while True:
+        wake.clear_wake(shard)
+        last = read()
+        applied += last
+        if not last or clock() >= until or not wake.take_wake(shard):
+            return applied
+        applied += read()

@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import parse_notification
-from campaign.services import intake
+from campaign.services import intake, notifications
 from campaign.services.notifications import Applied, drain_inbox, shard_of
 from campaign.settings import Settings
 from schedules.dispatcher import tick
@@ -354,7 +354,7 @@ def drains(runtime: RecordingRuntime, monkeypatch: pytest.MonkeyPatch) -> list[i
         reads.append(len(results))
         return results
 
-    monkeypatch.setattr(task, "drain_inbox", counted)
+    monkeypatch.setattr(notifications, "drain_inbox", counted)
     return reads
 
 
@@ -371,7 +371,7 @@ def _same_shard(rt: RecordingRuntime, n: int) -> list[int]:
 
 def _after_read(monkeypatch: pytest.MonkeyPatch, acts: dict[int, Callable[[], None]]) -> None:
     """Run `acts[n]` right after the task's `n`th read (counted from 1)."""
-    inner = task.drain_inbox
+    inner = notifications.drain_inbox
     reads = [0]
 
     def read(*args: object, **kwargs: object) -> list[Applied]:
@@ -381,7 +381,7 @@ def _after_read(monkeypatch: pytest.MonkeyPatch, acts: dict[int, Callable[[], No
             acts[reads[0]]()
         return results
 
-    monkeypatch.setattr(task, "drain_inbox", read)
+    monkeypatch.setattr(notifications, "drain_inbox", read)
 
 
 def _final(rt: RecordingRuntime, attempt_id: int) -> None:
@@ -439,7 +439,7 @@ def test_a_drain_hands_its_key_back_after_its_time_even_while_rows_keep_coming(
 ) -> None:
     first, second = _same_shard(runtime, 2)
     shard, key = _woken(runtime, first)
-    monkeypatch.setattr(task, "MAX_DRAIN_S", 0.0)
+    monkeypatch.setattr(notifications, "MAX_DRAIN_S", 0.0)
     # Stored while the key is set: the read after the clear takes it, and the drain ends there.
     _after_read(monkeypatch, {1: lambda: _final(runtime, second)})
 
