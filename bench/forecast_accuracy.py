@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from bench.env import Stack, running_stack
 from bench.figures import Report, figure
-from bench.runs import campaign_state, wait_logged
+from bench.runs import campaign_state, start_loop
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, ContactRow
@@ -301,11 +301,7 @@ def accuracy(settings: Settings, sizes: AccuracySizes, report: Report) -> None:
     """`forecast_error_*` figures: finish and calls errors, and how often the band held."""
     outcomes: list[Outcome] = []
     with running_stack(settings, {"time_scale": 0.01}) as stack:
-        stack.start_simulator()
-        stack.start_api()
-        stack.start_workers(sizes.workers, sizes.concurrency)
-        stack.start_dispatchers(1)
-        wait_logged(stack, [f"worker{i}" for i in range(1, sizes.workers + 1)], " ready.")
+        start_loop(stack, sizes.workers, sizes.concurrency, 1)
         for i, name in enumerate(sizes.runs):
             outcomes.append(_play(stack, name, i + 1, sizes, first_phone=i * 1000))
     scored = [o for o in outcomes if o.finished is not None and len(o.snapshots) == len(PROGRESS)]

@@ -18,7 +18,7 @@ from typing import Any
 from bench import naive
 from bench.env import Stack, running_stack
 from bench.figures import Figure, Report, figure
-from bench.runs import PACING_SIM, finish, start_campaign, wait_dialed, wait_logged
+from bench.runs import PACING_SIM, finish, start_campaign, start_loop, wait_dialed, wait_logged
 from bench.witness import Witnessed, witness
 from campaign.settings import Settings
 from tests.factories import BASE_SPEC, us_numbers
@@ -158,11 +158,7 @@ def run(settings: Settings, sizes: PacingSizes, report: Report) -> None:
     numbers = Numbers()
     ours: dict[int, list[Witnessed]] = {cps: [] for cps in sizes.rates}
     with running_stack(settings, PACING_SIM) as stack:
-        stack.start_simulator()
-        stack.start_api()
-        stack.start_workers(sizes.workers, sizes.concurrency)
-        stack.start_dispatchers(sizes.dispatchers)
-        wait_logged(stack, [f"worker{i}" for i in range(1, sizes.workers + 1)], " ready.")
+        start_loop(stack, sizes.workers, sizes.concurrency, sizes.dispatchers)
         for _ in range(sizes.runs):
             for cps in sizes.rates:
                 run = dial_ours(stack, numbers, cps, sizes.seconds, max(20, cps), NO_FAULTS)

@@ -123,3 +123,13 @@ def wait_logged(stack: Stack, names: list[str], text: str, timeout_s: float = 60
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} never logged {text!r}:\n{proc.tail()}")
             time.sleep(0.1)
+
+
+def start_loop(stack: Stack, workers: int, concurrency: int, dispatchers: int) -> None:
+    """The closed loop's processes: the simulator, the API, `workers` Celery workers of
+    `concurrency` threads and `dispatchers` dispatchers; returns once every worker is ready."""
+    stack.start_simulator()
+    stack.start_api()
+    stack.start_workers(workers, concurrency)
+    stack.start_dispatchers(dispatchers)
+    wait_logged(stack, [f"worker{i}" for i in range(1, workers + 1)], " ready.")

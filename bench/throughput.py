@@ -22,7 +22,7 @@ from bench import spy
 from bench.env import Stack, database_name, running_stack
 from bench.figures import Figure, Report, figure
 from bench.procstats import CpuProfile, RssSampler, postgres_backends, redis_servers, rss_mib
-from bench.runs import finish, start_campaign, wait_logged
+from bench.runs import finish, start_campaign, start_loop
 from campaign.db.tables import AttemptRow
 from campaign.domain.pacing import MAX_CPS
 from campaign.settings import Settings
@@ -152,11 +152,7 @@ def run(settings: Settings, sizes: ThroughputSizes, report: Report) -> None:
     """
     cores = psutil.cpu_count()
     with running_stack(settings, THROUGHPUT_SIM) as stack:
-        stack.start_simulator()
-        stack.start_api()
-        stack.start_workers(sizes.workers, sizes.concurrency)
-        stack.start_dispatchers(sizes.dispatchers)
-        wait_logged(stack, [f"worker{i}" for i in range(1, sizes.workers + 1)], " ready.")
+        start_loop(stack, sizes.workers, sizes.concurrency, sizes.dispatchers)
         watched = {"worker": "worker1", "dispatcher": "dispatcher1", "api": "api"}
         pids = {kind: stack.procs[name].pid for kind, name in watched.items()}
         idle = {kind: rss_mib(pid) for kind, pid in pids.items()}

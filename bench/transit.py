@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import psycopg
 
 from bench.env import bench_settings, running_stack
-from bench.pacing import NO_FAULTS, Numbers, dial_ours
-from bench.runs import PACING_SIM, wait_logged
+from bench.pacing import FULL, NO_FAULTS, Numbers, dial_ours
+from bench.runs import PACING_SIM, start_loop
 from bench.witness import windows_over
 from campaign.clock import utcnow
 from campaign.domain import tokens
@@ -41,11 +41,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     with bench_settings() as settings, running_stack(settings, PACING_SIM) as stack:
-        stack.start_simulator()
-        stack.start_api()
-        stack.start_workers(4, 8)
-        stack.start_dispatchers(2)
-        wait_logged(stack, [f"worker{i}" for i in range(1, 5)], " ready.")
+        start_loop(stack, FULL.workers, FULL.concurrency, FULL.dispatchers)
         numbers = Numbers()
         dsn = settings.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
         for run in range(args.runs):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from campaign.runtime import Runtime
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 from tests.support.procs import CAMPAIGN, Proc, wait_http
@@ -41,3 +44,16 @@ def sim(gateway_sim: SimControl) -> SimControl:
     gateway_sim.reset()
     gateway_sim.replace_config({"time_scale": 0.01, "mix": {"human": 1}})
     return gateway_sim
+
+
+@pytest.fixture
+def sending_runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
+    """A real Runtime (its Celery sends reach Redis) on a queue prefix of its own; every key of
+    that prefix is deleted afterwards."""
+    rt = Runtime(settings.model_copy(update={"queue_prefix": f"s{secrets.token_hex(4)}"}))
+    try:
+        yield rt
+    finally:
+        for key in redis_client.scan_iter(f"*{rt.settings.queue_prefix}*"):
+            redis_client.delete(key)
+        rt.close()

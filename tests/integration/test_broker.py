@@ -3,7 +3,6 @@ a channel shares one client per connection pool, and messages go through it unch
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 import pytest
@@ -12,7 +11,6 @@ from kombu import Connection
 
 from campaign import broker
 from campaign.runtime import DIAL_TASK, Runtime
-from campaign.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -28,8 +26,8 @@ def test_the_transport_is_ours_for_redis_urls_only(url: str | None, transport: s
     assert broker.transport_for(url) == transport
 
 
-def test_a_channel_shares_one_client_per_pool(settings: Settings) -> None:
-    app = Runtime(settings).celery
+def test_a_channel_shares_one_client_per_pool(sending_runtime: Runtime) -> None:
+    app = sending_runtime.celery
     with app.connection_for_write() as connection:
         assert isinstance(connection.transport, broker.Transport)
         channel = connection.default_channel
@@ -43,34 +41,30 @@ def test_a_channel_shares_one_client_per_pool(settings: Settings) -> None:
 
 
 def test_threads_publish_and_ack_through_the_shared_client(
-    settings: Settings, redis_client: redis.Redis
+    sending_runtime: Runtime, redis_client: redis.Redis
 ) -> None:
     # Worker threads ack (acks_late) and the waker publishes while the consumer reads: many
     # threads use the channel's one client at once, each command on a connection of its own.
-    rt = Runtime(settings.model_copy(update={"queue_prefix": f"b{secrets.token_hex(4)}"}))
+    rt = sending_runtime
     queue = rt.settings.queue("dial")
-    try:
 
-        def send(start: int) -> None:
-            for n in range(start, start + 50):
-                rt.enqueue_dials([n])
+    def send(start: int) -> None:
+        for n in range(start, start + 50):
+            rt.enqueue_dials([n])
 
-        threads = [threading.Thread(target=send, args=(i * 50,)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert redis_client.llen(queue) == 200
-        with Connection(rt.settings.redis_url, transport=broker.TRANSPORT) as connection:
-            simple = connection.SimpleQueue(queue, no_ack=False)
-            received = []
-            for _ in range(200):
-                message = simple.get(timeout=5)
-                received.append(message.headers["task"])
-                message.ack()
-            simple.close()
-        assert received == [DIAL_TASK] * 200
-        assert redis_client.llen(queue) == 0
-    finally:
-        redis_client.delete(queue)
-        rt.close()
+    threads = [threading.Thread(target=send, args=(i * 50,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert redis_client.llen(queue) == 200
+    with Connection(rt.settings.redis_url, transport=broker.TRANSPORT) as connection:
+        simple = connection.SimpleQueue(queue, no_ack=False)
+        received = []
+        for _ in range(200):
+            message = simple.get(timeout=5)
+            received.append(message.headers["task"])
+            message.ack()
+        simple.close()
+    assert received == [DIAL_TASK] * 200
+    assert redis_client.llen(queue) == 0

@@ -16,7 +16,6 @@ import redis
 from campaign.errors import PacingExhausted
 from campaign.limits import Limiter, LiveCap, RateLimit
 from campaign.runtime import DIAL_TASK, Runtime
-from campaign.settings import Settings
 
 
 @pytest.fixture
@@ -157,29 +156,24 @@ def test_send_log_holds_back_a_send_that_would_bunch_with_late_ones(limiter: Lim
 
 
 def test_a_dial_sent_after_redis_lost_everything_still_reaches_its_queue(
-    settings: Settings, redis_client: redis.Redis
+    sending_runtime: Runtime, redis_client: redis.Redis
 ) -> None:
     # Kombu keeps exchange bindings in Redis; after a wipe they are gone, and a send must still
     # land in the queue's list (kombu falls back to the routing key), or queued dials would vanish.
-    rt = Runtime(settings.model_copy(update={"queue_prefix": f"w{secrets.token_hex(4)}"}))
-    queue = rt.settings.queue("dial")
-    try:
-        rt.enqueue_dials([1])
-        for key in redis_client.scan_iter(f"*{rt.settings.queue_prefix}*"):
-            redis_client.delete(key)  # the list and this prefix's bindings: all gone
-        rt.enqueue_dials([2])
-        assert redis_client.llen(queue) == 1
-    finally:
-        redis_client.delete(queue)
-        rt.close()
+    rt = sending_runtime
+    rt.enqueue_dials([1])
+    for key in redis_client.scan_iter(f"*{rt.settings.queue_prefix}*"):
+        redis_client.delete(key)  # the list and this prefix's bindings: all gone
+    rt.enqueue_dials([2])
+    assert redis_client.llen(rt.settings.queue("dial")) == 1
 
 
 def test_enqueued_dials_are_the_messages_send_task_writes(
-    settings: Settings, redis_client: redis.Redis
+    sending_runtime: Runtime, redis_client: redis.Redis
 ) -> None:
     # The dispatcher builds its messages with Celery's message API and publishes a claim's worth
     # in one batch; the workers must get exactly what `send_task` would have sent.
-    rt = Runtime(settings.model_copy(update={"queue_prefix": f"m{secrets.token_hex(4)}"}))
+    rt = sending_runtime
     queue = rt.settings.queue("dial")
 
     def same_but_ids(message: dict[str, Any]) -> str:
@@ -187,15 +181,11 @@ def test_enqueued_dials_are_the_messages_send_task_writes(
         task_id, tag = message["headers"]["id"], message["properties"]["delivery_tag"]
         return text.replace(task_id, "ID").replace(tag, "TAG")
 
-    try:
-        with rt.celery.producer_or_acquire() as producer:
-            rt.celery.send_task(DIAL_TASK, args=[7], queue=queue, producer=producer)
-        rt.enqueue_dials([7, 8])
-        oldest_first = [json.loads(m) for m in reversed(redis_client.lrange(queue, 0, -1))]
-        reference, seven, eight = oldest_first
-        assert same_but_ids(seven) == same_but_ids(reference)
-        assert seven["headers"]["id"] != reference["headers"]["id"] != eight["headers"]["id"]
-        assert json.loads(base64.b64decode(eight["body"]))[0] == [8]
-    finally:
-        redis_client.delete(queue)
-        rt.close()
+    with rt.celery.producer_or_acquire() as producer:
+        rt.celery.send_task(DIAL_TASK, args=[7], queue=queue, producer=producer)
+    rt.enqueue_dials([7, 8])
+    oldest_first = [json.loads(m) for m in reversed(redis_client.lrange(queue, 0, -1))]
+    reference, seven, eight = oldest_first
+    assert same_but_ids(seven) == same_but_ids(reference)
+    assert seven["headers"]["id"] != reference["headers"]["id"] != eight["headers"]["id"]
+    assert json.loads(base64.b64decode(eight["body"]))[0] == [8]
