@@ -30,7 +30,7 @@ from __future__ import annotations
 import select
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, NamedTuple, NoReturn, cast
 
 from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -103,18 +103,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 class DriverStatement:
     """A Core statement compiled once to the driver's SQL (psycopg's `%(name)s` placeholders),
-    for :func:`run_one`: the Core definition stays the one source of the SQL.
+    for :func:`run_one` and :func:`run_in`: the Core definition stays the one source of the SQL
+    and of how its values are sent.
 
     The values it spells as literals (state names) become bind parameters when compiled: they
-    are kept here and sent with the caller's values.
+    are kept here and sent with the caller's values. A value whose type converts it for the
+    driver (JSONB: a dict wrapped for psycopg) is converted as SQLAlchemy's execute would. No
+    expanding `IN`: compiled once, the statement has no list length to render.
     """
 
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._compiled: tuple[str, dict[str, Any]] | None = None
+        self._compiled: _Compiled | None = None
 
-    def compiled(self, dialect: Dialect) -> tuple[str, dict[str, Any]]:
-        """(SQL, the literals' values), compiled at first use with the engine's dialect."""
+    def values(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(SQL, the values to send): the literals, then `params`, converted as their types say;
+        compiled at first use with the engine's dialect."""
+        compiled = self._compile(dialect)
+        values = {**compiled.literals, **params}
+        for name, process in compiled.processors.items():
+            if name in params:
+                values[name] = process(values[name])
+        return compiled.sql, values
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
         if self._compiled is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
             literals = {
@@ -122,8 +134,28 @@ class DriverStatement:
                 for name, bind in compiled.binds.items()
                 if not bind.required
             }
-            self._compiled = (str(compiled), literals)
+            processors = {
+                name: process
+                for name, bind in compiled.binds.items()
+                if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
+            }
+            self._compiled = _Compiled(str(compiled), literals, processors)
         return self._compiled
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    literals: dict[str, Any]
+    processors: Mapping[str, Callable[[Any], Any]]
+
+
+def _raise_from_driver(
+    dialect: Dialect, exc: BaseException, sql: str, values: Mapping[str, Any], lost: bool
+) -> NoReturn:
+    """Raise the driver's error `exc` as the `DBAPIError` a Connection would have raised."""
+    raise DBAPIError.instance(
+        sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
+    ) from exc
 
 
 def run_one(
@@ -145,14 +177,13 @@ def run_one(
     """
     engine: Engine = factory.kw["bind"]
     dialect = engine.dialect
-    sql, literals = statement.compiled(dialect)
-    values = {**literals, **params}
+    sql, values = statement.values(dialect, params)
     pooled = engine.raw_connection()
     try:
         connection = pooled.driver_connection
         connection.autocommit = True  # type: ignore[union-attr]
         cursor = connection.execute(sql, values, prepare=True)  # type: ignore[union-attr]
-        row: tuple[Any, ...] | None = cursor.fetchone() if cursor.description else None
+        row: tuple[Any, ...] | None = cursor.fetchone() if _has_rows(cursor) else None
         connection.autocommit = False  # type: ignore[union-attr]
     except BaseException as exc:
         if not isinstance(exc, dialect.loaded_dbapi.Error):
@@ -162,12 +193,49 @@ def run_one(
         if lost:
             engine.pool._invalidate(pooled, exc, _checkin=False)  # what a Connection does
         pooled.invalidate(exc)
-        raise DBAPIError.instance(
-            sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
-        ) from exc
+        _raise_from_driver(dialect, exc, sql, values, lost)
     finally:
         pooled.close()
     return row
+
+
+def run_in(
+    session: Session, statement: DriverStatement, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run `statement` in `session`'s transaction, on its psycopg connection; its rows (none
+    when it returns no rows at all).
+
+    For the consumer's statements (the inbox row's load, its write, the contact's history),
+    which share their transaction with ORM work (`redial.close_attempt`, after-commit
+    callbacks): a prepared statement past SQLAlchemy's execute and result layers, which cost
+    more Python than psycopg's own work for these wide rows (`bench/drain_cpu.py`). A failure
+    is raised as the `DBAPIError` a Connection raises; the connection is invalidated when the
+    server is gone or the protocol was interrupted, so the session's rollback discards it.
+    The session's pending ORM changes are flushed first, as `session.execute` would, so the
+    statement sees them.
+    """
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    sql, values = statement.values(dialect, params)
+    pooled = connection.connection
+    try:
+        cursor = pooled.driver_connection.execute(sql, values, prepare=True)  # type: ignore[union-attr]
+        return cursor.fetchall() if _has_rows(cursor) else []
+    except BaseException as exc:
+        if not isinstance(exc, dialect.loaded_dbapi.Error):
+            connection.invalidate()  # interrupted mid-protocol
+            raise
+        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        _raise_from_driver(dialect, exc, sql, values, lost)
+
+
+def _has_rows(cursor: Any) -> bool:
+    """The statement returned rows (psycopg: a current result to fetch from); asked of the
+    cursor's position, not of its `description`, which builds a column object per column."""
+    return cursor.rownumber is not None
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     Select,
     Subquery,
     Table,
@@ -36,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from campaign import log
-from campaign.db.engine import transaction
+from campaign.db.engine import DriverStatement, run_in, run_one, transaction
 from campaign.db.tables import AttemptRow, Base, CampaignRow, ContactRow, NotificationRow
 from campaign.domain.outcomes import STATUS_EVENT, Notification, classify, parse_notification
 from campaign.domain.states import (
@@ -71,7 +70,7 @@ class Applied(StrEnum):
 
 
 def _apply_loaded(
-    session: Session, loaded: Row[Any], *, leases: Leases, now: datetime, rng: random.Random
+    session: Session, loaded: Sequence[Any], *, leases: Leases, now: datetime, rng: random.Random
 ) -> Applied:
     """Apply one inbox row, loaded and locked with its attempt and contact by a `_loading`
     statement in `session`'s transaction; one statement (`_write`) writes back what changed."""
@@ -88,7 +87,7 @@ def _apply_loaded(
     n_names, n_params = _NOTIFICATION.changes(row, values[0])
     a_names, a_params = _ATTEMPT.changes(attempt, values[1])
     c_names, c_params = _CONTACT.changes(contact, values[2])
-    session.connection().execute(_write(n_names, a_names, c_names), n_params | a_params | c_params)
+    run_in(session, _write(n_names, a_names, c_names), n_params | a_params | c_params)
     return result
 
 
@@ -203,16 +202,17 @@ _CONTACT = _Rows(ContactRow, "c_")
 @functools.lru_cache(maxsize=256)
 def _write(
     notification: tuple[str, ...], attempt: tuple[str, ...], contact: tuple[str, ...]
-) -> Update:
+) -> DriverStatement:
     """One statement writing the changed columns (named) of the inbox row, its attempt and its
     contact: the latter two as data-modifying CTEs of the first, so one round trip for all three
-    (their rows are locked already). Built once per shape of change (a few dozen occur)."""
+    (their rows are locked already). Built and compiled once per shape of change (a few dozen
+    occur)."""
     ctes = [
         rows.update(names).cte(rows.prefix.rstrip("_"))
         for rows, names in ((_ATTEMPT, attempt), (_CONTACT, contact))
         if names
     ]
-    return _NOTIFICATION.update(notification).add_cte(*ctes)
+    return DriverStatement(_NOTIFICATION.update(notification).add_cte(*ctes))
 
 
 _A_AT = len(_NOTIFICATION.keys)
@@ -236,11 +236,13 @@ def _loading(taken: Subquery, *extra: ColumnElement[Any]) -> Select[Any]:
     )
 
 
-_LOAD = _loading(
-    select(*_NOTIFICATION.columns)
-    .where(NotificationRow.id == bindparam("id"), NotificationRow.processed_at.is_(None))
-    .with_for_update(skip_locked=True)
-    .subquery()
+_LOAD = DriverStatement(
+    _loading(
+        select(*_NOTIFICATION.columns)
+        .where(NotificationRow.id == bindparam("id"), NotificationRow.processed_at.is_(None))
+        .with_for_update(skip_locked=True)
+        .subquery()
+    )
 )
 """The inbox row `id` with its attempt and contact, unless applied or held by a drain."""
 
@@ -270,7 +272,7 @@ def _waiting(inbox: Any, *, sharded: bool, before: bool) -> list[ColumnElement[b
 
 
 @functools.cache
-def _load_next(*, sharded: bool, before: bool) -> Select[Any]:
+def _load_next(*, sharded: bool, before: bool) -> DriverStatement:
     """`_loading` of the oldest waiting row (`_waiting`) that no other drain holds, and whether a
     later one waits too: a drain that applied the last row sends no statement to find nothing
     left. Built once for each of the four kinds of drain."""
@@ -284,7 +286,7 @@ def _load_next(*, sharded: bool, before: bool) -> Select[Any]:
     )
     later = aliased(NotificationRow)
     more = exists().where(later.id > taken.c.id, *_waiting(later, sharded=sharded, before=before))
-    return _loading(taken, more)
+    return DriverStatement(_loading(taken, more))
 
 
 @functools.cache
@@ -330,9 +332,10 @@ def drain_inbox(
     params: dict[str, Any] = {"shard": shard, "before": received_before, "limit": limit - 1}
     at = now()
     with transaction(sessions) as session:
-        loaded = session.connection().execute(_load_next(**kind), params).first()
-        if loaded is None:
+        first = run_in(session, _load_next(**kind), params)
+        if not first:
             return []
+        loaded = first[0]
         results = [_apply_loaded(session, loaded, leases=leases, now=at, rng=rng)]
     if not loaded[-1] or limit <= 1:
         return results
@@ -341,10 +344,24 @@ def drain_inbox(
     for notification_id in ids:
         at = now()
         with transaction(sessions) as session:
-            loaded = session.connection().execute(_LOAD, {"id": notification_id}).first()
-            if loaded is not None:
+            for loaded in run_in(session, _LOAD, {"id": notification_id}):
                 results.append(_apply_loaded(session, loaded, leases=leases, now=at, rng=rng))
     return results
+
+
+_WAITING = DriverStatement(
+    select(NotificationRow.id)
+    .where(*_waiting(NotificationRow, sharded=True, before=False))
+    .limit(1)
+)
+"""Whether a row of the `shard` parameter's share waits (held by a drain or not)."""
+
+
+def _any_waiting(sessions: sessionmaker[Session], shard: int) -> bool:
+    """One round trip, in autocommit: what a drain asks before it opens a transaction to read a
+    share it expects to find empty (the read after it cleared the wake key), which costs a
+    transaction's frame and a wide statement for nothing."""
+    return run_one(sessions, _WAITING, {"shard": shard}) is not None
 
 
 MAX_DRAIN_S = 2.0
@@ -378,12 +395,13 @@ def drain_share(
     The key stays set while this drain reads, so rows stored meanwhile are taken here rather than
     each waking a task of its own (under load one drain applies a stream of finals, for one task
     and one wake-up publish in the API). After each read the key is cleared and the share read
-    once more: a receiver that found the key set had committed its row before that check, so
-    before the clear, and this read takes it; a receiver that finds the key clear wakes another
-    drain, so a share under load gets a second consumer instead of a queue behind one. When that
-    read found rows the drain takes the key back and goes on, unless a receiver took it first
-    (its drain goes on) or `MAX_DRAIN_S` has passed (a worker's warm shutdown never waits on a
-    stream). None is left behind (and the sweeper applies any row a lost task left).
+    once more (when a row waits: `_any_waiting`): a receiver that found the key set had committed
+    its row before that check, so before the clear, and this read takes it; a receiver that
+    finds the key clear wakes another drain, so a share under load gets a second consumer
+    instead of a queue behind one. When that read found rows the drain takes the key back and
+    goes on, unless a receiver took it first (its drain goes on) or `MAX_DRAIN_S` has passed (a
+    worker's warm shutdown never waits on a stream). None is left behind (and the sweeper
+    applies any row a lost task left).
     """
 
     def read() -> list[Applied]:
@@ -402,7 +420,7 @@ def drain_share(
     until = clock() + MAX_DRAIN_S
     while True:
         wake.clear_wake(shard)
-        last = read()
+        last = read() if _any_waiting(sessions, shard) else []
         applied += last
         if not last or clock() >= until or not wake.take_wake(shard):
             return applied

@@ -1,5 +1,6 @@
 """The engine's checkout: no round trip on a live pooled connection, a new one for a dead one;
-and the dial path's driver statements (`run_one`) on the same pool."""
+and the driver statements on the same pool: alone (`run_one`, the dial path's) or in a session's
+transaction (`run_in`, the consumer's)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, literal, select, text
+from sqlalchemy import Engine, bindparam, cast, event, func, literal, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 
-from campaign.db.engine import DriverStatement, make_engine, make_session_factory, run_one
+from campaign.db.engine import (
+    DriverStatement,
+    make_engine,
+    make_session_factory,
+    run_in,
+    run_one,
+)
 from campaign.settings import Settings
 
 
@@ -120,3 +128,47 @@ def test_a_backend_lost_under_a_driver_statement_invalidates_the_pool(
         fresh = {conn.execute(text("SELECT pg_backend_pid()")).scalar_one() for conn in (a, b)}
     assert not fresh & pids
     assert pings == []
+
+
+_ECHO_JSON = DriverStatement(select(cast(bindparam("doc", type_=JSONB), JSONB)["k"].astext))
+
+
+def test_a_driver_statement_sends_values_as_their_types_say(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+
+    assert run_one(sessions, _ECHO_JSON, {"doc": {"k": "v"}}) == ("v",)  # a dict, as JSONB
+
+
+_XACT = DriverStatement(select(func.txid_current()))
+
+
+def test_a_driver_statement_in_a_session_runs_in_its_transaction(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        first = run_in(session, _XACT, {})
+        assert run_in(session, _XACT, {}) == first
+        assert [tuple(session.execute(select(func.txid_current())).one())] == first
+    with sessions() as session, session.begin():
+        assert run_in(session, _XACT, {}) != first  # the next transaction
+
+
+def test_a_failed_driver_statement_in_a_session_rolls_it_back(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    pid = _backend(engine)
+
+    with pytest.raises(DBAPIError) as failed, sessions() as session, session.begin():
+        run_in(session, _BAD, {})
+    assert not failed.value.connection_invalidated
+    assert _backend(engine) == pid  # the connection went back to the pool, usable
+
+
+def test_a_backend_lost_under_a_driver_statement_in_a_session_discards_its_connection(
+    engine: Engine,
+) -> None:
+    sessions = make_session_factory(engine)
+    pid = _backend(engine)
+
+    with pytest.raises(DBAPIError) as failed, sessions() as session, session.begin():
+        run_in(session, _SUICIDE, {})
+    assert failed.value.connection_invalidated
+    assert _backend(engine) != pid  # a new connection, not the dead one
