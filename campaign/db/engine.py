@@ -109,7 +109,8 @@ class DriverStatement:
     The values it spells as literals (state names) become bind parameters when compiled: they
     are kept here and sent with the caller's values. A value whose type converts it for the
     driver (JSONB: a dict wrapped for psycopg) is converted as SQLAlchemy's execute would. No
-    expanding `IN`: compiled once, the statement has no list length to render.
+    expanding `IN` (compiled once, the statement has no list length to render): `= ANY` of an
+    array value instead.
     """
 
     def __init__(self, statement: ClauseElement) -> None:
@@ -129,18 +130,22 @@ class DriverStatement:
     def _compile(self, dialect: Dialect) -> _Compiled:
         if self._compiled is None:
             compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
-            literals = {
-                name: bind.effective_value
-                for name, bind in compiled.binds.items()
-                if not bind.required
-            }
             processors = {
                 name: process
                 for name, bind in compiled.binds.items()
                 if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
             }
+            literals = {
+                name: processors.get(name, _as_is)(bind.effective_value)
+                for name, bind in compiled.binds.items()
+                if not bind.required
+            }
             self._compiled = _Compiled(str(compiled), literals, processors)
         return self._compiled
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 class _Compiled(NamedTuple):

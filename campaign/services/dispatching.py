@@ -11,10 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import CTE, BindParameter, Select, bindparam, func, select, text, true
+from sqlalchemy import (
+    ARRAY,
+    CTE,
+    BindParameter,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import LateralFromClause
 
+from campaign.db.engine import DriverStatement, run_in
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain import gates
 from campaign.domain.reasons import Closed, Waiting
@@ -56,11 +69,12 @@ class DispatchResult:
 _WAITING = (AttemptState.QUEUED.value, AttemptState.DIALING.value)
 # Built once: the dispatcher runs these every tick, and building a statement costs more CPU than
 # running it (SQLAlchemy's compiled cache still needs the statement object to look it up).
-_OPEN_COUNTS = (
+_OPEN = [*_WAITING, *(s.value for s in ATTEMPT_LIVE)]
+_OPEN_COUNTS = DriverStatement(
     select(AttemptRow.state, func.count())
     .where(
         AttemptRow.campaign_id == bindparam("campaign_id"),
-        AttemptRow.state.in_(_WAITING + tuple(s.value for s in ATTEMPT_LIVE)),
+        AttemptRow.state == any_(literal(_OPEN, ARRAY(AttemptRow.state.type))),
     )
     .group_by(AttemptRow.state)
 )
@@ -69,7 +83,7 @@ _OPEN_COUNTS = (
 def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     """(live, queued) attempts of a campaign: calls out, and attempts not yet sent."""
     live = queued = 0
-    for state, count in session.execute(_OPEN_COUNTS, {"campaign_id": campaign_id}):
+    for state, count in run_in(session, _OPEN_COUNTS, {"campaign_id": campaign_id}):
         if state in _WAITING:
             queued += count
         else:
