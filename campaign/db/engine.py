@@ -30,11 +30,12 @@ from __future__ import annotations
 import select
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NamedTuple, NoReturn, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from campaign.settings import Settings
@@ -154,13 +155,29 @@ class _Compiled(NamedTuple):
     processors: Mapping[str, Callable[[Any], Any]]
 
 
-def _raise_from_driver(
-    dialect: Dialect, exc: BaseException, sql: str, values: Mapping[str, Any], lost: bool
-) -> NoReturn:
-    """Raise the driver's error `exc` as the `DBAPIError` a Connection would have raised."""
-    raise DBAPIError.instance(
-        sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
-    ) from exc
+@contextmanager
+def _driver_errors(
+    dialect: Dialect,
+    pooled: PoolProxiedConnection,
+    sql: str,
+    values: Mapping[str, Any],
+    discard: Callable[[BaseException | None, bool], None],
+) -> Iterator[None]:
+    """Raise a failure of the driver in the block as the `DBAPIError` a Connection would have
+    raised, after `discard(error, lost)` dealt with the connection: `error` None when the block
+    was interrupted mid-protocol (the connection's state is unknown), `lost` when the server is
+    gone."""
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, dialect.loaded_dbapi.Error):
+            discard(None, False)
+            raise
+        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+        discard(exc, lost)
+        raise DBAPIError.instance(
+            sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from exc
 
 
 def run_one(
@@ -184,21 +201,19 @@ def run_one(
     dialect = engine.dialect
     sql, values = statement.values(dialect, params)
     pooled = engine.raw_connection()
-    try:
-        connection = pooled.driver_connection
-        connection.autocommit = True  # type: ignore[union-attr]
-        cursor = connection.execute(sql, values, prepare=True)  # type: ignore[union-attr]
-        row: tuple[Any, ...] | None = cursor.fetchone() if _has_rows(cursor) else None
-        connection.autocommit = False  # type: ignore[union-attr]
-    except BaseException as exc:
-        if not isinstance(exc, dialect.loaded_dbapi.Error):
-            pooled.invalidate()  # interrupted mid-protocol
-            raise
-        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+
+    def discard(exc: BaseException | None, lost: bool) -> None:
         if lost:
             engine.pool._invalidate(pooled, exc, _checkin=False)  # what a Connection does
         pooled.invalidate(exc)
-        _raise_from_driver(dialect, exc, sql, values, lost)
+
+    try:
+        with _driver_errors(dialect, pooled, sql, values, discard):
+            connection = pooled.driver_connection
+            connection.autocommit = True  # type: ignore[union-attr]
+            cursor = connection.execute(sql, values, prepare=True)  # type: ignore[union-attr]
+            row: tuple[Any, ...] | None = cursor.fetchone() if _has_rows(cursor) else None
+            connection.autocommit = False  # type: ignore[union-attr]
     finally:
         pooled.close()
     return row
@@ -210,31 +225,28 @@ def run_in(
     """Run `statement` in `session`'s transaction, on its psycopg connection; its rows (none
     when it returns no rows at all).
 
-    For the consumer's statements (the inbox row's load, its write, the contact's history),
-    which share their transaction with ORM work (`redial.close_attempt`, after-commit
-    callbacks): a prepared statement past SQLAlchemy's execute and result layers, which cost
-    more Python than psycopg's own work for these wide rows (`bench/drain_cpu.py`). A failure
-    is raised as the `DBAPIError` a Connection raises; the connection is invalidated when the
-    server is gone or the protocol was interrupted, so the session's rollback discards it.
-    The session's pending ORM changes are flushed first, as `session.execute` would, so the
-    statement sees them.
+    For the statements the consumer and the dispatcher run in a transaction with ORM work
+    (the inbox row's load and write, the contact's history, the do-not-call lookup): a
+    prepared statement past SQLAlchemy's execute and result layers, which cost more Python
+    than psycopg's own work for the consumer's wide rows (`bench/drain_cpu.py`). The
+    session's pending ORM changes are flushed first, as `session.execute` would, so the
+    statement sees them. A failure is raised as the `DBAPIError` a Connection raises; the
+    connection is invalidated when the server is gone or the protocol was interrupted, so the
+    session's rollback discards it.
     """
     session.flush()
     connection = session.connection()
     dialect = connection.dialect
     sql, values = statement.values(dialect, params)
     pooled = connection.connection
-    try:
+
+    def discard(exc: BaseException | None, lost: bool) -> None:
+        if exc is None or lost:
+            connection.invalidate(exc)
+
+    with _driver_errors(dialect, pooled, sql, values, discard):
         cursor = pooled.driver_connection.execute(sql, values, prepare=True)  # type: ignore[union-attr]
         return cursor.fetchall() if _has_rows(cursor) else []
-    except BaseException as exc:
-        if not isinstance(exc, dialect.loaded_dbapi.Error):
-            connection.invalidate()  # interrupted mid-protocol
-            raise
-        lost = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
-        if lost:
-            connection.invalidate(exc)
-        _raise_from_driver(dialect, exc, sql, values, lost)
 
 
 def _has_rows(cursor: Any) -> bool:
