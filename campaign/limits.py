@@ -217,8 +217,10 @@ class Limiter:
         return wait_ms / 1000
 
     def release(self, member: str, caps: Iterable[LiveCap]) -> None:
-        """Free the member's live-call leases (its final arrived, or no call was made)."""
-        pipe = self._redis.pipeline()
+        """Free the member's live-call leases (its final arrived, or no call was made). One
+        round trip, without MULTI/EXEC: each removal stands alone (a retry repeats it harmlessly),
+        and the transaction's two extra commands were a third of the call's CPU."""
+        pipe = self._redis.pipeline(transaction=False)
         for cap in caps:
             pipe.zrem(cap.key, member)
         pipe.execute()
