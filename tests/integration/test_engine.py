@@ -4,7 +4,8 @@ transaction (`run_in`, the consumer's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -172,3 +173,51 @@ def test_a_backend_lost_under_a_driver_statement_in_a_session_discards_its_conne
         run_in(session, _SUICIDE, {})
     assert failed.value.connection_invalidated
     assert _backend(engine) != pid  # a new connection, not the dead one
+
+
+class _Interrupted(BaseException):
+    """What a signal handler raises in the middle of a query (a worker told to stop, say)."""
+
+
+@pytest.fixture
+def interrupt_in() -> Iterator[Callable[[float], None]]:
+    """`interrupt_in(s)`: a SIGALRM in `s` seconds raises `_Interrupted` wherever the main thread
+    is then, here inside psycopg's wait for a result (a real interruption, not a mock)."""
+
+    def interrupted(*_: object) -> None:
+        raise _Interrupted
+
+    def arm(seconds: float) -> None:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    previous = signal.signal(signal.SIGALRM, interrupted)
+    yield arm
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+_SLOW = DriverStatement(select(func.pg_sleep(2)))
+
+
+def test_a_driver_statement_interrupted_mid_query_never_goes_back_to_the_pool(
+    engine: Engine, interrupt_in: Callable[[float], None]
+) -> None:
+    sessions = make_session_factory(engine)
+    pid = _backend(engine)
+
+    interrupt_in(0.2)
+    with pytest.raises(_Interrupted):
+        run_one(sessions, _SLOW, {})
+    assert _backend(engine) != pid  # its state unknown, the connection was discarded
+
+
+def test_a_driver_statement_in_a_session_interrupted_mid_query_discards_its_connection(
+    engine: Engine, interrupt_in: Callable[[float], None]
+) -> None:
+    sessions = make_session_factory(engine)
+    pid = _backend(engine)
+
+    interrupt_in(0.2)
+    with pytest.raises(_Interrupted), sessions() as session, session.begin():
+        run_in(session, _SLOW, {})
+    assert _backend(engine) != pid
