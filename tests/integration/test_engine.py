@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, bindparam, cast, event, func, literal, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 from campaign.db.engine import (
     DriverStatement,
@@ -199,25 +200,25 @@ def interrupt_in() -> Iterator[Callable[[float], None]]:
 _SLOW = DriverStatement(select(func.pg_sleep(2)))
 
 
+def _alone(sessions: sessionmaker[Session]) -> None:
+    run_one(sessions, _SLOW, {})
+
+
+def _in_a_session(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session, session.begin():
+        run_in(session, _SLOW, {})
+
+
+@pytest.mark.parametrize("run", [_alone, _in_a_session])
 def test_a_driver_statement_interrupted_mid_query_never_goes_back_to_the_pool(
-    engine: Engine, interrupt_in: Callable[[float], None]
+    engine: Engine,
+    interrupt_in: Callable[[float], None],
+    run: Callable[[sessionmaker[Session]], None],
 ) -> None:
     sessions = make_session_factory(engine)
     pid = _backend(engine)
 
     interrupt_in(0.2)
     with pytest.raises(_Interrupted):
-        run_one(sessions, _SLOW, {})
+        run(sessions)
     assert _backend(engine) != pid  # its state unknown, the connection was discarded
-
-
-def test_a_driver_statement_in_a_session_interrupted_mid_query_discards_its_connection(
-    engine: Engine, interrupt_in: Callable[[float], None]
-) -> None:
-    sessions = make_session_factory(engine)
-    pid = _backend(engine)
-
-    interrupt_in(0.2)
-    with pytest.raises(_Interrupted), sessions() as session, session.begin():
-        run_in(session, _SLOW, {})
-    assert _backend(engine) != pid
