@@ -7,11 +7,10 @@ was never placed) and the dial path (the gateway refused), so every ending goes 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from campaign import metrics
@@ -53,48 +52,35 @@ def histories(
     return out
 
 
-_DIAL_FACTS = (
-    AttemptRow.contact_id,
-    AttemptRow.run_id,
-    AttemptRow.sending_at,
-    AttemptRow.claimed_at,
-    AttemptRow.outcome,
-    AttemptRow.counted,
-    AttemptRow.state,
-)
-_DIALS = (
-    select(*_DIAL_FACTS)
-    .where(
-        AttemptRow.contact_id.in_(bindparam("contact_ids", expanding=True)),
-        AttemptRow.state.not_in(_NOT_DIALED),
+_DIALS = DriverStatement(
+    select(
+        AttemptRow.contact_id,
+        AttemptRow.run_id,
+        AttemptRow.sending_at,
+        AttemptRow.claimed_at,
+        AttemptRow.outcome,
+        AttemptRow.counted,
+        AttemptRow.state,
     )
-    .order_by(AttemptRow.id)
-)
-_OTHER_DIALS = DriverStatement(
-    select(*_DIAL_FACTS)
     .where(
-        AttemptRow.contact_id == bindparam("contact_id"),
-        AttemptRow.id != bindparam("excluding"),
+        AttemptRow.contact_id == any_(bindparam("contact_ids", type_=ARRAY(BigInteger))),
+        AttemptRow.id.is_distinct_from(bindparam("excluding", type_=BigInteger)),
         *(AttemptRow.state != state for state in _NOT_DIALED),
     )
     .order_by(AttemptRow.id)
 )
-"""The dials of contacts, and of one contact but one attempt (`_history`, which every final
-that reads the history runs: compiled once, for the driver)."""
+"""Compiled once: every final that reads the history runs it (`_history`), and so do the
+dispatcher's frequency gates for a whole batch (`histories`)."""
 
 
 def _dials(
-    session: Session, contact_ids: Sequence[int]
+    session: Session, contact_ids: Sequence[int], *, excluding: int | None = None
 ) -> list[tuple[int, int | None, PastAttempt]]:
-    """(contact, run, dial) of every dial to these contacts, oldest first: one query."""
+    """(contact, run, dial) of every dial to these contacts, oldest first: one query; all but
+    attempt `excluding` when it is given (the caller holds that one in memory)."""
     if not contact_ids:
         return []
-    return _read_dials(session.execute(_DIALS, {"contact_ids": contact_ids}))
-
-
-def _read_dials(
-    rows: Iterable[Sequence[Any]],
-) -> list[tuple[int, int | None, PastAttempt]]:
+    rows = run_in(session, _DIALS, {"contact_ids": list(contact_ids), "excluding": excluding})
     dials = []
     for contact_id, run, sending_at, claimed_at, outcome, counted, state in rows:
         past = _past(sending_at or claimed_at, outcome, counted, state)
@@ -120,8 +106,7 @@ def _history(
 ) -> list[tuple[int | None, PastAttempt]]:
     """(run, dial) of every dial to the contact, `attempt` (just ended) read from memory, not
     from its row: so the caller need not flush it first (one round trip less per final)."""
-    others = run_in(session, _OTHER_DIALS, {"contact_id": contact_id, "excluding": attempt.id})
-    dials = [(run, past) for _, run, past in _read_dials(others)]
+    dials = [(run, past) for _, run, past in _dials(session, [contact_id], excluding=attempt.id)]
     at = attempt.sending_at or attempt.claimed_at
     own = _past(at, attempt.outcome, attempt.counted, attempt.state)
     if own is not None:
