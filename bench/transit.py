@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-import psycopg
+from sqlalchemy import text
 
 from bench.env import bench_settings, running_stack
 from bench.pacing import FULL, NO_FAULTS, Numbers, dial_ours
@@ -22,11 +22,11 @@ from bench.witness import windows_over
 from campaign.clock import utcnow
 from campaign.domain import tokens
 
-_TIMES = """
+_TIMES = text("""
     SELECT id, extract(epoch FROM sending_at),
            extract(epoch FROM accepted_at) - dial_latency_ms / 1000.0
     FROM attempts WHERE accepted_at IS NOT NULL
-"""
+""")
 
 
 def _quantiles(values: Sequence[float]) -> str:
@@ -43,11 +43,10 @@ def main() -> None:
     with bench_settings() as settings, running_stack(settings, PACING_SIM) as stack:
         start_loop(stack, FULL.workers, FULL.concurrency, FULL.dispatchers)
         numbers = Numbers()
-        dsn = settings.sqlalchemy_url.replace("postgresql+psycopg", "postgresql")
         for run in range(args.runs):
             seen = dial_ours(stack, numbers, args.cps, 20, max(20, args.cps), NO_FAULTS)
-            with psycopg.connect(dsn) as connection:
-                rows = connection.execute(_TIMES).fetchall()
+            with stack.runtime.sessions() as session:
+                rows = session.execute(_TIMES).all()
             times = {row[0]: (float(row[1]), float(row[2])) for row in rows}
             placed, mark_to_post, post_to_sim = [], [], []
             for call in stack.sim.calls():

@@ -122,10 +122,9 @@ class DriverStatement:
         """(SQL, the values to send): the literals, then `params`, converted as their types say;
         compiled at first use with the engine's dialect."""
         compiled = self._compile(dialect)
-        values = {**compiled.literals, **params}
-        for name, process in compiled.processors.items():
-            if name in params:
-                values[name] = process(values[name])
+        values = dict(compiled.literals)
+        for name, value in params.items():
+            values[name] = _processed(compiled.processors, name, value)
         return compiled.sql, values
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -137,7 +136,7 @@ class DriverStatement:
                 if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
             }
             literals = {
-                name: processors.get(name, _as_is)(bind.effective_value)
+                name: _processed(processors, name, bind.effective_value)
                 for name, bind in compiled.binds.items()
                 if not bind.required
             }
@@ -145,8 +144,10 @@ class DriverStatement:
         return self._compiled
 
 
-def _as_is(value: Any) -> Any:
-    return value
+def _processed(processors: Mapping[str, Callable[[Any], Any]], name: str, value: Any) -> Any:
+    """`value` as parameter `name`'s type sends it to the driver."""
+    process = processors.get(name)
+    return value if process is None else process(value)
 
 
 class _Compiled(NamedTuple):
