@@ -18,9 +18,7 @@ from sqlalchemy import text
 from bench.env import bench_settings, running_stack
 from bench.pacing import FULL, NO_FAULTS, Numbers, dial_ours
 from bench.runs import PACING_SIM, start_loop
-from bench.witness import windows_over
-from campaign.clock import utcnow
-from campaign.domain import tokens
+from bench.witness import attempt_of, windows_over
 
 _TIMES = text("""
     SELECT id, extract(epoch FROM sending_at),
@@ -50,8 +48,7 @@ def main() -> None:
             times = {row[0]: (float(row[1]), float(row[2])) for row in rows}
             placed, mark_to_post, post_to_sim = [], [], []
             for call in stack.sim.calls():
-                token = call["notifyurl"].rsplit("/", 1)[1]
-                attempt_id = tokens.verify(token, settings.notify_secrets, utcnow())
+                attempt_id = attempt_of(call, settings.notify_secrets)
                 if attempt_id in times:
                     sending, post = times[attempt_id]
                     placed.append(float(call["placed_at"]))

@@ -6,11 +6,15 @@ sleep and network hop, so a limiter that is precise in Redis but sloppy on the w
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from campaign.clock import utcnow
+from campaign.domain import tokens
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,35 @@ def windows_over(starts: Sequence[float], limit: float) -> tuple[int, int]:
         most = max(most, inside)
         over += inside > limit
     return over, most
+
+
+def late_free_windows(
+    placed: Sequence[tuple[float, float | None]], cps: float, slack_s: float
+) -> list[float]:
+    """Where the engine itself crowded a second: the start of each run of ⌊cps⌋ + 1 calls placed
+    within 1 s (`placed`: each call's placement and its delay after its attempt's `sending` mark,
+    None if unknown, sorted by placement) in which no call arrived more than `slack_s` late.
+
+    The limiter spaces sending marks (1 s + slack) / cps apart, so calls that each arrived within
+    the slack of their marks can only crowd a second if the marks did: the engine's doing. A run
+    holding a call delayed on the way past the slack (a 2-core host stalling a client thread or
+    the simulator's event loop for tens of ms) may have been sent on time and bunched in transit;
+    the witness cannot tell which, and counts it among the raw windows (`windows_over`) only.
+    """
+    size = math.floor(cps) + 1
+    return [
+        placed[i][0]
+        for i in range(len(placed) - size + 1)
+        if placed[i + size - 1][0] - placed[i][0] < 1.0
+        and all(delay is None or delay <= slack_s for _, delay in placed[i : i + size])
+    ]
+
+
+def attempt_of(call: Mapping[str, Any], secrets: Sequence[str]) -> int:
+    """The attempt a placed call carried: its notify token (the notifyurl's last segment) names
+    it, so the witness joins the simulator's records to the engine's rows without trusting sids
+    (a call whose dial-out answer was lost has none)."""
+    return tokens.verify(str(call["notifyurl"]).rsplit("/", 1)[-1], secrets, utcnow())
 
 
 def duplicates(calls: Sequence[dict[str, Any]], key: str) -> int:

@@ -16,7 +16,9 @@ engine-visible outcome, and a number agrees with the policy if any reading of it
 The campaign's own retry policy (`RetryPolicy.decide`, the engine's pure decision) then says how
 many calls each number should have had given those outcomes; any difference with the calls made
 is a broken promise, as are numbers never called, two calls live to one number at once, more
-calls in a 1-second window than `cps`, more calls live at once than `max_live_calls`, one attempt
+calls in a 1-second window than `cps` (unless one of them reached the gateway later than the
+pacing slack after the engine's `sending` mark, read from its tables: see
+`bench.witness.late_free_windows`), more calls live at once than `max_live_calls`, one attempt
 POSTed twice, and decisions still open once the campaign is over.
 
 Refused dial-outs (a 500 burst, say) are not calls: they can only end an attempt as an uncounted
@@ -33,8 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.witness import duplicates
+from bench.witness import duplicates, late_free_windows
 from campaign.domain.outcomes import OutcomeClass
+from campaign.domain.pacing import JITTER_SLACK_MS
 from campaign.domain.retry_policy import RetryPolicy
 from chaos.replay import Call, Replay, replay
 
@@ -106,6 +109,7 @@ class Verdict:
     over_limit_windows: int
     max_in_1s: int
     over_limit_at: tuple[tuple[float, int], ...]  # (epoch start, calls) of each crowded window
+    late_free_windows: int  # crowded windows none of whose calls was delayed past the slack
     peak_live: int
     open: OpenDecisions | None
     residual_risk: int
@@ -127,7 +131,7 @@ class Verdict:
             (self.strangers, f"{len(self.strangers)} numbers called that are not contacts"),
             (self.overlaps, f"{self.overlaps} pairs of calls live to one number at once"),
             (self.reposted, f"{self.reposted} attempts POSTed more than once"),
-            (self.over_limit_windows, f"{self.over_limit_windows} 1-s windows over the cps limit"),
+            (self.late_free_windows, f"{self.late_free_windows} 1-s windows over the cps limit"),
             (self.peak_live > self.limits.max_live, f"peak live calls {self.peak_live} over cap"),
             (self.not_judgeable, f"{len(self.not_judgeable)} numbers the judge cannot replay"),
         ]
@@ -149,9 +153,11 @@ def judge(
     policy: RetryPolicy,
     limits: Limits,
     open_decisions: OpenDecisions | None,
+    marks: Mapping[str, float] | None = None,
 ) -> Verdict:
     """The verdict on a run from `GET /_sim/calls` and `/_sim/refused` rows, the campaign's
-    contacts (E.164), its policy and limits, and the engine's open decisions at the end."""
+    contacts (E.164), its policy and limits, the engine's open decisions at the end, and each
+    attempt's `sending` mark (epoch) by its notifyurl: a call without one excuses no window."""
     calls = sorted((Call.from_record(r) for r in records), key=lambda c: c.placed_at)
     by_number: defaultdict[str, list[Call]] = defaultdict(list)
     for call in calls:
@@ -159,6 +165,11 @@ def judge(
     known = set(contacts)
     replays = tuple(replay(n, by_number.get(n, []), policy) for n in sorted(known))
     over, most = crowded_windows([c.placed_at for c in calls], limits.cps)
+    marks = marks or {}
+    delays = [
+        (c.placed_at, c.placed_at - marks[c.notifyurl] if c.notifyurl in marks else None)
+        for c in calls
+    ]
     peak, overlaps = live_peaks(calls)
     return Verdict(
         contacts=len(known),
@@ -173,6 +184,7 @@ def judge(
         over_limit_windows=len(over),
         max_in_1s=most,
         over_limit_at=tuple(over),
+        late_free_windows=len(late_free_windows(delays, limits.cps, JITTER_SLACK_MS / 1000)),
         peak_live=peak,
         open=open_decisions,
         residual_risk=sum(1 for c in calls if c.residual),

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from campaign.domain.pacing import JITTER_SLACK_MS
 from chaos.judge import Verdict
 from chaos.run import RunResult
 
@@ -71,8 +72,9 @@ def rows(result: RunResult) -> list[Row]:
         (
             "promise",
             f"calls over {v.limits.cps:g} cps in a 1-s window",
-            f"{v.over_limit_windows} windows over; most in any 1 s: {v.max_in_1s}"
-            + _crowded(result),
+            f"{v.over_limit_windows} windows over, {v.late_free_windows} of them with no call "
+            f"delayed on the way past the {JITTER_SLACK_MS:g} ms slack; "
+            f"most in any 1 s: {v.max_in_1s}" + _crowded(result),
         ),
         ("promise", "peak live calls vs cap", f"{v.peak_live} / {v.limits.max_live}"),
         ("promise", "decisions still open at the end", _open(v)),
@@ -162,6 +164,7 @@ def write_json(result: RunResult, path: Path, meta: dict[str, Any]) -> None:
         "reposted": v.reposted,
         "cps": v.limits.cps,
         "over_limit_windows": v.over_limit_windows,
+        "over_limit_windows_late_free": v.late_free_windows,
         "max_in_1s": v.max_in_1s,
         "over_limit_windows_at_s": [
             [round(at - result.started_epoch, 3), n] for at, n in v.over_limit_at

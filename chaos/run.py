@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bench.witness import attempt_of
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.domain.states import ATTEMPT_FINAL, ContactState
@@ -135,6 +136,22 @@ def _open_decisions(stack: ChaosStack, campaign_id: int) -> OpenDecisions | None
     return result
 
 
+def _sending_marks(stack: ChaosStack, records: list[dict[str, Any]]) -> dict[str, float]:
+    """Each placed call's `sending` mark (epoch) by its notifyurl: what lets the judge tell a
+    second the engine crowded from one crowded on the way to the simulator. Empty when the
+    database cannot be read, so that every crowded window counts."""
+    attempts = {attempt_of(r, stack.settings.notify_secrets): str(r["notifyurl"]) for r in records}
+
+    def marks(session: Any) -> dict[str, float]:
+        query = select(AttemptRow.id, AttemptRow.sending_at).where(
+            AttemptRow.id.in_(attempts), AttemptRow.sending_at.is_not(None)
+        )
+        return {attempts[i]: at.timestamp() for i, at in session.execute(query)}
+
+    result: dict[str, float] = _read(stack, marks) or {}
+    return result
+
+
 def _engine_rows(stack: ChaosStack, campaign_id: int, numbers: list[str]) -> dict[str, Any]:
     """The engine's attempts for numbers the judge flags: what it knew and decided, to compare
     with the simulator's records (diagnosis only; the verdict never reads them)."""
@@ -200,6 +217,7 @@ def run(size: Size, seed: int, run_dir: Path, log: Callable[[str], None]) -> Run
             RetryPolicy.from_dict(spec(size, "")["retry"]),
             Limits(size.cps, size.max_live),
             _open_decisions(stack, campaign_id),
+            _sending_marks(stack, records),
         )
         flagged = [r.number for r in verdict.differing] + list(verdict.never_called)
         last = max((float(r["placed_at"]) for r in records), default=None)

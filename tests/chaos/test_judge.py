@@ -72,8 +72,9 @@ def verdict(
     refused: list[dict[str, Any]] | None = None,
     open_decisions: OpenDecisions | None = CLOSED,
     limits: Limits = LIMITS,
+    marks: dict[str, float] | None = None,
 ) -> Verdict:
-    return judge(records, refused or [], contacts, POLICY, limits, open_decisions)
+    return judge(records, refused or [], contacts, POLICY, limits, open_decisions, marks)
 
 
 def test_calls_exactly_as_the_policy_says_hold_every_promise() -> None:
@@ -180,9 +181,38 @@ def test_more_calls_in_a_second_than_cps_is_broken() -> None:
 
     v = verdict(records, ["+0", "+1", "+2"], limits=Limits(cps=2, max_live=9))
 
-    assert (v.over_limit_windows, v.max_in_1s) == (1, 3)
+    assert (v.over_limit_windows, v.late_free_windows, v.max_in_1s) == (1, 1, 3)
     assert v.over_limit_at == ((0.0, 3),)
     assert "1 1-s windows over the cps limit" in v.broken()
+
+
+def test_a_crowded_second_whose_calls_left_the_engine_on_time_is_still_broken() -> None:
+    records = [call(f"+{i}", 0.1 * i) for i in range(3)]
+    marks = {r["notifyurl"]: r["placed_at"] - 0.02 for r in records}  # each 20 ms on the way
+
+    v = verdict(records, ["+0", "+1", "+2"], limits=Limits(cps=2, max_live=9), marks=marks)
+
+    assert (v.over_limit_windows, v.late_free_windows) == (1, 1)
+    assert "1 1-s windows over the cps limit" in v.broken()
+
+
+def test_a_crowded_second_holding_a_call_delayed_on_the_way_is_transit_not_the_engine() -> None:
+    records = [call("+0", 0.0), call("+1", 0.6), call("+2", 0.9)]
+    marks = {r["notifyurl"]: r["placed_at"] - 0.002 for r in records}
+    marks[records[1]["notifyurl"]] = 0.5  # sent on time, 100 ms on the way: past the slack
+
+    v = verdict(records, ["+0", "+1", "+2"], limits=Limits(cps=2, max_live=9), marks=marks)
+
+    assert (v.over_limit_windows, v.late_free_windows) == (1, 0)
+    assert not any("cps limit" in line for line in v.broken())
+
+
+def test_a_call_the_engine_has_no_sending_mark_for_excuses_nothing() -> None:
+    records = [call("+0", 0.0), call("+1", 0.6), call("+2", 0.9)]
+
+    v = verdict(records, ["+0", "+1", "+2"], limits=Limits(cps=2, max_live=9), marks={})
+
+    assert v.late_free_windows == 1
 
 
 def test_calls_a_whole_second_apart_fall_in_separate_windows() -> None:

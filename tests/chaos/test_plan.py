@@ -73,6 +73,7 @@ def test_a_fault_after_the_last_call_makes_the_run_invalid() -> None:
         residual_risk=0,
         not_judgeable=(),
         over_limit_at=(),
+        late_free_windows=0,
     )
     early = Injected(Fault(1, Kind.API_DOWN, 1), 1.0, 2.0)
     late = Injected(Fault(9, Kind.REDIS_RESTART, 1), 9.0, 10.0)

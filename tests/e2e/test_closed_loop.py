@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from campaign.clock import utcnow
+from bench.witness import attempt_of, late_free_windows
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
-from campaign.domain import tokens
 from campaign.domain.pacing import JITTER_SLACK_MS
 from tests import factories
 from tests.e2e.conftest import Stack
@@ -60,86 +58,58 @@ def _run_campaign(stack: Stack, phones: list[str], *, timeout_s: float = 90) -> 
 
 def _calls_by_attempt(stack: Stack, calls: list[dict[str, Any]]) -> Counter[int]:
     """How many placed calls carried each attempt's notify token."""
-    seen: Counter[int] = Counter()
-    for call in calls:
-        token = urlsplit(call["notifyurl"]).path.rsplit("/", 1)[-1]
-        seen[tokens.verify(token, stack.settings.notify_secrets, utcnow())] += 1
-    return seen
+    return Counter(attempt_of(call, stack.settings.notify_secrets) for call in calls)
 
 
 def _assert_limits_held(stack: Stack, *, cps: int = CPS, max_live: int = MAX_LIVE) -> None:
     """No more than `cps` calls in any 1 s at the simulator, `max_live` at once, no overlap.
 
     A crowded 1-s window at the simulator passes only if one of its calls reached it more than
-    the pacing slack after its `sending` mark: the engine sent it on time and the 2-core host
-    delayed it on the way (RELIABILITY.md, finding 3: a process starting or stopping beside the
-    stack stalls it for tens of ms). A window whose calls all arrived promptly still fails: that
-    would be the engine's doing. The benchmark counts every crowded window (`over_limit_windows`).
+    the pacing slack after its `sending` mark (`bench.witness.late_free_windows`): the engine
+    sent it on time and the 2-core host delayed it on the way (RELIABILITY.md, finding 3: a
+    process starting or stopping beside the stack stalls it for tens of ms). A window whose calls
+    all arrived promptly still fails: that would be the engine's doing. The benchmark counts
+    every crowded window (`over_limit_windows`).
     """
     stats = stack.sim.stats()
-    starts = sorted(c["placed_at"] for c in stack.sim.calls())
+    calls = sorted(stack.sim.calls(), key=lambda c: c["placed_at"])
+    starts = [c["placed_at"] for c in calls]
     spans = [b - a for a, b in zip(starts, starts[cps:], strict=False)]
     print(f"shortest span of {cps + 1} calls: {min(spans, default=0) * 1000:.1f} ms")
     if stats["max_cps_1s_window"] > cps:
-        crowded = _crowded_windows(stack, cps)
-        assert crowded, stats  # the simulator's count and ours read the same placements
-        for window in crowded:
-            assert max(delay for _, delay in window) > JITTER_SLACK_MS / 1000, _bunched(stack, cps)
+        marks = _sending_marks(stack, calls)
+        placed = [(c["placed_at"], c["placed_at"] - m) for c, m in zip(calls, marks, strict=True)]
+        assert not late_free_windows(placed, cps, JITTER_SLACK_MS / 1000), _bunched(
+            calls, marks, cps
+        )
     assert stats["peak_concurrent"] <= max_live, stats
     assert stats["overlaps"] == 0, stats
 
 
-def _crowded_windows(stack: Stack, cps: int) -> list[list[tuple[float, float]]]:
-    """Each run of cps + 1 calls placed within 1 s: (placed at, seconds after its sending mark)."""
-    calls = sorted(stack.sim.calls(), key=lambda c: c["placed_at"])
-    by_attempt = _attempt_ids(stack, calls)
-    with stack.runtime.sessions() as session:
-        rows = session.execute(
-            select(AttemptRow.id, AttemptRow.sending_at).where(AttemptRow.id.in_(by_attempt))
-        ).all()
-    marks = {attempt_id: sent_at for attempt_id, sent_at in rows}
-    placed = [
-        (c["placed_at"], c["placed_at"] - marks[a].timestamp())
-        for c, a in zip(calls, by_attempt, strict=True)
-    ]
-    return [
-        placed[i : i + cps + 1]
-        for i in range(len(placed) - cps)
-        if placed[i + cps][0] - placed[i][0] < 1.0
-    ]
-
-
-def _attempt_ids(stack: Stack, calls: list[dict[str, Any]]) -> list[int]:
-    """The attempt each placed call carried (its notify token names it)."""
-    secrets = stack.settings.notify_secrets
-    paths = (urlsplit(c["notifyurl"]).path for c in calls)
-    return [tokens.verify(path.rsplit("/", 1)[-1], secrets, utcnow()) for path in paths]
-
-
-def _bunched(stack: Stack, cps: int) -> str:
-    """The tightest cps + 1 calls at the simulator, each with the delay from our `sending` mark
-    to the simulator's placement: tells a late sender from a late witness."""
-    calls = sorted(stack.sim.calls(), key=lambda c: c["placed_at"])
-    if len(calls) <= cps:
-        return "no window"
-    i = min(
-        range(len(calls) - cps), key=lambda k: calls[k + cps]["placed_at"] - calls[k]["placed_at"]
-    )
-    window = calls[i : i + cps + 1]
-    ids = {}
-    for call in window:
-        token = urlsplit(call["notifyurl"]).path.rsplit("/", 1)[-1]
-        ids[tokens.verify(token, stack.settings.notify_secrets, utcnow())] = call["placed_at"]
+def _sending_marks(stack: Stack, calls: list[dict[str, Any]]) -> list[float]:
+    """Each call's attempt's `sending` mark (epoch), in the order of `calls`."""
+    ids = [attempt_of(c, stack.settings.notify_secrets) for c in calls]
     with stack.runtime.sessions() as session:
         rows = session.execute(
             select(AttemptRow.id, AttemptRow.sending_at).where(AttemptRow.id.in_(ids))
         ).all()
+    marks = {attempt_id: sent_at.timestamp() for attempt_id, sent_at in rows}
+    return [marks[i] for i in ids]
+
+
+def _bunched(calls: list[dict[str, Any]], marks: list[float], cps: int) -> str:
+    """The tightest cps + 1 calls at the simulator (`calls` sorted by placement), each with the
+    delay from our `sending` mark to the simulator's placement: tells a late sender from a late
+    witness."""
+    i = min(
+        range(len(calls) - cps), key=lambda k: calls[k + cps]["placed_at"] - calls[k]["placed_at"]
+    )
     lines = [
-        f"attempt {aid}: placed {ids[aid]:.3f}, {(ids[aid] - at.timestamp()) * 1000:.0f} ms "
-        "after its sending mark"
-        for aid, at in sorted(rows, key=lambda r: ids[r[0]])
+        f"{c['notifyurl']}: placed {c['placed_at']:.3f}, "
+        f"{(c['placed_at'] - mark) * 1000:.0f} ms after its sending mark"
+        for c, mark in zip(calls[i : i + cps + 1], marks[i : i + cps + 1], strict=True)
     ]
-    span_ms = (window[-1]["placed_at"] - window[0]["placed_at"]) * 1000
+    span_ms = (calls[i + cps]["placed_at"] - calls[i]["placed_at"]) * 1000
     return f"{cps + 1} calls within {span_ms:.0f} ms:\n" + "\n".join(lines)
 
 
