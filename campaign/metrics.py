@@ -22,7 +22,11 @@ logger = logging.getLogger(__name__)
 DIALOUTS = Counter("campaign_dialouts", "Dial-out task results", ["result"])
 NOTIFICATIONS = Counter("campaign_notifications", "Notifications received", ["status"])
 OUTCOMES = Counter("campaign_outcomes", "Attempt outcome classes", ["outcome"])
-QUEUE_DEPTH = Gauge("campaign_queue_depth", "Messages waiting in a Celery queue", ["queue"])
+QUEUE_DEPTH = Gauge(
+    "campaign_queue_depth",
+    "Messages waiting in a Celery queue, or shares in the inbox's drains list",
+    ["queue"],
+)
 LIVE_CALLS = Gauge("campaign_live_calls", "Calls dialed and not yet ended", ["campaign"])
 GATEWAY_BREAKER = Gauge(
     "campaign_gateway_breaker_open", "1 while a gateway's breaker holds every dial", ["gateway"]

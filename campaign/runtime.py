@@ -10,12 +10,14 @@ from collections.abc import Sequence, Set
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import cast
 
 import redis
 from celery import Celery
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
 from redis import Redis
+from redis.commands.core import Script
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +41,15 @@ INTAKE_APPLICATION_NAME = "campaign-receiver"
 WAKE_BATCH_S = 0.005
 """The waker's rest between batches: at most this much added to a notification's decision, and
 at most one Redis round trip per this much however many notifications arrive."""
+_WAKE_SHARES = """
+for i = 2, #KEYS do
+    if redis.call('set', KEYS[i], 1, 'NX', 'PX', ARGV[1]) then
+        redis.call('rpush', KEYS[1], ARGV[i])
+    end
+end
+"""
+"""KEYS: the drains list, then each share's wake key; ARGV: the keys' expiry (ms), then each
+share. A share goes on the list only when this call took its key."""
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -181,14 +192,14 @@ class Runtime:
                     )
 
     def wake_consumer(self, attempt_id: int) -> None:
-        """Have the consumer of the attempt's share of the inbox (`notifications.DRAIN_SHARDS`)
-        drain it, unless one was woken and has not started yet.
+        """Have a drain take the attempt's share of the inbox (`notifications.DRAIN_SHARDS`),
+        unless one was woken and has not started yet.
 
         The drain clears the wake key before each batch it reads, so a row committed after that
         read finds the key clear and wakes another drain: none is left behind, and a burst of
-        notifications costs one task per share, not one each. The key's expiry covers a lost
-        task (and the sweeper any row left anyway). Sent from the waker's thread (`waker`: the
-        caller never waits on Redis, and a burst costs one pipelined command per batch).
+        notifications costs one wake-up per share, not one each. The key's expiry covers a lost
+        wake-up (and the sweeper any row left anyway). Sent from the waker's thread (`waker`:
+        the caller never waits on Redis, and a burst costs one round trip per batch).
         """
         self._consumer_waker.request(shard_of(attempt_id))
 
@@ -197,13 +208,28 @@ class Runtime:
         return Waker(self._wake_consumers, interval_s=WAKE_BATCH_S)
 
     def _wake_consumers(self, shards: Set[int]) -> None:
+        """Set each share's wake key unless set, and push the shares whose key was clear onto
+        the drains list (`next_drain`): one script call, so a share is pushed exactly when its
+        key was taken, whatever fails between."""
         ordered = sorted(shards)
-        pipe = self.redis.pipeline(transaction=False)
-        for shard in ordered:
-            self._set_wake(pipe, shard)
-        woken = [shard for shard, was_set in zip(ordered, pipe.execute(), strict=True) if was_set]
-        if woken:
-            self._publish(DRAIN_TASK, "notify", [[shard] for shard in woken])
+        keys = [self.drains_key, *(self.wake_key(shard) for shard in ordered)]
+        self._wake_shares(keys=keys, args=[WAKE_TTL_MS, *ordered])
+
+    @cached_property
+    def _wake_shares(self) -> Script:
+        return self.redis.register_script(_WAKE_SHARES)
+
+    @property
+    def drains_key(self) -> str:
+        """The Redis list of shares woken for a drain, oldest first (`workers.drainers`)."""
+        return f"{self.settings.queue_prefix}:inbox:drains"
+
+    def next_drain(self, timeout_s: float) -> int | None:
+        """The next share woken for a drain, waiting up to `timeout_s` (None: none was)."""
+        popped = cast(
+            tuple[bytes, bytes] | None, self.redis.blpop([self.drains_key], timeout=timeout_s)
+        )
+        return None if popped is None else int(popped[1])
 
     def wake_key(self, shard: int) -> str:
         return f"{self.settings.queue_prefix}:inbox:wake:{shard}"

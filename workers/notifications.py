@@ -1,5 +1,9 @@
-"""The notification consumer task: drains the inbox in batches (a thin adapter over
-campaign.services.notifications)."""
+"""The notification consumer: drains the inbox in batches (a thin adapter over
+campaign.services.notifications).
+
+The worker's drain threads (`workers.drainers`) call `drain` directly, woken through Redis. It
+stays a Celery task too, for the drain messages an API of an earlier release publishes on the
+notify queue during a rolling upgrade."""
 
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ _rng = random.Random()
 def drain(shard: int | None = None) -> int:
     """Apply every waiting inbox row of `shard` (`notifications.DRAIN_SHARDS`), each in its own
     transaction, holding the share's wake key (`notifications.drain_share`); a second drain of
-    the same shard takes other rows (SKIP LOCKED), and a redelivered one finds nothing left to
-    do. No shard (a message from a release before shards were): every row."""
+    the same shard takes other rows (SKIP LOCKED), and a repeated one finds nothing left to do.
+    No shard (a message from a release before shards were): every row."""
     rt = runtime()
     results = drain_share(
         rt.sessions, rt, shard, leases=rt.leases, now=utcnow, rng=_rng, batch=BATCH

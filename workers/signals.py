@@ -1,12 +1,14 @@
-"""Worker process hooks: logging, /metrics on METRICS_PORT and the heartbeat `campaign health
-worker` reads.
+"""Worker process hooks: logging, /metrics on METRICS_PORT, the heartbeat `campaign health
+worker` reads, and the inbox's drain threads (`workers.drainers`) in a worker of the notify queue.
 
-Both start at `worker_ready`, so a worker counts as alive only once it consumes. The heartbeat
+All start at `worker_ready`, so a worker counts as alive only once it consumes. The heartbeat
 goes on through warm shutdown (a draining worker is not dead, and must not be killed by its
 liveness probe) and stops at `worker_shutdown`, once the pool has stopped; /metrics answers until
 the process exits, so a last scrape still sees the drained tasks' counters. The heartbeat key is
 not deleted: another worker on the same host shares it. A Redis hiccup skips a beat; missing
-them for heartbeat.TTL_S makes the probe fail.
+them for heartbeat.TTL_S makes the probe fail. The drain threads, too, go on through warm
+shutdown (finals keep arriving for the calls the draining dial tasks placed) and stop at
+`worker_shutdown`, each after the drain it is in.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from celery.signals import setup_logging, worker_init, worker_ready, worker_shut
 from campaign import log
 from campaign.heartbeat import TTL_S, beat
 from campaign.metrics import serve_metrics
+from workers import drainers
+from workers.notifications import drain
 from workers.runtime import pool_size_for, runtime
 
 logger = logging.getLogger(__name__)
 
 BEAT_INTERVAL_S = TTL_S / 3
 _stop = threading.Event()
+_drainers: list[drainers.Drainers] = []
 
 
 def _beat_until_stopped() -> None:
@@ -42,10 +47,16 @@ def _beat_until_stopped() -> None:
 @worker_init.connect
 def size_database_pool(sender: Any, **_: Any) -> None:
     """One database connection per thread that can dial at once (`--concurrency`, or the
-    `--autoscale` maximum), so no thread waits for a connection and none sits idle."""
+    `--autoscale` maximum) or drain, so no thread waits for a connection and none sits idle."""
     autoscale = getattr(sender, "autoscale", None)
-    threads = max(autoscale) if autoscale else sender.concurrency
-    runtime().pool_size = pool_size_for(int(threads or 1))
+    threads = int((max(autoscale) if autoscale else sender.concurrency) or 1)
+    runtime().pool_size = pool_size_for(threads + (drainers.THREADS if _drains(sender) else 0))
+
+
+def _drains(sender: Any) -> bool:
+    """Whether this worker consumes the notify queue, and so drains the inbox (`-Q` may leave
+    that to other workers: the queue names where an operator sends the notification work)."""
+    return runtime().settings.queue("notify") in sender.app.amqp.queues.consume_from
 
 
 @setup_logging.connect
@@ -62,7 +73,19 @@ def start_probes(**_: Any) -> None:
     threading.Thread(target=_beat_until_stopped, name="heartbeat", daemon=True).start()
 
 
+@worker_ready.connect
+def start_drainers(sender: Any, **_: Any) -> None:
+    """Drain the inbox on threads of this process when it consumes the notify queue."""
+    if not _drains(sender):
+        return
+    pool = drainers.Drainers(runtime().next_drain, drain)
+    pool.start()
+    _drainers.append(pool)
+
+
 @worker_shutdown.connect
 def stop_heartbeat(**_: Any) -> None:
-    """Stop beating: the worker has finished its tasks and is exiting."""
+    """Stop beating and draining: the worker has finished its tasks and is exiting."""
     _stop.set()
+    while _drainers:
+        _drainers.pop().stop()

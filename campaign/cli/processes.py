@@ -96,7 +96,9 @@ def worker(ctx: typer.Context) -> None:
     """Run a Celery worker; Celery options pass through (--concurrency, --autoscale, -Q).
 
     Threads by default (dial tasks wait on I/O); `--autoscale MAX,MIN` without `--pool` runs
-    threads that grow and shrink (workers.pool).
+    threads that grow and shrink (workers.pool). A worker of the notify queue (the default `-Q`
+    names all three) also applies stored notifications on drain threads of its own
+    (workers.drainers), so decisions never wait behind dial tasks.
     """
     settings = _settings("database_url", "redis_url")
     from workers.app import app as celery_app

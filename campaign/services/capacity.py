@@ -113,9 +113,9 @@ def export_gauges(runtime: Runtime) -> None:
     campaign with calls still out; a campaign that is neither is dropped, so the dashboard's
     campaign list does not grow forever.
     """
-    for name in ("dial", "notify", "events"):
-        queue = runtime.settings.queue(name)
-        metrics.QUEUE_DEPTH.labels(queue).set(_llen(runtime, queue))
+    lists = [runtime.settings.queue(name) for name in ("dial", "notify", "events")]
+    for name in [*lists, runtime.drains_key]:
+        metrics.QUEUE_DEPTH.labels(name).set(_llen(runtime, name))
     with runtime.sessions() as session:
         live = live_calls_by_campaign(session)
         metrics.EVENTS_PENDING.set(pending_events(session))

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from campaign.runtime import Runtime
 from campaign.settings import Settings
 from tests.deploy.manifests import OVERLAYS, Manifest, Rendering, redis_location, render
 
@@ -67,17 +68,21 @@ def _config(rendering: Rendering) -> dict[str, str]:
     return data
 
 
-@pytest.mark.parametrize(
-    ("trigger", "queue"), [("dial-backlog", "dial"), ("notify-backlog", "notify")]
-)
-def test_keda_watches_the_list_celery_keeps_for_the_queue(
-    keda: Rendering, scaled_object: Manifest, trigger: str, queue: str
+def test_keda_watches_the_list_celery_keeps_for_the_dial_queue(
+    keda: Rendering, scaled_object: Manifest
 ) -> None:
-    celery_queue = Settings(queue_prefix=_config(keda)["QUEUE_PREFIX"]).queue(queue)
-    assert _trigger(scaled_object, trigger)["listName"] == celery_queue
+    celery_queue = Settings(queue_prefix=_config(keda)["QUEUE_PREFIX"]).queue("dial")
+    assert _trigger(scaled_object, "dial-backlog")["listName"] == celery_queue
 
 
-@pytest.mark.parametrize("trigger", ["dial-backlog", "notify-backlog"])
+def test_keda_watches_the_list_the_drain_threads_pop(
+    keda: Rendering, scaled_object: Manifest
+) -> None:
+    runtime = Runtime(Settings(queue_prefix=_config(keda)["QUEUE_PREFIX"]))
+    assert _trigger(scaled_object, "drain-backlog")["listName"] == runtime.drains_key
+
+
+@pytest.mark.parametrize("trigger", ["dial-backlog", "drain-backlog"])
 def test_keda_reads_the_redis_database_of_redis_url(
     keda: Rendering, scaled_object: Manifest, trigger: str
 ) -> None:

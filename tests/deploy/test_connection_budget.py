@@ -31,6 +31,7 @@ from tests.deploy.manifests import (
     pgbouncer_ini,
     render,
 )
+from workers import drainers
 from workers.runtime import pool_size_for
 
 POSTGRES_MAX_CONNECTIONS = 100  # PostgreSQL's default; neither deployment changes it
@@ -63,7 +64,8 @@ def process_connections(args: list[str]) -> int:
         concurrency = _flag(args, "--concurrency")
         assert autoscale or concurrency, "a worker without a thread count sizes to the host's CPUs"
         threads = int(autoscale.split(",")[0]) if autoscale else int(str(concurrency))
-        return _connections(pool_size_for(threads))
+        # A worker of the notify queue (every shipped one) drains on threads of its own too.
+        return _connections(pool_size_for(threads + drainers.THREADS))
     if args[0] == "api":
         default = inspect.signature(processes.api).parameters["workers"].default
         api_pool = next(f.default for f in fields(Runtime) if f.name == "pool_size")
@@ -112,12 +114,11 @@ def kubernetes_clients(rendering: Rendering) -> int:
     return total
 
 
-def test_a_worker_opens_one_connection_per_thread() -> None:
+def test_a_worker_opens_one_connection_per_thread_and_drain_thread() -> None:
     for threads in (1, 2, 15, 16):
-        assert (
-            threads <= process_connections(["worker", "--concurrency", str(threads)]) <= threads + 1
-        )
-    assert process_connections(["worker", "--autoscale", "32,4"]) == 32
+        connections = process_connections(["worker", "--concurrency", str(threads)])
+        assert threads + drainers.THREADS <= connections <= threads + drainers.THREADS + 1
+    assert process_connections(["worker", "--autoscale", "32,4"]) == 32 + drainers.THREADS
 
 
 def test_pgbouncer_takes_every_compose_client_and_postgres_every_server_connection() -> None:

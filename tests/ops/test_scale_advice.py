@@ -139,15 +139,14 @@ def test_dispatcher_gauges_show_queue_depth_and_live_calls_per_campaign(
     runtime = Runtime(own_prefix, pool_size=1)
     try:
         runtime.redis.rpush(own_prefix.queue("dial"), *[b"{}"] * 7)
+        runtime.redis.rpush(runtime.drains_key, 2, 5)  # two shares wait for a drain thread
         export_gauges(runtime)
         label = str(paused_campaign_with_live_calls)
-        depth = REGISTRY.get_sample_value(
-            "campaign_queue_depth", {"queue": own_prefix.queue("dial")}
-        )
-        notify = REGISTRY.get_sample_value(
-            "campaign_queue_depth", {"queue": own_prefix.queue("notify")}
-        )
-        assert (depth, notify) == (7, 0)
+        depths = [
+            REGISTRY.get_sample_value("campaign_queue_depth", {"queue": name})
+            for name in (own_prefix.queue("dial"), own_prefix.queue("notify"), runtime.drains_key)
+        ]
+        assert depths == [7, 0, 2]
         assert REGISTRY.get_sample_value("campaign_live_calls", {"campaign": label}) == 3
 
         with transaction(runtime.sessions) as session:
