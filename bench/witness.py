@@ -2,6 +2,8 @@
 
 Only the simulator's records count: they are where a call was really placed, after every queue,
 sleep and network hop, so a limiter that is precise in Redis but sloppy on the wire shows up here.
+To tell which crowded seconds the engine itself caused, each call is joined to its attempt's
+`sending` mark in PostgreSQL (`sending_marks`, `late_free_windows`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from campaign.clock import utcnow
+from campaign.db.tables import AttemptRow
 from campaign.domain import tokens
 
 
@@ -29,6 +35,7 @@ class Witnessed:
     max_in_1s: int
     peak_live: int
     duplicates: int
+    late_free_windows: int | None = None  # over-limit windows the engine caused (ours only)
 
     @property
     def ratio(self) -> float:
@@ -74,6 +81,28 @@ def late_free_windows(
         if placed[i + size - 1][0] - placed[i][0] < 1.0
         and all(delay is None or delay <= slack_s for _, delay in placed[i : i + size])
     ]
+
+
+def delays(
+    calls: Sequence[Mapping[str, Any]], marks: Mapping[str, float]
+) -> list[tuple[float, float | None]]:
+    """`late_free_windows`'s input: each call's placement and its delay after its attempt's
+    `sending` mark (`marks`, by notifyurl; None for a call without one), sorted by placement."""
+    placed = sorted((float(c["placed_at"]), str(c["notifyurl"])) for c in calls)
+    return [(at, at - marks[url] if url in marks else None) for at, url in placed]
+
+
+def sending_marks(
+    sessions: sessionmaker[Session], calls: Sequence[Mapping[str, Any]], secrets: Sequence[str]
+) -> dict[str, float]:
+    """Each placed call's attempt's `sending` mark (epoch), by the call's notifyurl; a call whose
+    attempt has none is left out."""
+    urls = {attempt_of(c, secrets): str(c["notifyurl"]) for c in calls}
+    query = select(AttemptRow.id, AttemptRow.sending_at).where(
+        AttemptRow.id.in_(urls), AttemptRow.sending_at.is_not(None)
+    )
+    with sessions() as session:
+        return {urls[i]: at.timestamp() for i, at in session.execute(query)}
 
 
 def attempt_of(call: Mapping[str, Any], secrets: Sequence[str]) -> int:

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.witness import duplicates, late_free_windows
+from bench.witness import delays, duplicates, late_free_windows
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.pacing import JITTER_SLACK_MS
 from campaign.domain.retry_policy import RetryPolicy
@@ -165,11 +165,6 @@ def judge(
     known = set(contacts)
     replays = tuple(replay(n, by_number.get(n, []), policy) for n in sorted(known))
     over, most = crowded_windows([c.placed_at for c in calls], limits.cps)
-    marks = marks or {}
-    delays = [
-        (c.placed_at, c.placed_at - marks[c.notifyurl] if c.notifyurl in marks else None)
-        for c in calls
-    ]
     peak, overlaps = live_peaks(calls)
     return Verdict(
         contacts=len(known),
@@ -184,7 +179,9 @@ def judge(
         over_limit_windows=len(over),
         max_in_1s=most,
         over_limit_at=tuple(over),
-        late_free_windows=len(late_free_windows(delays, limits.cps, JITTER_SLACK_MS / 1000)),
+        late_free_windows=len(
+            late_free_windows(delays(records, marks or {}), limits.cps, JITTER_SLACK_MS / 1000)
+        ),
         peak_live=peak,
         open=open_decisions,
         residual_risk=sum(1 for c in calls if c.residual),

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench.witness import attempt_of
+from bench.witness import sending_marks
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
 from campaign.domain.retry_policy import RetryPolicy
 from campaign.domain.states import ATTEMPT_FINAL, ContactState
@@ -137,19 +137,14 @@ def _open_decisions(stack: ChaosStack, campaign_id: int) -> OpenDecisions | None
 
 
 def _sending_marks(stack: ChaosStack, records: list[dict[str, Any]]) -> dict[str, float]:
-    """Each placed call's `sending` mark (epoch) by its notifyurl: what lets the judge tell a
-    second the engine crowded from one crowded on the way to the simulator. Empty when the
-    database cannot be read, so that every crowded window counts."""
-    attempts = {attempt_of(r, stack.settings.notify_secrets): str(r["notifyurl"]) for r in records}
-
-    def marks(session: Any) -> dict[str, float]:
-        query = select(AttemptRow.id, AttemptRow.sending_at).where(
-            AttemptRow.id.in_(attempts), AttemptRow.sending_at.is_not(None)
-        )
-        return {attempts[i]: at.timestamp() for i, at in session.execute(query)}
-
-    result: dict[str, float] = _read(stack, marks) or {}
-    return result
+    """Each placed call's `sending` mark by its notifyurl: what lets the judge tell a second the
+    engine crowded from one crowded on the way to the simulator. Empty when the database cannot
+    be read, so that every crowded window counts."""
+    secrets = stack.settings.notify_secrets
+    marks: dict[str, float] | None = _read(
+        stack, lambda _: sending_marks(stack.runtime.sessions, records, secrets)
+    )
+    return marks or {}
 
 
 def _engine_rows(stack: ChaosStack, campaign_id: int, numbers: list[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def test_every_suite_produces_figures_at_tiny_size(tmp_path: Path) -> None:
     prefixes = (
         "claim_",
         "pacing_ratio_",
+        "engine_over_limit_windows_",
         "naive_",
         "loop_attempts",
         "notify_",

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bench.witness import attempt_of, late_free_windows
+from bench.witness import attempt_of, delays, late_free_windows
 from campaign.clock import utcnow
 from campaign.domain import tokens
 from campaign.errors import NotFound
@@ -49,6 +49,16 @@ def test_a_fractional_rate_allows_its_whole_calls_per_second(
     placed = [(0.1 * i, 0.0) for i in range(3)]
 
     assert late_free_windows(placed, cps, SLACK_S) == crowded
+
+
+def test_delays_are_placements_after_their_marks_in_order_of_placement() -> None:
+    calls = [
+        {"placed_at": 2.0, "notifyurl": "u2"},
+        {"placed_at": 1.0, "notifyurl": "u1"},
+        {"placed_at": 3.0, "notifyurl": "u3"},
+    ]
+
+    assert delays(calls, {"u1": 0.75, "u2": 1.5}) == [(1.0, 0.25), (2.0, 0.5), (3.0, None)]
 
 
 def test_the_attempt_of_a_call_is_the_one_its_notify_token_names() -> None:
