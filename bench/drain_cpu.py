@@ -3,10 +3,10 @@
 N attempts are dialed as in `bench.dial_cpu` (accepted, with a sid, against an in-process
 gateway); each gets one final (`bench.notify`'s bodies: a third busy, so the policy redials; the
 rest completed by a person), stored by the receiver's own statement (`intake.receive`) and applied
-by the consumer's Celery task (`workers.notifications.drain`, called in this process on this
-bench's runtime) for the attempt's shard. By default each final is stored, then drained by a task
-of its own, as in the closed loop, where nearly every task finds one row; `--backlog` stores all
-of a round's finals first, then runs one task per shard (a task applying many rows).
+by the drain (`workers.notifications.drain`, what a worker's drain threads call, called in this
+process on this bench's runtime) for the attempt's shard. By default each final is stored, then
+drained on its own, as in the closed loop, where nearly every drain finds one row; `--backlog`
+stores all of a round's finals first, then runs one drain per shard (one applying many rows).
 
 Reports per final (median of rounds), counting only the drain tasks' time: this process's
 `time.process_time`, the CPU of the bench database's PostgreSQL backends (their schedstat run

@@ -2,8 +2,9 @@
 
 Nothing changes state here: an unknown or forged token is a 404 before anything is read, an
 oversized body a 413, a body that is not a notification a 400/422; an accepted body is committed
-to the inbox before the 2xx, so SAVG's retry (or none) can never lose it. The consumer task applies
-it; a lost consumer message is re-sent by the sweeper from the unprocessed inbox rows.
+to the inbox before the 2xx, so SAVG's retry (or none) can never lose it. A worker's drain thread
+applies it (`workers.drainers`); a lost wake-up leaves the row to the sweeper, which applies
+unprocessed inbox rows itself.
 """
 
 from __future__ import annotations

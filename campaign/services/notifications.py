@@ -388,20 +388,20 @@ def drain_share(
     batch: int,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[Applied]:
-    """What the consumer task woken for `shard` does: apply every waiting row of the share,
-    `batch` rows per `drain_inbox`, while holding its wake key (no shard, a message from a
-    release before shards were: every row, once).
+    """What a drain woken for `shard` does (`workers.drainers`): apply every waiting row of the
+    share, `batch` rows per `drain_inbox`, while holding its wake key (no shard, a message from
+    a release before shards were: every row, once).
 
     The key stays set while this drain reads, so rows stored meanwhile are taken here rather than
-    each waking a task of its own (under load one drain applies a stream of finals, for one task
-    and one wake-up publish in the API). After each read the key is cleared and the share read
+    each waking a drain of its own (under load one drain applies a stream of finals, for one
+    wake-up in the API). After each read the key is cleared and the share read
     once more (when a row waits: `_any_waiting`): a receiver that found the key set had committed
     its row before that check, so before the clear, and this read takes it; a receiver that
     finds the key clear wakes another drain, so a share under load gets a second consumer
     instead of a queue behind one. When that read found rows the drain takes the key back and
     goes on, unless a receiver took it first (its drain goes on) or `MAX_DRAIN_S` has passed (a
     worker's warm shutdown never waits on a stream). None is left behind (and the sweeper
-    applies any row a lost task left).
+    applies any row a lost wake-up left).
     """
 
     def read() -> list[Applied]:

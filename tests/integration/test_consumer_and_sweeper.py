@@ -289,7 +289,7 @@ def test_a_final_stored_while_the_broker_was_down_beats_the_deadline(
 
 
 def _drain(rt: RecordingRuntime, shard: int, *, limit: int) -> list[Applied]:
-    """Drain `shard` as its consumer task does, up to `limit` rows."""
+    """Drain `shard` as a drain thread does, up to `limit` rows."""
     return drain_inbox(
         rt.sessions,
         leases=rt.leases,
@@ -337,9 +337,9 @@ def test_a_drain_applies_its_share_oldest_first_up_to_its_limit(
     assert _rows(runtime, ids[2])[0].state == "completed"
 
 
-# The consumer task's wake-up protocol (`workers.notifications.drain`): a drain takes the rows
-# stored while it runs (their receivers found the share's wake key set, so no task of their own
-# was woken), and clears the key only before a last read.
+# The drain's wake-up protocol (`workers.notifications.drain`): a drain takes the rows stored
+# while it runs (their receivers found the share's wake key set, so no drain of their own was
+# woken), and clears the key only before a last read.
 
 
 @pytest.fixture
