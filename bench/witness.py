@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from campaign.clock import utcnow
 from campaign.db.tables import AttemptRow
 from campaign.domain import tokens
+from campaign.domain.pacing import JITTER_SLACK_MS
+
+SLACK_S = JITTER_SLACK_MS / 1000
+"""The limiter's slack between sending marks, in seconds: how late on the way a call may arrive
+and still count as sent when its mark says."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class Witnessed:
     max_in_1s: int
     peak_live: int
     duplicates: int
-    late_free_windows: int | None = None  # over-limit windows the engine caused (ours only)
+    late_free_windows: int | None = None  # windows the engine crowded itself (with `marks`)
 
     @property
     def ratio(self) -> float:
@@ -50,36 +55,46 @@ def achieved_rate(starts: Sequence[float]) -> float:
     return (len(starts) - 1) / (starts[-1] - starts[0])
 
 
+def _calls_in_windows(starts: Sequence[float]) -> list[int]:
+    """How many calls each 1-second window [t, t + 1) starting at a call holds (`starts` sorted):
+    sliding, so a burst straddling a second boundary is not split in two."""
+    return [bisect_left(starts, t + 1.0, lo=i) - i for i, t in enumerate(starts)]
+
+
+def crowded_windows(starts: Sequence[float], cps: float) -> tuple[list[tuple[float, int]], int]:
+    """(start, calls) of each window (`_calls_in_windows`) holding more than `cps` calls, and the
+    most calls any window holds."""
+    counts = _calls_in_windows(starts)
+    over = [(starts[i], n) for i, n in enumerate(counts) if n > cps]
+    return over, max(counts, default=0)
+
+
 def windows_over(starts: Sequence[float], limit: float) -> tuple[int, int]:
-    """(windows over `limit`, most calls in one window) over 1-second windows [t, t + 1) that
-    start at each call: sliding, so a burst straddling a second boundary is not split in two."""
-    over = most = 0
-    for i, t in enumerate(starts):
-        inside = bisect_left(starts, t + 1.0, lo=i) - i
-        most = max(most, inside)
-        over += inside > limit
-    return over, most
+    """(windows over `limit`, most calls in one window): `crowded_windows`, counted."""
+    over, most = crowded_windows(starts, limit)
+    return len(over), most
 
 
 def late_free_windows(
-    placed: Sequence[tuple[float, float | None]], cps: float, slack_s: float
+    placed: Sequence[tuple[float, float | None]], cps: float, slack_s: float = SLACK_S
 ) -> list[float]:
-    """Where the engine itself crowded a second: the start of each run of ⌊cps⌋ + 1 calls placed
-    within 1 s (`placed`: each call's placement and its delay after its attempt's `sending` mark,
-    None if unknown, sorted by placement) in which no call arrived more than `slack_s` late.
+    """Where the engine itself crowded a second: the start of each crowded window
+    (`crowded_windows`) whose first ⌊cps⌋ + 1 calls all arrived within `slack_s` of their
+    attempts' `sending` marks (`placed`: each call's placement and its delay after its mark, None
+    if unknown, sorted by placement: `delays`).
 
     The limiter spaces sending marks (1 s + slack) / cps apart, so calls that each arrived within
-    the slack of their marks can only crowd a second if the marks did: the engine's doing. A run
-    holding a call delayed on the way past the slack (a 2-core host stalling a client thread or
-    the simulator's event loop for tens of ms) may have been sent on time and bunched in transit;
-    the witness cannot tell which, and counts it among the raw windows (`windows_over`) only.
+    the slack of their marks can only crowd a second if the marks did: the engine's doing. A
+    window holding a call delayed on the way past the slack (a 2-core host stalling a client
+    thread or the simulator's event loop for tens of ms) may have been sent on time and bunched in
+    transit; the witness cannot tell which, and counts it among the raw windows only.
     """
     size = math.floor(cps) + 1
+    counts = _calls_in_windows([at for at, _ in placed])
     return [
         placed[i][0]
-        for i in range(len(placed) - size + 1)
-        if placed[i + size - 1][0] - placed[i][0] < 1.0
-        and all(delay is None or delay <= slack_s for _, delay in placed[i : i + size])
+        for i, n in enumerate(counts)
+        if n > cps and all(d is None or d <= slack_s for _, d in placed[i : i + size])
     ]
 
 
@@ -93,16 +108,15 @@ def delays(
 
 
 def sending_marks(
-    sessions: sessionmaker[Session], calls: Sequence[Mapping[str, Any]], secrets: Sequence[str]
+    session: Session, calls: Sequence[Mapping[str, Any]], secrets: Sequence[str]
 ) -> dict[str, float]:
-    """Each placed call's attempt's `sending` mark (epoch), by the call's notifyurl; a call whose
-    attempt has none is left out."""
+    """Each placed call's attempt's `sending` mark (epoch), by the call's notifyurl, read on
+    `session`; a call whose attempt has none is left out."""
     urls = {attempt_of(c, secrets): str(c["notifyurl"]) for c in calls}
     query = select(AttemptRow.id, AttemptRow.sending_at).where(
         AttemptRow.id.in_(urls), AttemptRow.sending_at.is_not(None)
     )
-    with sessions() as session:
-        return {urls[i]: at.timestamp() for i, at in session.execute(query)}
+    return {urls[i]: at.timestamp() for i, at in session.execute(query)}
 
 
 def attempt_of(call: Mapping[str, Any], secrets: Sequence[str]) -> int:
@@ -126,10 +140,13 @@ def witness(
     cps: float,
     max_live: int,
     duplicate_key: str = "notifyurl",
+    marks: Mapping[str, float] | None = None,
 ) -> Witnessed:
-    """Reduce a run's `/_sim/calls` and `/_sim/stats` to its pacing figures."""
+    """Reduce a run's `/_sim/calls` and `/_sim/stats` to its pacing figures; with the attempts'
+    `sending` marks (`sending_marks`: our engine's runs), also the windows it crowded itself."""
     starts = sorted(float(c["placed_at"]) for c in calls)
     over, most = windows_over(starts, cps)
+    engine = None if marks is None else len(late_free_windows(delays(calls, marks), cps))
     return Witnessed(
         cps=cps,
         max_live=max_live,
@@ -139,4 +156,5 @@ def witness(
         max_in_1s=most,
         peak_live=int(stats["peak_concurrent"]),
         duplicates=duplicates(calls, duplicate_key),
+        late_free_windows=engine,
     )

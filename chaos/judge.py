@@ -29,31 +29,15 @@ refusals plus resets could reach that `max` is reported as not judgeable rather 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.witness import delays, duplicates, late_free_windows
+from bench.witness import crowded_windows, delays, duplicates, late_free_windows
 from campaign.domain.outcomes import OutcomeClass
-from campaign.domain.pacing import JITTER_SLACK_MS
 from campaign.domain.retry_policy import RetryPolicy
 from chaos.replay import Call, Replay, replay
-
-
-def crowded_windows(starts: Sequence[float], cps: float) -> tuple[list[tuple[float, int]], int]:
-    """1-second windows [t, t + 1) starting at each call (sorted `starts`) that hold more than
-    `cps` calls, as (t, calls); and the most calls any window holds. Sliding, so a burst across a
-    second boundary is not split in two (as `bench.witness.windows_over` counts them)."""
-    over: list[tuple[float, int]] = []
-    most = 0
-    for i, t in enumerate(starts):
-        inside = bisect_left(starts, t + 1.0, lo=i) - i
-        most = max(most, inside)
-        if inside > cps:
-            over.append((t, inside))
-    return over, most
 
 
 def live_peaks(calls: Iterable[Call]) -> tuple[int, int]:
@@ -179,9 +163,7 @@ def judge(
         over_limit_windows=len(over),
         max_in_1s=most,
         over_limit_at=tuple(over),
-        late_free_windows=len(
-            late_free_windows(delays(records, marks or {}), limits.cps, JITTER_SLACK_MS / 1000)
-        ),
+        late_free_windows=len(late_free_windows(delays(records, marks or {}), limits.cps)),
         peak_live=peak,
         open=open_decisions,
         residual_risk=sum(1 for c in calls if c.residual),

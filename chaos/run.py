@@ -141,9 +141,7 @@ def _sending_marks(stack: ChaosStack, records: list[dict[str, Any]]) -> dict[str
     engine crowded from one crowded on the way to the simulator. Empty when the database cannot
     be read, so that every crowded window counts."""
     secrets = stack.settings.notify_secrets
-    marks: dict[str, float] | None = _read(
-        stack, lambda _: sending_marks(stack.runtime.sessions, records, secrets)
-    )
+    marks: dict[str, float] | None = _read(stack, lambda s: sending_marks(s, records, secrets))
     return marks or {}
 
 

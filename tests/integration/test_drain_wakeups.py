@@ -52,9 +52,8 @@ def test_drain_threads_drain_each_share_popped_and_survive_a_failure(
     pool = Drainers(rt.next_drain, drain, threads=1)
     pool.start()
     try:
-        rt._wake_consumers({4})
+        rt._wake_consumers({4})  # its drain fails; the thread rests RETRY_S and goes on
         rt.clear_wake(4)
-        time.sleep(0.2)  # the failing drain; the thread rests RETRY_S and goes on
         rt._wake_consumers({4, 6})
         assert done.wait(drainers.RETRY_S + 5)
     finally:

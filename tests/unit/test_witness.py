@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bench.witness import attempt_of, delays, late_free_windows
+from bench.witness import attempt_of, delays, late_free_windows, witness
 from campaign.clock import utcnow
 from campaign.domain import tokens
 from campaign.errors import NotFound
@@ -59,6 +59,16 @@ def test_delays_are_placements_after_their_marks_in_order_of_placement() -> None
     ]
 
     assert delays(calls, {"u1": 0.75, "u2": 1.5}) == [(1.0, 0.25), (2.0, 0.5), (3.0, None)]
+
+
+def test_the_witness_counts_the_engines_windows_only_when_it_has_the_marks() -> None:
+    calls = [{"placed_at": 0.1 * i, "notifyurl": f"u{i}", "number": f"{i}"} for i in range(3)]
+    marks = {"u0": 0.0, "u1": 0.05, "u2": 0.2}  # the second call 50 ms on the way
+    stats = {"peak_concurrent": 1}
+
+    assert witness(calls, stats, 2, 5).late_free_windows is None  # the baseline: no marks
+    assert witness(calls, stats, 2, 5, marks=marks).late_free_windows == 0
+    assert witness(calls, stats, 2, 5, marks={"u1": 0.1}).late_free_windows == 1
 
 
 def test_the_attempt_of_a_call_is_the_one_its_notify_token_names() -> None:
