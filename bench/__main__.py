@@ -20,7 +20,7 @@ import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 
 from bench.env import bench_settings
-from bench.figures import Report, machine
+from bench.figures import Report, figure, host_reference_ms, machine
 
 # Run order: the suites that need no stack first, ingest last (it depends on the upload path).
 SUITES = ("claim", "pacing", "throughput", "notify", "forecast", "ingest", "console")
@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     console.print(f"[bold]bench[/] size={args.size} suites={','.join(args.suites)}\n{host}")
     report = Report()
+    reference = figure("host_reference_ms", host_reference_ms(), "ms", digits=1)
+    report.add([reference])
+    console.print(f"host reference work: {reference.value} ms (lower is a faster host)")
     failed: list[str] = []
     load: list[str] = []
     for name in args.suites:
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"## {title}\n\nCommand: `{command}`"
         + (f" (`--only {args.only}`)" if args.only else "")
-        + f"\n\nMachine: {host}"
+        + f"\n\nMachine: {host}; host reference work {reference.value} ms"
         + (f"\n\n**Failed suites:** {', '.join(failed)}" if failed else "")
     )
     args.markdown.parent.mkdir(parents=True, exist_ok=True)

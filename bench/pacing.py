@@ -18,7 +18,15 @@ from typing import Any
 from bench import naive
 from bench.env import Stack, running_stack
 from bench.figures import Figure, Report, figure
-from bench.runs import PACING_SIM, finish, start_campaign, start_loop, wait_dialed, wait_logged
+from bench.runs import (
+    PACING_SIM,
+    finish,
+    settle,
+    start_campaign,
+    start_loop,
+    wait_dialed,
+    wait_logged,
+)
 from bench.witness import Witnessed, sending_marks, witness
 from campaign.settings import Settings
 from tests.factories import BASE_SPEC, us_numbers
@@ -95,6 +103,7 @@ def dial_ours(
     campaign_id = start_campaign(stack, phones, cps=cps, max_live=max_live, retry=ONE_CALL)
     wait_dialed(stack, len(phones), timeout_s=_time_box(len(phones) / min(cps, max_live)))
     finish(stack, campaign_id, timeout_s=10)
+    settle(stack, campaign_id)
     stack.sim.wait_quiet(timeout_s=30)
     calls = stack.sim.calls()
     with stack.runtime.sessions() as session:

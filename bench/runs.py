@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from bench.env import Stack
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.db.tables import CampaignRow, ContactRow
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
+from campaign.domain.states import ATTEMPT_LIVE, AttemptState
 from campaign.services import lifecycle
 from tests import factories
 
@@ -98,6 +99,45 @@ def finish(stack: Stack, campaign_id: int, timeout_s: float) -> int:
                 raise
             print(f"campaign {campaign_id}: cancel deadlocked ({tries}), trying again")
     print(f"campaign {campaign_id}: cancelled with {left} contacts open after {timeout_s:.0f} s")
+    return left
+
+
+# `sending` is left out: a POST in flight takes milliseconds, and one whose answer was lost waits
+# for its silent deadline (a minute or more), which no run should wait for.
+_UNSETTLED = [
+    s.value
+    for s in (AttemptState.QUEUED, AttemptState.DIALING, *ATTEMPT_LIVE)
+    if s is not AttemptState.SENDING
+]
+
+
+def unsettled_attempts(stack: Stack, campaign_id: int) -> int:
+    """The campaign's attempts that still have work coming: a dial task to run (queued,
+    dialing) or a final to apply (accepted, answered)."""
+    with stack.runtime.sessions() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(AttemptRow)
+            .where(AttemptRow.campaign_id == campaign_id, AttemptRow.state.in_(_UNSETTLED))
+        )
+    return int(count or 0)
+
+
+def settle(stack: Stack, campaign_id: int, timeout_s: float = 60) -> int:
+    """Wait (up to `timeout_s`) until a finished or cancelled campaign has no attempt with work
+    still coming; returns how many were left.
+
+    A run cut short by `finish` leaves hundreds of queued dial tasks, which the workers then
+    release one by one, and calls whose finals are still to be applied. Waiting here keeps that
+    work out of the next run: unwaited, it landed in the next run's CPU window (charged to the
+    wrong run's attempts: 2-3 CPU-ms per attempt on a slow host) and competed with its calls.
+    """
+    deadline = time.monotonic() + timeout_s
+    while (left := unsettled_attempts(stack, campaign_id)) and time.monotonic() < deadline:
+        stack.check_alive()
+        time.sleep(0.2)
+    if left:
+        print(f"campaign {campaign_id}: {left} attempts still unsettled after {timeout_s:.0f} s")
     return left
 
 

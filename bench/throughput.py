@@ -22,7 +22,7 @@ from bench import spy
 from bench.env import Stack, database_name, running_stack
 from bench.figures import Figure, Report, figure
 from bench.procstats import CpuProfile, RssSampler, postgres_backends, redis_servers, rss_mib
-from bench.runs import finish, start_campaign, start_loop
+from bench.runs import finish, settle, start_campaign, start_loop
 from campaign.db.tables import AttemptRow
 from campaign.domain.pacing import MAX_CPS
 from campaign.settings import Settings
@@ -131,6 +131,7 @@ def _one_run(
     }
     finish(stack, campaign_id, timeout_s=sizes.max_seconds)
     cpu.stop()
+    settle(stack, campaign_id)  # a cancelled run's leftovers are neither this run's nor the next's
     profiles = {label: s.summary() for label, s in spies.items()}
     return _measure(_attempt_times(stack, campaign_id), cpu), profiles
 

@@ -37,6 +37,7 @@ def test_every_suite_produces_figures_at_tiny_size(tmp_path: Path) -> None:
         "console_",
         "forecast_ms_",
         "forecast_error_",
+        "host_reference_ms",
     )
     for prefix in prefixes:
         assert any(name.startswith(prefix) for name in names), prefix
