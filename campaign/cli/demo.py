@@ -29,7 +29,10 @@ from campaign.settings import get_settings
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM tears the demo down like Ctrl-C does
+    """SIGINT and SIGTERM tear the demo down as Ctrl-C does, whatever the demo inherited: a
+    shell without job control (a script, CI) starts a background command with SIGINT ignored,
+    and Python then installs no handler of its own, so the demo would run on through a Ctrl-C."""
+    raise KeyboardInterrupt
 
 
 def _input(given: Path | None, example: str, option: str) -> Path:
@@ -116,7 +119,8 @@ def demo(
         contacts_file=contacts_file,
     )
     progress = Console(stderr=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     try:
         report, used = run_demo(options, settings, progress)
     except KeyboardInterrupt:
