@@ -17,7 +17,7 @@ from bench.env import Stack
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow
-from campaign.domain.states import ATTEMPT_LIVE, AttemptState
+from campaign.domain.states import AttemptState
 from campaign.services import lifecycle
 from tests import factories
 
@@ -102,12 +102,16 @@ def finish(stack: Stack, campaign_id: int, timeout_s: float) -> int:
     return left
 
 
-# `sending` is left out: a POST in flight takes milliseconds, and one whose answer was lost waits
-# for its silent deadline (a minute or more), which no run should wait for.
+# Not `sending`: a POST in flight takes milliseconds, and one whose answer was lost waits for its
+# silent deadline (a minute or more), which no run should wait for.
 _UNSETTLED = [
     s.value
-    for s in (AttemptState.QUEUED, AttemptState.DIALING, *ATTEMPT_LIVE)
-    if s is not AttemptState.SENDING
+    for s in (
+        AttemptState.QUEUED,
+        AttemptState.DIALING,
+        AttemptState.ACCEPTED,
+        AttemptState.ANSWERED,
+    )
 ]
 
 
@@ -123,9 +127,9 @@ def unsettled_attempts(stack: Stack, campaign_id: int) -> int:
     return int(count or 0)
 
 
-def settle(stack: Stack, campaign_id: int, timeout_s: float = 60) -> int:
+def settle(stack: Stack, campaign_id: int, timeout_s: float = 60) -> None:
     """Wait (up to `timeout_s`) until a finished or cancelled campaign has no attempt with work
-    still coming; returns how many were left.
+    still coming, and say so when some is left.
 
     A run cut short by `finish` leaves hundreds of queued dial tasks, which the workers then
     release one by one, and calls whose finals are still to be applied. Waiting here keeps that
@@ -138,7 +142,6 @@ def settle(stack: Stack, campaign_id: int, timeout_s: float = 60) -> int:
         time.sleep(0.2)
     if left:
         print(f"campaign {campaign_id}: {left} attempts still unsettled after {timeout_s:.0f} s")
-    return left
 
 
 def wait_dialed(stack: Stack, numbers: int, timeout_s: float) -> bool:
