@@ -66,6 +66,26 @@ _ROUNDS = 16
 to where the search got and decided afresh then."""
 
 
+CANCELLED = Close(ContactEvent.CANCEL, Closed.CAMPAIGN_CANCELLED)
+
+
+def campaign_gate(campaign: CampaignState) -> Close | Waiting | None:
+    """The first gate, on its own: a cancelled campaign closes the contact, any other state but
+    running makes it wait (for that reason), a running one lets it through (None). Pause and
+    cancel apply it to their queued attempts at once (`lifecycle.release_queued`)."""
+    if campaign is CampaignState.CANCELLED:
+        return CANCELLED
+    if campaign is not CampaignState.RUNNING:
+        paused = campaign is CampaignState.PAUSED
+        return Waiting.CAMPAIGN_PAUSED if paused else Waiting.CAMPAIGN_NOT_RUNNING
+    return None
+
+
+def not_dialed(reason: Waiting | Closed | str) -> str:
+    """An attempt's decision when a gate released it before its POST."""
+    return f"not dialed: {reason}"
+
+
 def decide(
     spec: CampaignSpec,
     *,
@@ -80,11 +100,11 @@ def decide(
     """The first gate that is closed, or OPEN. `history` (the contact's past dials) is read only
     when the policy has frequency caps, so callers may pass () otherwise; `number` only when the
     account has compliance rules."""
-    if campaign is CampaignState.CANCELLED:
-        return Close(ContactEvent.CANCEL, Closed.CAMPAIGN_CANCELLED)
-    if campaign is not CampaignState.RUNNING:
-        paused = campaign is CampaignState.PAUSED
-        return Defer(now, Waiting.CAMPAIGN_PAUSED if paused else Waiting.CAMPAIGN_NOT_RUNNING)
+    held = campaign_gate(campaign)
+    if isinstance(held, Close):
+        return held
+    if held is not None:
+        return Defer(now, held)
     if on_dnc:
         return Close(ContactEvent.SUPPRESS, Closed.DO_NOT_CALL)
     if account_gates.consent_missing(account, number):

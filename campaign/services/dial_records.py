@@ -38,7 +38,7 @@ from campaign.errors import DialNotPlaced, GatewayError
 from campaign.gateway.client import DialAccepted
 from campaign.limits import PacingKeys
 from campaign.receipts import Receipts
-from campaign.services import event_outbox, gating
+from campaign.services import event_outbox, gating, lifecycle
 from campaign.services.claims import Claimed
 from campaign.services.leases import Leases
 from campaign.services.redial import close_attempt
@@ -121,7 +121,7 @@ def release(
             return False
         contact = session.get_one(ContactRow, attempt.contact_id, with_for_update=True)
         attempt.state = attempt_transition(AttemptState.DIALING, AttemptEvent.RELEASE).state.value
-        attempt.decision = f"not dialed: {verdict.reason.value}"
+        attempt.decision = gates.not_dialed(verdict.reason)
         closes = isinstance(verdict, gates.Close)  # only a closing reports (and reads the spec)
         events = event_outbox.events_of(session, claim.campaign_id) if closes else None
         gating.hold(session, contact, verdict, events)
@@ -258,7 +258,8 @@ def record_refusal(rec: Recorder, refused: Refused, exc: GatewayError) -> None:
 
 
 def pause_for_gateway(session: Session, campaign_id: int, reason: str) -> None:
-    """Pause a running campaign on its own, with a reason `status` shows."""
+    """Pause a running campaign on its own, with a reason `status` shows; its queued attempts
+    are handed back as an operator's pause hands them back."""
     # FOR NO KEY UPDATE, as the lifecycle verbs lock campaigns: attempt inserts (FK key-share
     # locks) are not blocked by it.
     campaign = session.get_one(CampaignRow, campaign_id, with_for_update={"key_share": True})
@@ -271,6 +272,7 @@ def pause_for_gateway(session: Session, campaign_id: int, reason: str) -> None:
         event_outbox.campaign_state(
             session, campaign, events, "paused", reason=campaign.paused_reason
         )
+        lifecycle.release_queued(session, campaign_id, CampaignState(campaign.state))
 
 
 def record_breaker(rec: Recorder, trunk: str | None, breaker: Breaker) -> None:

@@ -19,7 +19,13 @@ from campaign.db.tables import ContactRow
 from campaign.domain import gates
 from campaign.domain.events_spec import EventsSpec
 from campaign.domain.spec import CampaignSpec
-from campaign.domain.states import CampaignState, ContactEvent, ContactState, contact_transition
+from campaign.domain.states import (
+    CONTACT_FINAL,
+    CampaignState,
+    ContactEvent,
+    ContactState,
+    contact_transition,
+)
 from campaign.services import account, event_outbox, number_calls
 from campaign.services.dnc import blocked_numbers
 from campaign.services.redial import histories
@@ -83,8 +89,11 @@ def hold(
 ) -> None:
     """Apply a closed gate to a pending or in-flight contact through the contact machine: it waits
     for the gate's next opening, or is closed for good (`contact.closed` to the campaign's
-    `events`)."""
+    `events`). A contact closed meanwhile (a cancel closed it and reported it) stays as it
+    was closed."""
     state = ContactState(contact.state)
+    if state in CONTACT_FINAL:
+        return
     if isinstance(verdict, gates.Defer):
         contact.state = contact_transition(state, ContactEvent.RELEASE).state.value
         contact.next_due_at = verdict.at

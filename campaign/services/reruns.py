@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, RunRow
+from campaign.domain import gates
 from campaign.domain.outcomes import OutcomeClass
 from campaign.domain.states import (
     ATTEMPT_FINAL,
@@ -99,7 +100,7 @@ def _calls_still_out(session: Session, campaign: CampaignRow) -> None:
         .where(AttemptRow.campaign_id == campaign.id, AttemptRow.state == queued.value)
         .values(
             state=attempt_transition(queued, AttemptEvent.RELEASE).state.value,
-            decision="not dialed: campaign rerun",
+            decision=gates.not_dialed("campaign rerun"),
         )
         .execution_options(synchronize_session=False)
     )

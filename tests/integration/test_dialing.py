@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,17 +16,18 @@ from sqlalchemy import delete, select
 from campaign.breaker import gateway_id
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
-from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow, EventRow
 from campaign.domain import tokens
 from campaign.domain.states import CampaignState
 from campaign.errors import NotFound, PacingExhausted
 from campaign.gateway.client import SavgClient
-from campaign.services import claims, dialing
+from campaign.services import claims, dialing, lifecycle
 from campaign.services.claims import Claimed
 from campaign.services.dialing import DialDeps, DialResult
 from campaign.settings import Settings
 from campaign.simulator.control import SimControl
 from schedules.dispatcher import tick
+from schedules.sweep_attempts import resend_stale
 from tests import factories
 from tests.support.runtime import RecordingRuntime, dial_deps
 
@@ -345,10 +347,10 @@ def test_a_worker_killed_while_waiting_for_its_slot_leaves_the_attempt_retakable
     assert sim.calls() == []
 
 
-def test_wrong_credentials_pause_the_campaign_at_once(
+def test_wrong_credentials_pause_the_campaign_at_once_and_hand_the_queued_attempts_back(
     deps: DialDeps, runtime: RecordingRuntime, queue: Queue
 ) -> None:
-    [attempt_id] = queue()
+    attempt_id, waiting = queue(2)
     bad = SavgClient.from_settings(
         deps.settings.model_copy(update={"savg_client_secret": SecretStr("x" * 40)})
     )
@@ -360,6 +362,13 @@ def test_wrong_credentials_pause_the_campaign_at_once(
         campaign = session.get_one(CampaignRow, _attempt(runtime, attempt_id).campaign_id)
     assert campaign.state == "paused"
     assert "credentials" in (campaign.paused_reason or "")
+    assert _attempt(runtime, waiting).state == "released"
+    contact = _contact(runtime, waiting)
+    assert (contact.state, contact.attempts, contact.waiting_reason) == (
+        "pending",
+        0,
+        "campaign paused",
+    )
 
 
 def test_read_timeout_after_sending_is_never_resent(
@@ -376,3 +385,80 @@ def test_read_timeout_after_sending_is_never_resent(
         None,
     )  # a notification or the deadline settles it
     assert len(sim.calls()) == 1
+
+
+def _campaign_of(runtime: RecordingRuntime, attempt_id: int) -> int:
+    return _attempt(runtime, attempt_id).campaign_id
+
+
+def test_pause_hands_queued_attempts_back_at_once_and_their_tasks_find_nothing(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    held, requeued, *queued = queue(4)
+    campaign_id = _campaign_of(runtime, held)
+    _take(deps, requeued)  # a worker took it and died; the sweeper queued it again
+    resend_stale(runtime, utcnow() + timedelta(hours=1))
+    claim = _take(deps, held)  # a worker holds it: its own task decides
+    dues = {a: _contact(runtime, a).next_due_at for a in queued}
+
+    with transaction(runtime.sessions) as session:
+        lifecycle.pause(session, campaign_id)
+
+    assert [_attempt(runtime, a).state for a in (held, requeued, *queued)] == [
+        "dialing",
+        "queued",
+        "released",
+        "released",
+    ]
+    for attempt_id in queued:
+        assert _attempt(runtime, attempt_id).decision == "not dialed: campaign paused"
+        contact = _contact(runtime, attempt_id)
+        assert (contact.state, contact.attempts, contact.waiting_reason) == (
+            "pending",
+            0,
+            "campaign paused",
+        )
+        assert contact.next_due_at == dues[attempt_id]  # a pause keeps due times
+        assert claims.take(deps.sessions, attempt_id, None, utcnow()) is None  # task: skipped
+    # The claimed and the re-queued attempts go through the dial path's own release.
+    assert dialing.dial(deps, _take(deps, held, claim.token)) is DialResult.released
+    assert _dial(deps, requeued) is DialResult.released
+    assert {_contact(runtime, a).state for a in (held, requeued)} == {"pending"}
+    assert sim.calls() == []
+
+    with transaction(runtime.sessions) as session:
+        lifecycle.resume(session, campaign_id)
+    runtime.dials.clear()
+    tick(runtime, datetime.now(UTC))
+    with runtime.sessions() as session:
+        again = session.scalars(
+            select(AttemptRow.number).where(AttemptRow.id.in_(runtime.dials))
+        ).all()
+    assert sorted(again) == [1, 1, 1, 1]  # the released attempts were not spent
+
+
+def test_cancel_releases_queued_attempts_and_reports_each_contact_closed_once(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
+) -> None:
+    events = {"url": "http://127.0.0.1:9/none", "secret": "s" * 32, "types": ["contact.closed"]}
+    held, *queued = queue(3, events=events)
+    campaign_id = _campaign_of(runtime, held)
+    claim = _take(deps, held)
+
+    with transaction(runtime.sessions) as session:
+        lifecycle.cancel(session, campaign_id, now=utcnow())
+
+    assert [_attempt(runtime, a).state for a in queued] == ["released", "released"]
+    assert {_attempt(runtime, a).decision for a in queued} == {"not dialed: campaign cancelled"}
+    # The held attempt's task finds the campaign cancelled: released, its contact left as the
+    # cancel closed (and reported) it.
+    assert dialing.dial(deps, _take(deps, held, claim.token)) is DialResult.released
+    assert {_contact(runtime, a).state for a in (held, *queued)} == {"cancelled"}
+    with runtime.sessions() as session:
+        closed = session.scalars(
+            select(EventRow.contact_id).where(
+                EventRow.campaign_id == campaign_id, EventRow.type == "contact.closed"
+            )
+        ).all()
+    assert Counter(closed) == Counter(_contact(runtime, a).id for a in (held, *queued))
+    assert sim.calls() == []

@@ -37,6 +37,19 @@ def test_a_cancelled_campaign_closes_and_a_paused_one_hands_back_now() -> None:
     assert decide(s, campaign=CampaignState.PAUSED) == gates.Defer(NOW, Waiting.CAMPAIGN_PAUSED)
 
 
+def test_the_campaign_gate_alone_agrees_with_decide() -> None:
+    s = spec()
+    for state in CampaignState:
+        gate = gates.campaign_gate(state)
+        verdict = decide(s, campaign=state)
+        if gate is None:
+            assert verdict == gates.OPEN
+        elif isinstance(gate, gates.Close):
+            assert verdict == gate
+        else:
+            assert verdict == gates.Defer(NOW, gate)
+
+
 def test_do_not_call_suppresses_before_any_window() -> None:
     closed_now = spec(window={"hours": {"mon-sun": "00:00-00:01"}})
     assert decide(closed_now, on_dnc=True) == gates.Close(ContactEvent.SUPPRESS, Closed.DO_NOT_CALL)
