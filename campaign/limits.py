@@ -19,6 +19,7 @@ from typing import cast
 
 import redis
 
+from campaign.domain.account import trunk_name
 from campaign.domain.pacing import JITTER_SLACK_MS, emission_interval_ms
 from campaign.errors import PacingExhausted
 
@@ -278,9 +279,9 @@ def pacing_keys(
     """The one place that turns configured limits into Redis keys (campaign, then trunk)."""
     rates = [RateLimit(limiter.rate_key("campaign", campaign_id), cps, burst)]
     caps = [LiveCap(limiter.live_key("campaign", campaign_id), max_live_calls)]
-    trunk_name = trunk or "default"
+    name = trunk_name(trunk)
     if trunk_cps is not None:
-        rates.append(RateLimit(limiter.rate_key("trunk", trunk_name), trunk_cps))
+        rates.append(RateLimit(limiter.rate_key("trunk", name), trunk_cps))
     if trunk_max_live_calls is not None:
-        caps.append(LiveCap(limiter.live_key("trunk", trunk_name), trunk_max_live_calls))
+        caps.append(LiveCap(limiter.live_key("trunk", name), trunk_max_live_calls))
     return PacingKeys(tuple(rates), tuple(caps))

@@ -3,7 +3,8 @@
 Leader-free: every replica runs the same tick; `FOR UPDATE SKIP LOCKED` hands each contact to one
 of them. The claim is sized by `dispatch_budget` so the broker holds only about `horizon_s` seconds
 of work: a pause, a closing window or a policy edit then reaches contacts that are still in
-PostgreSQL, not messages already in flight.
+PostgreSQL, not messages already in flight. A trunk whose live-call cap is full takes no new
+attempts from any campaign dialing through it (the room is read once per tick).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from sqlalchemy import Text, cast, func, select
 from campaign.clock import utcnow
 from campaign.db.engine import after_commit, transaction
 from campaign.db.tables import CampaignRow
+from campaign.domain.account import trunk_name
 from campaign.domain.pacing import dispatch_budget
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState
 from campaign.runtime import Runtime
-from campaign.services.dispatching import claim_due_contacts, open_attempt_counts
+from campaign.services.account import environment_trunk
+from campaign.services.dispatching import claim_due_contacts, open_attempt_counts, trunk_rooms
 from campaign.services.specs import spec_for
 
 # The digest of each running campaign's spec, not the spec: a spec version is fetched and parsed
@@ -75,6 +78,8 @@ def tick(
     with runtime.sessions() as session:
         rows = session.execute(_RUNNING).all()
         running = [(cid, spec_for(session, cid, digest), run_id) for cid, digest, run_id in rows]
+        environment = environment_trunk(runtime.settings)
+        rooms = trunk_rooms(session, environment, (spec for _, spec, _ in running))
     for campaign_id, spec, run_id in running:
         result.campaigns += 1
         probe_only = _gateway_holds(runtime, spec)
@@ -84,7 +89,12 @@ def tick(
         with transaction(runtime.sessions) as session:
             live, queued = open_attempt_counts(session, campaign_id)
             budget = dispatch_budget(
-                spec.pacing.cps, live, spec.pacing.max_live_calls, horizon_s, queued
+                spec.pacing.cps,
+                live,
+                spec.pacing.max_live_calls,
+                horizon_s,
+                queued,
+                trunk_room=rooms.get(trunk_name(spec.gateway.trunk)),
             )
             if probe_only:
                 budget = min(budget, 1 - queued)

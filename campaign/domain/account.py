@@ -41,6 +41,7 @@ from campaign.domain.regions import region_code
 from campaign.errors import SpecInvalid
 
 DEFAULT = "default"
+"""The trunk entry of trunks not listed, and the trunk of campaigns that name none."""
 NUMBER_HISTORY = timedelta(days=8)
 """How far back a number's calls are read: a week for `per_week`, a day more for local days."""
 MAX_MIN_GAP = timedelta(days=7)
@@ -50,6 +51,12 @@ _COMPLIANCE_KEYS = ("per_number", "hours", "holidays", "require_consent")
 _TRUNK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
 
 Week = tuple[tuple[words.Range, ...], ...]
+
+
+def trunk_name(trunk: str | None) -> str:
+    """The name a campaign's trunk goes by in limits, keys and counts (`gateway.trunk`, or
+    `default` when it names none)."""
+    return trunk or DEFAULT
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ class AccountPolicy:
         """The limits of `trunk` (None: the campaign names none): its own entry, then
         `default`, then the environment's, field by field."""
         fallback = self.trunks.get(DEFAULT, TrunkLimit()).over(environment)
-        own = self.trunks.get(trunk or DEFAULT)
+        own = self.trunks.get(trunk_name(trunk))
         return fallback if own is None else own.over(fallback)
 
     @classmethod

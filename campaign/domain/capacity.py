@@ -30,12 +30,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from campaign.domain.account import DEFAULT
+
 DEFAULT_OVERHEAD_S = 0.02
 DEFAULT_HEADROOM = 1.5
 DEFAULT_PER_WORKER = 16
 # Notifications share the workers, so even an idle fleet keeps a thread for them beside a dialer.
 MIN_CONCURRENCY = 2
-DEFAULT_TRUNK = "default"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class CampaignRate:
 
     campaign_id: int
     cps: float
-    trunk: str = DEFAULT_TRUNK
+    trunk: str = DEFAULT
 
 
 @dataclass(frozen=True)

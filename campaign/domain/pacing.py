@@ -211,11 +211,17 @@ def tick_wait(previous_s: float, idle: bool, tick_interval_s: float, max_idle_s:
 
 
 def dispatch_budget(
-    cps: float, live_calls: int, max_live_calls: int, horizon_s: float, queued: int
+    cps: float,
+    live_calls: int,
+    max_live_calls: int,
+    horizon_s: float,
+    queued: int,
+    *,
+    trunk_room: int | None = None,
 ) -> int:
     """How many due contacts one dispatcher tick may claim now.
 
-    Two ceilings, and the smaller wins:
+    Up to three ceilings, and the smallest wins:
 
     - *work ahead*: at `cps` the workers dial `cps × horizon_s` calls in the next `horizon_s`
       seconds; the broker should hold about that much, so the tick tops the `queued` attempts
@@ -225,6 +231,11 @@ def dispatch_budget(
     - *capacity*: each queued attempt becomes a live call when dialed, so `live_calls + queued`
       may never pass `max_live_calls`; otherwise workers would claim calls only to wait on
       the live-call cap.
+    - *trunk room*, when the campaign's trunk caps live calls: that cap minus the attempts open
+      on the trunk (queued, dialing or live, of every campaign dialing through it). Each campaign
+      sharing the trunk may take the whole room in one tick, so several may overshoot it by a few
+      attempts, which wait on the limiter; a room that is full queues nothing, where otherwise
+      every campaign kept `cps × horizon_s` dial tasks polling the full cap five times a second.
 
     Inputs that overshoot (live calls above a lowered cap) give 0, never a negative number.
     """
@@ -232,4 +243,6 @@ def dispatch_budget(
         raise ValueError("cps and horizon_s must be positive; counts must not be negative")
     work_ahead = math.ceil(Fraction(str(cps)) * Fraction(str(horizon_s))) - queued
     capacity = max_live_calls - live_calls - queued
+    if trunk_room is not None:
+        capacity = min(capacity, trunk_room)
     return max(0, min(work_ahead, capacity))

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from campaign import metrics
 from campaign.db.tables import AttemptRow, CampaignRow
-from campaign.domain.capacity import DEFAULT_TRUNK, CampaignRate
+from campaign.domain.account import trunk_name
+from campaign.domain.capacity import CampaignRate
 from campaign.domain.states import ATTEMPT_LIVE, CampaignState
 from campaign.runtime import Runtime
 from campaign.services.event_reads import pending_events
@@ -59,9 +60,7 @@ def running_rates(session: Session) -> list[CampaignRate]:
     rates = []
     for campaign_id, stored in rows:
         spec = load_spec(stored)
-        rates.append(
-            CampaignRate(campaign_id, spec.pacing.cps, spec.gateway.trunk or DEFAULT_TRUNK)
-        )
+        rates.append(CampaignRate(campaign_id, spec.pacing.cps, trunk_name(spec.gateway.trunk)))
     return rates
 
 

@@ -7,6 +7,7 @@ out only after commit (a message lost in between is re-sent by the sweeper).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -30,6 +31,7 @@ from sqlalchemy.sql.selectable import LateralFromClause
 from campaign.db.engine import DriverStatement, run_in
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain import gates
+from campaign.domain.account import DEFAULT, TrunkLimit, trunk_name
 from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
@@ -40,7 +42,7 @@ from campaign.domain.states import (
     ContactState,
     contact_transition,
 )
-from campaign.services import gating
+from campaign.services import account, gating
 
 
 @dataclass
@@ -78,6 +80,32 @@ _OPEN_COUNTS = DriverStatement(
     )
     .group_by(AttemptRow.state)
 )
+
+
+_TRUNK = func.coalesce(AttemptRow.trunk, DEFAULT)
+_TRUNK_OPEN = DriverStatement(
+    select(_TRUNK, func.count())
+    .where(AttemptRow.state == any_(literal(_OPEN, ARRAY(AttemptRow.state.type))))
+    .group_by(_TRUNK)
+)
+
+
+def trunk_rooms(
+    session: Session, environment: TrunkLimit, specs: Iterable[CampaignSpec]
+) -> dict[str, int]:
+    """Live-call room left now on each trunk of `specs` that caps live calls (by `trunk_name`):
+    its cap under the account policy in force (`environment` under it) minus the attempts open on
+    it (queued, dialing or live) of every campaign. Nothing is read when no trunk is capped."""
+    policy = account.current(session)
+    caps: dict[str, int] = {}
+    for spec in specs:
+        cap = policy.trunk_limit(spec.gateway.trunk, environment).max_live_calls
+        if cap is not None:
+            caps[trunk_name(spec.gateway.trunk)] = cap
+    if not caps:
+        return {}
+    open_on = dict(run_in(session, _TRUNK_OPEN, {}))
+    return {name: cap - open_on.get(name, 0) for name, cap in caps.items()}
 
 
 def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow, ContactRow, DncRow
+from campaign.services import account
 from campaign.settings import Settings
 from schedules.dispatcher import tick
 from tests import factories
@@ -189,3 +190,46 @@ def test_a_tick_is_idle_only_when_nothing_is_due_with_room_to_dial(
         session.execute(delete(AttemptRow))  # room again; the first campaign's rest is claimed
     tick(runtime, now, horizon_s=60.0)
     assert tick(runtime, now, horizon_s=60.0).idle  # room, but nothing due in either campaign
+
+
+def _open_on(runtime: RecordingRuntime, campaign_id: int) -> list[int]:
+    with runtime.sessions() as session:
+        query = select(AttemptRow.id).where(
+            AttemptRow.campaign_id == campaign_id, AttemptRow.state == "queued"
+        )
+        return list(session.scalars(query.order_by(AttemptRow.id)))
+
+
+def _end(runtime: RecordingRuntime, attempt_ids: list[int]) -> None:
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(AttemptRow).where(AttemptRow.id.in_(attempt_ids)).values(state="completed")
+        )
+
+
+def test_a_full_trunk_takes_no_new_attempts_from_any_campaign_dialing_through_it(
+    runtime: RecordingRuntime,
+) -> None:
+    now = datetime.now(UTC)
+    pacing = {"cps": 10, "max_live_calls": 100, "max_call_duration": "2s"}
+    on_trunk = {"pacing": pacing, "gateway": {"trunk": "carrier-t"}}
+    first = _campaign(runtime, factories.us_numbers(30, start=4000), now, **on_trunk)
+    second = _campaign(runtime, factories.us_numbers(30, start=4100), now, **on_trunk)
+    elsewhere = _campaign(runtime, factories.us_numbers(30, start=4200), now, pacing=pacing)
+    with transaction(runtime.sessions) as session:
+        account.apply(session, {"trunks": {"carrier-t": {"max_live_calls": 3}}})
+    try:
+        tick(runtime, now, horizon_s=2.0)
+        # Each campaign may take the room the tick began with; the limiter holds the overshoot.
+        assert [len(_open_on(runtime, c)) for c in (first, second, elsewhere)] == [3, 3, 20]
+
+        _end(runtime, _open_on(runtime, first))  # 3 of 6 open on the trunk end: still full
+        tick(runtime, now, horizon_s=2.0)
+        assert [len(_open_on(runtime, c)) for c in (first, second)] == [0, 3]
+
+        _end(runtime, _open_on(runtime, second)[:2])  # two slots free
+        tick(runtime, now, horizon_s=2.0)
+        assert [len(_open_on(runtime, c)) for c in (first, second)] == [2, 3]
+    finally:
+        with transaction(runtime.sessions) as session:
+            account.apply(session, {})

@@ -154,20 +154,31 @@ def test_lowered_cap_below_live_calls_gives_zero_not_negative() -> None:
     assert dispatch_budget(cps=10, live_calls=80, max_live_calls=50, horizon_s=5, queued=3) == 0
 
 
+def test_a_full_trunk_queues_nothing_and_a_freed_slot_one_attempt() -> None:
+    common = {"cps": 50, "live_calls": 0, "max_live_calls": 100, "horizon_s": 2, "queued": 0}
+    assert dispatch_budget(**common) == 100
+    assert dispatch_budget(**common, trunk_room=0) == 0
+    assert dispatch_budget(**common, trunk_room=-4) == 0  # a lowered trunk cap
+    assert dispatch_budget(**common, trunk_room=1) == 1
+    assert dispatch_budget(**common, trunk_room=1000) == 100
+
+
 @given(
     st.floats(min_value=0.01, max_value=1000),
     st.integers(0, 500),
     st.integers(1, 500),
     st.floats(min_value=0.1, max_value=60),
     st.integers(0, 5000),
+    st.none() | st.integers(-50, 500),
 )
 def test_budget_keeps_live_plus_queued_within_the_cap(
-    cps: float, live: int, cap: int, horizon: float, queued: int
+    cps: float, live: int, cap: int, horizon: float, queued: int, trunk_room: int | None
 ) -> None:
-    budget = dispatch_budget(cps, live, cap, horizon, queued)
+    budget = dispatch_budget(cps, live, cap, horizon, queued, trunk_room=trunk_room)
     assert budget >= 0
     assert budget == 0 or live + queued + budget <= cap
     assert budget == 0 or queued + budget <= cps * horizon + 1
+    assert trunk_room is None or budget <= max(trunk_room, 0)
 
 
 def test_silent_deadline_is_the_full_deadline_without_talk_time() -> None:
