@@ -7,9 +7,7 @@ attempt as fast as the receiver answers; every 200 means the body is committed i
 The API's CPU per stored notification gives the rate one API process could take with a core of
 its own (a process runs Python on one core at a time).
 
-Latency, once the workers have applied the intake's burst (measured behind it, the figure was the
-burst's drain time, not a steady 100/s): an open-loop sender POSTs at a steady 100/s while a
-poller watches PostgreSQL for each
+Latency: an open-loop sender POSTs at a steady 100/s while a poller watches PostgreSQL for each
 attempt's decision (`ended_at`, written in the consumer's transaction with the contact's next due
 time); latency is from just before the POST to the poll that first sees the decision, so it
 includes the receiver, the broker hop and the consumer, with a resolution of the 2 ms poll.
@@ -32,7 +30,7 @@ from sqlalchemy import text
 from bench.env import Stack, running_stack
 from bench.figures import Report, figure
 from bench.procstats import CpuProfile
-from bench.runs import settle, start_campaign, wait_logged
+from bench.runs import start_campaign, wait_logged
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.domain import tokens
@@ -44,7 +42,6 @@ LATENCY_RATE_PER_S = 100.0
 P99_TARGET_MS = 100.0
 POLL_S = 0.002
 WARM_UP_POSTS = 100
-BACKLOG_TIMEOUT_S = 300.0
 
 _ACCEPTED = text(
     """
@@ -112,13 +109,12 @@ class _Attempts:
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
         self._next = 0
-        self.campaign_id = 0  # the campaign of the last batch made
 
     def make(self, count: int) -> list[tuple[int, str, bytes]]:
         """(attempt id, POST path, body) for `count` new accepted attempts."""
         phones = us_numbers(count, start=self._next)
         self._next += count
-        campaign_id = self.campaign_id = start_campaign(self._stack, phones, cps=10, max_live=count)
+        campaign_id = start_campaign(self._stack, phones, cps=10, max_live=count)
         with transaction(self._stack.runtime.sessions) as session:
             ids = list(session.scalars(_ACCEPTED, {"campaign_id": campaign_id}))
         secret = self._stack.settings.notify_secret.get_secret_value()
@@ -256,9 +252,6 @@ def run(settings: Settings, sizes: NotifySizes, report: Report) -> None:
             intake.append(asyncio.run(_intake(stack.api_url, posts, sizes.concurrency)))
             cpu.stop()
             api_ms.append(1000 * cpu.used["api"] / len(posts))
-            # The intake's finals are stored, not yet applied: latency is measured once the
-            # workers have worked off that burst, not behind it.
-            settle(stack, attempts.campaign_id, timeout_s=BACKLOG_TIMEOUT_S)
             latencies = _latencies_ms(
                 stack, attempts.make(round(LATENCY_RATE_PER_S * sizes.latency_seconds))
             )
