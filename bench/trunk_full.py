@@ -1,0 +1,89 @@
+"""What a trunk whose live-call cap is full costs the engine: `python -m bench.trunk_full`.
+
+The real processes (simulator at real call lengths, API, 2 workers × 8 threads, a dispatcher)
+run two campaigns at `cps: 20` each on one trunk that the account policy caps at 5 live calls.
+Once the cap is full, the figures are read over a window: CPU per second of the workers, the
+dispatcher, the bench database's PostgreSQL backends and Redis, the calls the simulator saw
+placed, and how many attempts sat claimed waiting for a slot (`dialing`). Nothing useful can
+happen while the cap is full but the next call as one ends, so every CPU-ms here is overhead.
+Compare two checkouts by running this file under each's PYTHONPATH, alternately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from sqlalchemy import func, select
+
+from bench.env import Stack, bench_settings, database_name, running_stack
+from bench.procstats import CpuProfile, postgres_backends, redis_servers
+from bench.runs import wait_logged
+from campaign.db.engine import transaction
+from campaign.db.tables import AttemptRow
+from campaign.services import account
+from tests import factories
+
+TRUNK_CAP = 5
+CAMPAIGNS = 2
+CPS = 20
+FILL_S = 10.0
+
+
+def _processes(stack: Stack, prefix: str) -> Any:
+    return lambda: [psutil.Process(p.pid) for n, p in stack.procs.items() if n.startswith(prefix)]
+
+
+def _waiting(stack: Stack) -> int:
+    """Attempts claimed by a dial task and waiting for a slot."""
+    with stack.runtime.sessions() as session:
+        query = select(func.count()).where(AttemptRow.state == "dialing")
+        return int(session.scalar(query) or 0)
+
+
+def run(window_s: float) -> None:
+    with bench_settings() as settings, running_stack(settings, {"time_scale": 1.0}) as stack:
+        stack.start_simulator()
+        stack.start_api()
+        stack.start_workers(2, 8)
+        stack.start_dispatchers(1)
+        wait_logged(stack, ["worker1", "worker2"], " ready.")
+        with transaction(stack.runtime.sessions) as session:
+            account.apply(session, {"trunks": {"default": {"max_live_calls": TRUNK_CAP}}})
+            pacing = {"cps": CPS, "max_live_calls": 100, "max_call_duration": "10m"}
+            for _ in range(CAMPAIGNS):
+                campaign_id = factories.make_campaign(session, factories.spec(pacing=pacing))
+                phones = factories.us_numbers(500, start=secrets.randbelow(10**6))
+                factories.add_contacts(session, campaign_id, phones)
+        time.sleep(FILL_S)
+        cpu = CpuProfile(
+            {
+                "workers": _processes(stack, "worker"),
+                "dispatcher": _processes(stack, "dispatcher"),
+                "postgres": lambda: postgres_backends(database_name(settings)),
+                "redis": redis_servers,
+            }
+        )
+        placed = len(stack.sim.calls())
+        cpu.start()
+        time.sleep(window_s)
+        cpu.stop()
+        placed = len(stack.sim.calls()) - placed
+        stack.check_alive()
+        for name, seconds in cpu.used.items():
+            print(f"trunk_full_{name}_cpu_ms_per_s {1000 * seconds / window_s:.1f}")
+        print(f"trunk_full_calls_placed {placed} (in {window_s:.0f} s, cap {TRUNK_CAP} live)")
+        print(f"trunk_full_attempts_waiting {_waiting(stack)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="the measured window")
+    run(parser.parse_args().seconds)
+
+
+if __name__ == "__main__":
+    main()
