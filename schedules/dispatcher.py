@@ -3,8 +3,9 @@
 Leader-free: every replica runs the same tick; `FOR UPDATE SKIP LOCKED` hands each contact to one
 of them. The claim is sized by `dispatch_budget` so the broker holds only about `horizon_s` seconds
 of work: a pause, a closing window or a policy edit then reaches contacts that are still in
-PostgreSQL, not messages already in flight. A trunk whose live-call cap is full takes no new
-attempts from any campaign dialing through it (the room is read once per tick).
+PostgreSQL, not messages already in flight. A trunk sets the pace of the campaigns dialing through
+it when it is slower than they are, and one whose live-call cap is full takes no new attempts from
+any of them (its limits and room are read once per tick).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import CampaignState
 from campaign.runtime import Runtime
 from campaign.services.account import environment_trunk
-from campaign.services.dispatching import claim_due_contacts, open_attempt_counts, trunk_rooms
+from campaign.services.dispatching import claim_due_contacts, open_attempt_counts, trunk_shares
 from campaign.services.specs import spec_for
 
 # The digest of each running campaign's spec, not the spec: a spec version is fetched and parsed
@@ -79,7 +80,7 @@ def tick(
         rows = session.execute(_RUNNING).all()
         running = [(cid, spec_for(session, cid, digest), run_id) for cid, digest, run_id in rows]
         environment = environment_trunk(runtime.settings)
-        rooms = trunk_rooms(session, environment, (spec for _, spec, _ in running))
+        trunks = trunk_shares(session, environment, (spec for _, spec, _ in running))
     for campaign_id, spec, run_id in running:
         result.campaigns += 1
         probe_only = _gateway_holds(runtime, spec)
@@ -94,7 +95,7 @@ def tick(
                 spec.pacing.max_live_calls,
                 horizon_s,
                 queued,
-                trunk_room=rooms.get(trunk_name(spec.gateway.trunk)),
+                trunk=trunks[trunk_name(spec.gateway.trunk)],
             )
             if probe_only:
                 budget = min(budget, 1 - queued)

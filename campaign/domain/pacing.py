@@ -210,6 +210,19 @@ def tick_wait(previous_s: float, idle: bool, tick_interval_s: float, max_idle_s:
     return min(max(previous_s, tick_interval_s) * 2, max(max_idle_s, tick_interval_s))
 
 
+@dataclass(frozen=True)
+class TrunkShare:
+    """What a campaign's trunk allows it in one dispatcher tick: the trunk's calls per second and
+    the live-call room left on it (attempts open on it, every campaign's, counted); None where
+    the trunk has no such limit."""
+
+    cps: float | None = None
+    room: int | None = None
+
+
+UNLIMITED_TRUNK = TrunkShare()
+
+
 def dispatch_budget(
     cps: float,
     live_calls: int,
@@ -217,7 +230,7 @@ def dispatch_budget(
     horizon_s: float,
     queued: int,
     *,
-    trunk_room: int | None = None,
+    trunk: TrunkShare = UNLIMITED_TRUNK,
 ) -> int:
     """How many due contacts one dispatcher tick may claim now.
 
@@ -227,7 +240,9 @@ def dispatch_budget(
       seconds; the broker should hold about that much, so the tick tops the `queued` attempts
       (created, not yet dialed) up to it, rounded up so a slow campaign still moves. Claiming more
       only parks contacts in the broker, where a pause, a closing window or a policy change
-      cannot reach them.
+      cannot reach them, and makes its dial tasks poll the limiter. A trunk slower than the
+      campaign sets the pace instead (each campaign sharing it may queue the trunk's
+      `horizon_s` worth: a campaign whose partners have nothing due still keeps the trunk busy).
     - *capacity*: each queued attempt becomes a live call when dialed, so `live_calls + queued`
       may never pass `max_live_calls`; otherwise workers would claim calls only to wait on
       the live-call cap.
@@ -241,8 +256,9 @@ def dispatch_budget(
     """
     if cps <= 0 or horizon_s <= 0 or min(live_calls, max_live_calls, queued) < 0:
         raise ValueError("cps and horizon_s must be positive; counts must not be negative")
-    work_ahead = math.ceil(Fraction(str(cps)) * Fraction(str(horizon_s))) - queued
+    pace = cps if trunk.cps is None else min(cps, trunk.cps)
+    work_ahead = math.ceil(Fraction(str(pace)) * Fraction(str(horizon_s))) - queued
     capacity = max_live_calls - live_calls - queued
-    if trunk_room is not None:
-        capacity = min(capacity, trunk_room)
+    if trunk.room is not None:
+        capacity = min(capacity, trunk.room)
     return max(0, min(work_ahead, capacity))

@@ -32,6 +32,7 @@ from campaign.db.engine import DriverStatement, run_in
 from campaign.db.tables import AttemptRow, ContactRow
 from campaign.domain import gates
 from campaign.domain.account import DEFAULT, TrunkLimit, trunk_name
+from campaign.domain.pacing import TrunkShare
 from campaign.domain.reasons import Closed, Waiting
 from campaign.domain.spec import CampaignSpec
 from campaign.domain.states import (
@@ -90,22 +91,28 @@ _TRUNK_OPEN = DriverStatement(
 )
 
 
-def trunk_rooms(
+def trunk_shares(
     session: Session, environment: TrunkLimit, specs: Iterable[CampaignSpec]
-) -> dict[str, int]:
-    """Live-call room left now on each trunk of `specs` that caps live calls (by `trunk_name`):
-    its cap under the account policy in force (`environment` under it) minus the attempts open on
-    it (queued, dialing or live) of every campaign. Nothing is read when no trunk is capped."""
+) -> dict[str, TrunkShare]:
+    """What each trunk of `specs` allows now (by `trunk_name`), under the account policy in force
+    (`environment` under it): its cps, and its live-call cap minus the attempts open on it
+    (queued, dialing or live) of every campaign. The open attempts are counted only when some
+    trunk is capped."""
     policy = account.current(session)
-    caps: dict[str, int] = {}
-    for spec in specs:
-        cap = policy.trunk_limit(spec.gateway.trunk, environment).max_live_calls
-        if cap is not None:
-            caps[trunk_name(spec.gateway.trunk)] = cap
-    if not caps:
-        return {}
-    open_on = dict(run_in(session, _TRUNK_OPEN, {}))
-    return {name: cap - open_on.get(name, 0) for name, cap in caps.items()}
+    limits = {
+        trunk_name(s.gateway.trunk): policy.trunk_limit(s.gateway.trunk, environment) for s in specs
+    }
+    capped = any(limit.max_live_calls is not None for limit in limits.values())
+    open_on: dict[str, int] = dict(run_in(session, _TRUNK_OPEN, {})) if capped else {}
+    return {
+        name: TrunkShare(
+            cps=limit.cps,
+            room=None
+            if limit.max_live_calls is None
+            else limit.max_live_calls - open_on.get(name, 0),
+        )
+        for name, limit in limits.items()
+    }
 
 
 def open_attempt_counts(session: Session, campaign_id: int) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -207,18 +208,36 @@ def _end(runtime: RecordingRuntime, attempt_ids: list[int]) -> None:
         )
 
 
+@contextmanager
+def _account(runtime: RecordingRuntime, document: dict[str, object]) -> Iterator[None]:
+    """The account policy `document` in force while the block runs (this database's, shared)."""
+    with transaction(runtime.sessions) as session:
+        account.apply(session, document)
+    try:
+        yield
+    finally:
+        with transaction(runtime.sessions) as session:
+            account.apply(session, {})
+
+
+def _on_and_off_trunk(runtime: RecordingRuntime, cps: int, start: int) -> tuple[int, int, int]:
+    """Two campaigns dialing through `carrier-t`, and one through the default trunk."""
+    now = datetime.now(UTC)
+    pacing = {"cps": cps, "max_live_calls": 100, "max_call_duration": "2s"}
+    on_trunk = {"pacing": pacing, "gateway": {"trunk": "carrier-t"}}
+    return (
+        _campaign(runtime, factories.us_numbers(60, start=start), now, **on_trunk),
+        _campaign(runtime, factories.us_numbers(60, start=start + 100), now, **on_trunk),
+        _campaign(runtime, factories.us_numbers(60, start=start + 200), now, pacing=pacing),
+    )
+
+
 def test_a_full_trunk_takes_no_new_attempts_from_any_campaign_dialing_through_it(
     runtime: RecordingRuntime,
 ) -> None:
+    first, second, elsewhere = _on_and_off_trunk(runtime, cps=10, start=4000)
     now = datetime.now(UTC)
-    pacing = {"cps": 10, "max_live_calls": 100, "max_call_duration": "2s"}
-    on_trunk = {"pacing": pacing, "gateway": {"trunk": "carrier-t"}}
-    first = _campaign(runtime, factories.us_numbers(30, start=4000), now, **on_trunk)
-    second = _campaign(runtime, factories.us_numbers(30, start=4100), now, **on_trunk)
-    elsewhere = _campaign(runtime, factories.us_numbers(30, start=4200), now, pacing=pacing)
-    with transaction(runtime.sessions) as session:
-        account.apply(session, {"trunks": {"carrier-t": {"max_live_calls": 3}}})
-    try:
+    with _account(runtime, {"trunks": {"carrier-t": {"max_live_calls": 3}}}):
         tick(runtime, now, horizon_s=2.0)
         # Each campaign may take the room the tick began with; the limiter holds the overshoot.
         assert [len(_open_on(runtime, c)) for c in (first, second, elsewhere)] == [3, 3, 20]
@@ -230,6 +249,13 @@ def test_a_full_trunk_takes_no_new_attempts_from_any_campaign_dialing_through_it
         _end(runtime, _open_on(runtime, second)[:2])  # two slots free
         tick(runtime, now, horizon_s=2.0)
         assert [len(_open_on(runtime, c)) for c in (first, second)] == [2, 3]
-    finally:
-        with transaction(runtime.sessions) as session:
-            account.apply(session, {})
+
+
+def test_a_slower_trunk_sets_how_much_each_campaign_on_it_queues(
+    runtime: RecordingRuntime,
+) -> None:
+    first, second, elsewhere = _on_and_off_trunk(runtime, cps=20, start=4300)
+    with _account(runtime, {"trunks": {"carrier-t": {"cps": 5}}}):
+        tick(runtime, datetime.now(UTC), horizon_s=2.0)
+    # 5 calls/s x 2 s each on the trunk, 20 x 2 s on a trunk the policy leaves alone.
+    assert [len(_open_on(runtime, c)) for c in (first, second, elsewhere)] == [10, 10, 40]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from campaign.domain.pacing import (
     PacingLimits,
+    TrunkShare,
     attempt_deadline,
     dispatch_budget,
     emission_interval_ms,
@@ -157,10 +158,17 @@ def test_lowered_cap_below_live_calls_gives_zero_not_negative() -> None:
 def test_a_full_trunk_queues_nothing_and_a_freed_slot_one_attempt() -> None:
     common = {"cps": 50, "live_calls": 0, "max_live_calls": 100, "horizon_s": 2, "queued": 0}
     assert dispatch_budget(**common) == 100
-    assert dispatch_budget(**common, trunk_room=0) == 0
-    assert dispatch_budget(**common, trunk_room=-4) == 0  # a lowered trunk cap
-    assert dispatch_budget(**common, trunk_room=1) == 1
-    assert dispatch_budget(**common, trunk_room=1000) == 100
+    assert dispatch_budget(**common, trunk=TrunkShare(room=0)) == 0
+    assert dispatch_budget(**common, trunk=TrunkShare(room=-4)) == 0  # a lowered trunk cap
+    assert dispatch_budget(**common, trunk=TrunkShare(room=1)) == 1
+    assert dispatch_budget(**common, trunk=TrunkShare(room=1000)) == 100
+
+
+def test_a_slower_trunk_sets_the_work_ahead() -> None:
+    common = {"live_calls": 0, "max_live_calls": 100, "horizon_s": 2, "queued": 0}
+    assert dispatch_budget(cps=20, **common, trunk=TrunkShare(cps=5)) == 10
+    assert dispatch_budget(cps=2, **common, trunk=TrunkShare(cps=5)) == 4  # the campaign's own
+    assert dispatch_budget(cps=20, **common, trunk=TrunkShare(cps=0.2)) == 1  # still moves
 
 
 @given(
@@ -170,14 +178,22 @@ def test_a_full_trunk_queues_nothing_and_a_freed_slot_one_attempt() -> None:
     st.floats(min_value=0.1, max_value=60),
     st.integers(0, 5000),
     st.none() | st.integers(-50, 500),
+    st.none() | st.floats(min_value=0.01, max_value=1000),
 )
 def test_budget_keeps_live_plus_queued_within_the_cap(
-    cps: float, live: int, cap: int, horizon: float, queued: int, trunk_room: int | None
+    cps: float,
+    live: int,
+    cap: int,
+    horizon: float,
+    queued: int,
+    trunk_room: int | None,
+    trunk_cps: float | None,
 ) -> None:
-    budget = dispatch_budget(cps, live, cap, horizon, queued, trunk_room=trunk_room)
+    trunk = TrunkShare(cps=trunk_cps, room=trunk_room)
+    budget = dispatch_budget(cps, live, cap, horizon, queued, trunk=trunk)
     assert budget >= 0
     assert budget == 0 or live + queued + budget <= cap
-    assert budget == 0 or queued + budget <= cps * horizon + 1
+    assert budget == 0 or queued + budget <= min(cps, trunk_cps or cps) * horizon + 1
     assert trunk_room is None or budget <= max(trunk_room, 0)
 
 
