@@ -4,8 +4,9 @@ The real processes (simulator at real call lengths, API, 2 workers × 8 threads,
 run two campaigns at `cps: 20` each on one trunk that the account policy limits (`--limit live`:
 5 live calls; `--limit cps`: 5 calls per second). Once the trunk is the bottleneck, the figures
 are read over a window: CPU per second of the workers, the dispatcher, the bench database's
-PostgreSQL backends and Redis, the calls the simulator saw placed, and the attempts claimed and
-waiting for the limiter (`dialing`). The trunk's pace is all that can happen, so CPU above what
+PostgreSQL backends and Redis, the calls the simulator saw placed, the attempts claimed and
+waiting for the limiter (`dialing`), and the trunk's live calls (its leases, sampled every
+0.25 s: a full trunk stays full). The trunk's pace is all that can happen, so CPU above what
 its calls cost is overhead. Compare two checkouts by running a copy of this file under each's
 PYTHONPATH, alternately.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import statistics
 import time
 from typing import Any
 
@@ -25,6 +27,7 @@ from bench.procstats import CpuProfile, postgres_backends, redis_servers
 from bench.runs import wait_logged
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow
+from campaign.domain.account import trunk_name
 from campaign.services import account
 from tests import factories
 
@@ -33,6 +36,7 @@ LIMITS = {"live": {"max_live_calls": TRUNK_CAP}, "cps": {"cps": 5}}
 CAMPAIGNS = 2
 CPS = 20
 FILL_S = 10.0
+SAMPLE_S = 0.25
 
 
 def _processes(stack: Stack, prefix: str) -> Any:
@@ -70,8 +74,14 @@ def run(window_s: float, limit: str = "live") -> None:
             }
         )
         placed = len(stack.sim.calls())
+        limiter = stack.runtime.limiter
+        trunk_key = limiter.live_key("trunk", trunk_name(None))
+        live: list[int] = []
         cpu.start()
-        time.sleep(window_s)
+        ends = time.monotonic() + window_s
+        while time.monotonic() < ends:
+            live.append(limiter.live_count(trunk_key))
+            time.sleep(SAMPLE_S)
         cpu.stop()
         placed = len(stack.sim.calls()) - placed
         stack.check_alive()
@@ -79,6 +89,7 @@ def run(window_s: float, limit: str = "live") -> None:
             print(f"trunk_full_{name}_cpu_ms_per_s {1000 * seconds / window_s:.1f}")
         print(f"trunk_full_calls_placed {placed} (in {window_s:.0f} s, trunk {LIMITS[limit]})")
         print(f"trunk_full_attempts_waiting {_waiting(stack)}")
+        print(f"trunk_full_live_calls_mean {statistics.mean(live):.2f} (min {min(live)})")
 
 
 def main() -> None:
