@@ -1,8 +1,9 @@
 """What a trunk slower than its campaigns costs the engine: `python -m bench.trunk_full`.
 
 The real processes (simulator at real call lengths, API, 2 workers × 8 threads, a dispatcher)
-run two campaigns at `cps: 20` each on one trunk that the account policy limits (`--limit live`:
-5 live calls; `--limit cps`: 5 calls per second). Once the trunk is the bottleneck, the figures
+run two campaigns at `cps: 20` each (`--cps`) on one trunk that the account policy limits
+(`--limit live`: 5 live calls; `--limit cps`: 5 calls per second; `--limit none`: nothing, so
+each campaign's own rate binds). Once the limit binds, the figures
 are read over a window: CPU per second of the workers, the dispatcher, the bench database's
 PostgreSQL backends and Redis, the calls the simulator saw placed, the attempts claimed and
 waiting for the limiter (`dialing`), and the trunk's live calls (its leases, sampled every
@@ -32,7 +33,11 @@ from campaign.services import account
 from tests import factories
 
 TRUNK_CAP = 5
-LIMITS = {"live": {"max_live_calls": TRUNK_CAP}, "cps": {"cps": 5}}
+LIMITS: dict[str, dict[str, int]] = {
+    "live": {"max_live_calls": TRUNK_CAP},
+    "cps": {"cps": 5},
+    "none": {},
+}
 CAMPAIGNS = 2
 CPS = 20
 FILL_S = 10.0
@@ -50,7 +55,7 @@ def _waiting(stack: Stack) -> int:
         return int(session.scalar(query) or 0)
 
 
-def run(window_s: float, limit: str = "live") -> None:
+def run(window_s: float, limit: str = "live", cps: float = CPS) -> None:
     with bench_settings() as settings, running_stack(settings, {"time_scale": 1.0}) as stack:
         stack.start_simulator()
         stack.start_api()
@@ -59,7 +64,7 @@ def run(window_s: float, limit: str = "live") -> None:
         wait_logged(stack, ["worker1", "worker2"], " ready.")
         with transaction(stack.runtime.sessions) as session:
             account.apply(session, {"trunks": {"default": LIMITS[limit]}})
-            pacing = {"cps": CPS, "max_live_calls": 5000, "max_call_duration": "10m"}
+            pacing = {"cps": cps, "max_live_calls": 5000, "max_call_duration": "10m"}
             for _ in range(CAMPAIGNS):
                 campaign_id = factories.make_campaign(session, factories.spec(pacing=pacing))
                 phones = factories.us_numbers(500, start=secrets.randbelow(10**6))
@@ -88,6 +93,9 @@ def run(window_s: float, limit: str = "live") -> None:
         for name, seconds in cpu.used.items():
             print(f"trunk_full_{name}_cpu_ms_per_s {1000 * seconds / window_s:.1f}")
         print(f"trunk_full_calls_placed {placed} (in {window_s:.0f} s, trunk {LIMITS[limit]})")
+        if placed:
+            per_call = 1000 * cpu.used["workers"] / placed
+            print(f"trunk_full_workers_cpu_ms_per_call {per_call:.1f}")
         print(f"trunk_full_attempts_waiting {_waiting(stack)}")
         print(f"trunk_full_live_calls_mean {statistics.mean(live):.2f} (min {min(live)})")
 
@@ -96,8 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="the measured window")
     parser.add_argument("--limit", choices=sorted(LIMITS), default="live", help="the trunk's")
+    parser.add_argument("--cps", type=float, default=CPS, help="each campaign's")
     args = parser.parse_args()
-    run(args.seconds, args.limit)
+    run(args.seconds, args.limit, args.cps)
 
 
 if __name__ == "__main__":
