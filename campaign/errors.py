@@ -63,15 +63,25 @@ class Conflict(CampaignError):
 
 
 class PacingExhausted(CampaignError):
-    """No rate-limit token or live-call slot now; nothing was consumed.
+    """No rate-limit token or live-call slot now; nothing was consumed, except with a ticket.
 
     `reason` is one of a few fixed words (a metric label), `detail` names the key that said no.
+    `ticket_at_ms` (Redis time): the dial's own rate slot, reserved further ahead than it may wait
+    in place; the dial comes back by then holding it, and takes only its live-call leases.
     """
 
-    def __init__(self, retry_after_s: float, reason: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        retry_after_s: float,
+        reason: str,
+        detail: str = "",
+        *,
+        ticket_at_ms: float | None = None,
+    ) -> None:
         self.retry_after_s = retry_after_s
         self.reason = reason
         self.detail = detail
+        self.ticket_at_ms = ticket_at_ms
         where = f" ({detail})" if detail else ""
         super().__init__(f"{reason}{where}: retry in {retry_after_s:.3f}s")
 

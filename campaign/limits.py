@@ -25,6 +25,10 @@ from campaign.errors import PacingExhausted
 
 # How long to wait when every live-call slot is taken: short, since finals free slots at any time.
 LIVE_CAP_RETRY_MS = 200
+TICKET_S = 5.0
+"""How far ahead a dial's own rate slot may be reserved as a ticket: beyond the dispatcher's two
+seconds of work ahead, so a dial waits for its slot once (a trunk shared by many campaigns may
+push slots further; those dials come back when a ticket is possible)."""
 
 _RESTORED = """
 local t = redis.call('TIME')
@@ -83,29 +87,41 @@ for i = 1, nlease do
     return {0, -1, i}
   end
 end
--- GCRA with reservation: the earliest instant every bucket allows, if within max_wait
+local ticket = tonumber(ARGV[5 + 2 * nrate + nlease + 1])
+local held = tonumber(ARGV[5 + 2 * nrate + nlease + 2])
 local slot = now
-local tats = {}
-for i = 1, nrate do
-  local tau = tonumber(ARGV[5 + 2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat < now then tat = now end
-  tats[i] = tat
-  if tat - tau > slot then slot = tat - tau end
-end
-if slot - now > max_wait then
-  return {0, math.ceil(slot - now - max_wait), 0}
-end
-for i = 1, nrate do
-  local period = tonumber(ARGV[5 + 2 * i - 1])
-  local new_tat = math.max(tats[i], slot) + period
-  redis.call('SET', KEYS[i], tostring(new_tat), 'PX', math.ceil(new_tat - now + 1000))
+if held > 0 then
+  -- a ticket's rate slots were taken when it was handed out
+  slot = held
+else
+  -- GCRA with reservation: the earliest instant every bucket allows
+  local tats = {}
+  for i = 1, nrate do
+    local tau = tonumber(ARGV[5 + 2 * i])
+    local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+    if tat < now then tat = now end
+    tats[i] = tat
+    if tat - tau > slot then slot = tat - tau end
+  end
+  local far = slot - now > max_wait
+  if far and slot - now > ticket then
+    return {0, math.ceil(slot - now - math.max(max_wait, ticket)), 0}
+  end
+  for i = 1, nrate do
+    local period = tonumber(ARGV[5 + 2 * i - 1])
+    local new_tat = math.max(tats[i], slot) + period
+    redis.call('SET', KEYS[i], tostring(new_tat), 'PX', math.ceil(new_tat - now + 1000))
+  end
+  if far then
+    -- a ticket: the slot is this member's; it comes back by then for its leases
+    return {2, tostring(slot - now), tostring(slot)}
+  end
 end
 for i = 1, nlease do
   redis.call('ZADD', KEYS[nrate + i], lease_until, member)
   redis.call('PEXPIREAT', KEYS[nrate + i], lease_until + 60000)
 end
-return {1, tostring(slot - now), 0}
+return {1, tostring(math.max(slot - now, 0)), 0}
 """
 
 
@@ -173,6 +189,9 @@ class Limiter:
         caps: Sequence[LiveCap],
         lease_until: datetime,
         max_wait_s: float = 0.5,
+        *,
+        ticket_s: float = 0.0,
+        ticket_at_ms: float | None = None,
     ) -> float:
         """Reserve the next rate slot in every bucket and a lease in every cap, or nothing at all.
 
@@ -181,6 +200,12 @@ class Limiter:
         exactly one period apart whatever the number of workers. Raises PacingExhausted (nothing
         taken) with when to come back. Re-acquiring for a member that already holds its leases
         takes no second slot in the caps.
+
+        A slot further ahead than `max_wait_s` but within `ticket_s` is reserved all the same and
+        handed out as a ticket (PacingExhausted with `ticket_at_ms`): the caller comes back by
+        then and passes it as `ticket_at_ms`, which takes only the leases. Without tickets, every
+        waiting dial was told to come back when the next slot was near, all at once, and all but
+        one were told again: most of an idle fleet's CPU at moderate paces.
         """
         args: list[str | int | float] = [
             len(rates),
@@ -192,8 +217,12 @@ class Limiter:
         for rate in rates:
             args += [rate.period_ms, rate.tolerance_ms]
         args += [cap.cap for cap in caps]
+        args += [ticket_s * 1000, ticket_at_ms or 0]
         keys = [r.key for r in rates] + [c.key for c in caps] + [self._sentinel]
         ok, wait_ms, which = self._acquire(keys=keys, args=args)
+        if int(ok) == 2:
+            wait_s = float(wait_ms) / 1000
+            raise PacingExhausted(wait_s, PacingWait.RATE, ticket_at_ms=float(which))
         if ok:
             return max(float(wait_ms), 0.0) / 1000
         if int(which) < 0:

@@ -14,6 +14,10 @@ from workers.app import app
 from workers.base import CampaignTask
 from workers.runtime import dial_deps, runtime
 
+TICKET_LEAD_S = 0.05
+"""How early a dial holding a ticket comes back: Celery's countdowns run a little late on a busy
+worker, and the rest of the wait is slept out in place."""
+
 
 @app.task(
     name=DIAL_TASK,
@@ -23,18 +27,29 @@ from workers.runtime import dial_deps, runtime
     subject="attempt_id",
     result_metric=metrics.DIALOUTS,
 )
-def dial_attempt(self: CampaignTask, attempt_id: int, claim_token: str | None = None) -> DialResult:
+def dial_attempt(
+    self: CampaignTask,
+    attempt_id: int,
+    claim_token: str | None = None,
+    ticket_at_ms: float | None = None,
+) -> DialResult:
     """Dial one queued attempt; a duplicate delivery is a no-op because the claim is conditional.
 
     While pacing says wait, the task re-schedules itself with the limiter's retry-after and keeps
-    its claim token, so the attempt is neither consumed nor claimable by a duplicate.
+    its claim token, so the attempt is neither consumed nor claimable by a duplicate. With a
+    ticket (its own rate slot, further ahead than a thread waits), it comes back just before the
+    slot and holds it; a ticket is kept for that one try only.
     """
     claim = claims.take(runtime().sessions, attempt_id, claim_token, utcnow())
     if claim is None:
         return DialResult.skipped
     try:
-        return dialing.dial(dial_deps(), claim)
+        return dialing.dial(dial_deps(), claim, ticket_at_ms)
     except PacingExhausted as exc:
         metrics.LIMITER_WAITS.labels(exc.reason).inc()
-        countdown = exc.retry_after_s + random.uniform(0, 0.05)
-        raise self.retry(args=[attempt_id, claim.token], countdown=countdown) from exc
+        if exc.ticket_at_ms is None:
+            countdown = exc.retry_after_s + random.uniform(0, 0.05)
+        else:  # a little early: the slot is slept out in place, on time
+            countdown = max(0.0, exc.retry_after_s - TICKET_LEAD_S)
+        args = [attempt_id, claim.token, exc.ticket_at_ms]
+        raise self.retry(args=args, countdown=countdown) from exc

@@ -32,7 +32,7 @@ from campaign.domain.retry_policy import PastAttempt
 from campaign.domain.spec import CampaignSpec
 from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, PacingExhausted
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
-from campaign.limits import Limiter, PacingKeys
+from campaign.limits import TICKET_S, Limiter, PacingKeys
 from campaign.receipts import Receipts
 from campaign.services import account, caller_choice
 from campaign.services import dial_records as records
@@ -150,8 +150,9 @@ def _history(deps: DialDeps, spec: CampaignSpec, claim: Claimed) -> list[PastAtt
         return histories(session, [claim.contact_id])[claim.contact_id]
 
 
-def dial(deps: DialDeps, claim: Claimed) -> DialResult:
-    """Dial a claimed attempt. Raises PacingExhausted (nothing consumed) when it must wait."""
+def dial(deps: DialDeps, claim: Claimed, ticket_at_ms: float | None = None) -> DialResult:
+    """Dial a claimed attempt. Raises PacingExhausted when it must wait: nothing consumed, or a
+    ticket for its own rate slot, which the retried dial passes back as `ticket_at_ms`."""
     log.bind(campaign_id=claim.campaign_id)
     now = deps.clock()
     with deps.sessions() as session:  # it connects only for a version not seen yet
@@ -177,7 +178,7 @@ def dial(deps: DialDeps, claim: Claimed) -> DialResult:
         released = records.release(deps.recorder, claim, chosen, keys)
         return DialResult.released if released else DialResult.skipped
     try:
-        return _send(deps, spec, claim, keys, gateway, chosen, now)
+        return _send(deps, spec, claim, keys, gateway, chosen, now, ticket_at_ms)
     except PacingExhausted:
         caller_choice.give_back(deps.callers, claim, chosen)
         raise
@@ -191,6 +192,7 @@ def _send(
     gateway: str,
     chosen: caller_choice.Chosen,
     now: datetime,
+    ticket_at_ms: float | None,
 ) -> DialResult:
     """Breaker, pacing slot, `sending` (with the caller), POST; the caller's place of the day is
     given back on every way out that sends nothing."""
@@ -206,7 +208,13 @@ def _send(
     lease_until = deadlines_for(spec, latest, deps.settings.deadline_margin_s)[1]
     member = str(claim.attempt_id)
     wait_s = deps.limiter.acquire(
-        member, keys.rates, keys.caps, lease_until, deps.settings.pacing_max_wait_s
+        member,
+        keys.rates,
+        keys.caps,
+        lease_until,
+        deps.settings.pacing_max_wait_s,
+        ticket_s=TICKET_S,
+        ticket_at_ms=ticket_at_ms,
     )
     slot_at = time.monotonic() + wait_s
     request = build_request(deps, spec, claim, chosen.caller)  # CPU work before the slot

@@ -191,21 +191,29 @@ def test_number_added_to_dnc_after_dispatch_is_not_called(
     assert sim.calls() == []
 
 
-def test_pacing_wait_consumes_nothing(
-    deps: DialDeps, runtime: RecordingRuntime, queue: Queue
+def test_a_dial_waiting_for_its_rate_slot_holds_a_ticket_and_sends_at_it(
+    deps: DialDeps, runtime: RecordingRuntime, sim: SimControl, queue: Queue
 ) -> None:
-    attempt_ids = queue(2, pacing={"cps": 1, "max_live_calls": 5, "max_call_duration": "2s"})
+    attempt_ids = queue(3, pacing={"cps": 2, "max_live_calls": 5, "max_call_duration": "2s"})
     strict = replace(deps, settings=deps.settings.model_copy(update={"pacing_max_wait_s": 0.0}))
     assert _dial(strict, attempt_ids[0]) is DialResult.sent
     claim = _take(strict, attempt_ids[1])
 
-    with pytest.raises(PacingExhausted):
+    with pytest.raises(PacingExhausted) as waiting:
         dialing.dial(strict, claim)
 
+    ticket = waiting.value.ticket_at_ms
+    assert ticket is not None
+    assert 0.25 < waiting.value.retry_after_s <= 0.5  # its own slot, a period after the first
     assert _attempt(runtime, attempt_ids[1]).state == "dialing"  # still ours, nothing sent
-    time.sleep(1.1)
+    # The next dial's slot comes after the ticket's: the ticket took its slot.
+    with pytest.raises(PacingExhausted) as next_one:
+        dialing.dial(strict, _take(strict, attempt_ids[2]))
+    assert next_one.value.ticket_at_ms == pytest.approx(ticket + 500)
+    time.sleep(waiting.value.retry_after_s)
     again = _take(strict, attempt_ids[1], claim.token)  # the retried task re-reads its facts
-    assert dialing.dial(strict, again) is DialResult.sent
+    assert dialing.dial(strict, again, ticket) is DialResult.sent
+    assert len(sim.calls()) == 2
 
 
 def test_a_streak_of_503s_opens_the_breaker_and_the_refusal_that_opened_it_is_not_charged(

@@ -106,6 +106,37 @@ def test_slots_beyond_max_wait_are_refused_with_retry_after(limiter: Limiter) ->
     assert 0 < refused.value.retry_after_s <= 0.06
 
 
+def test_slots_beyond_max_wait_go_out_as_tickets_each_its_own(limiter: Limiter) -> None:
+    rate = RateLimit(limiter.rate_key("campaign", 13), cps=10)
+    cap = LiveCap(limiter.live_key("campaign", 13), cap=5)
+    assert limiter.acquire("a", [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25) == 0
+    tickets = []
+    for member in ("b", "c"):
+        with pytest.raises(PacingExhausted) as waiting:
+            limiter.acquire(member, [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25)
+        tickets.append(waiting.value)
+    b, c = (t.ticket_at_ms for t in tickets)
+    assert b is not None
+    assert c is not None
+    assert c - b == pytest.approx(rate.period_ms)  # each waiter its own slot, not the next one
+    assert 0.05 < tickets[1].retry_after_s - tickets[0].retry_after_s < 0.15
+    assert limiter.live_count(cap.key) == 1  # a ticket takes no lease
+    with pytest.raises(PacingExhausted) as far:  # beyond the ticket bound: come back nearer
+        limiter.acquire("d", [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25)
+    assert far.value.ticket_at_ms is None
+    assert 0 < far.value.retry_after_s <= 0.11
+
+    time.sleep(tickets[0].retry_after_s)
+    held = limiter.acquire(
+        "b", [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25, ticket_at_ms=b
+    )
+    assert held < 0.02  # its slot, now: no second slot taken, its lease taken
+    assert limiter.live_count(cap.key) == 2
+    with pytest.raises(PacingExhausted) as after:  # "d" still comes after "c"'s ticket
+        limiter.acquire("d", [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25)
+    assert after.value.ticket_at_ms == pytest.approx(c + rate.period_ms)
+
+
 def test_nothing_is_granted_after_redis_lost_its_data_until_restored(
     redis_client: redis.Redis,
 ) -> None:
