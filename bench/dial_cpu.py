@@ -17,7 +17,7 @@ import argparse
 import secrets
 import statistics
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -122,20 +122,28 @@ def _round(
     ids = queue(runtime, count)
     # As the sweeper does on a Redis that lost its data (other sessions share the server).
     runtime.limiter.restore([], [], 0)
+    return measure(runtime, len(ids), lambda: dial_all(deps, ids))
+
+
+def measure(
+    runtime: RecordingRuntime, units: int, work: Callable[[], None]
+) -> tuple[float, float, float, float]:
+    """Run `work` and return per unit of `units`: CPU ms of this process, CPU ms of the bench
+    database's PostgreSQL backends, statements, and round trips sent."""
     database = database_name(runtime.settings)
     backends = CpuProfile({"postgres": lambda: postgres_backends(database)})
     with counting() as sent:
         backends.start()
         cpu0 = time.process_time()
-        dial_all(deps, ids)
+        work()
         cpu = time.process_time() - cpu0
         backends.stop()
-    per_dial = 1000 / len(ids)
+    per_unit = 1000 / units
     return (
-        cpu * per_dial,
-        backends.used["postgres"] * per_dial,
-        sent["statements"] / len(ids),
-        (sent["statements"] + sent["commands"]) / len(ids),
+        cpu * per_unit,
+        backends.used["postgres"] * per_unit,
+        sent["statements"] / units,
+        (sent["statements"] + sent["commands"]) / units,
     )
 
 

@@ -13,14 +13,10 @@ statements and round trips sent. A cancel takes the same path with the contacts 
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from sqlalchemy import update
 
-from bench.dial_cpu import accept, arguments, counting, dialing_settings, queue, report
-from bench.env import database_name
-from bench.procstats import CpuProfile, postgres_backends
+from bench.dial_cpu import accept, arguments, dialing_settings, measure, queue, report
 from campaign.clock import utcnow
 from campaign.db.engine import transaction
 from campaign.db.tables import AttemptRow, CampaignRow
@@ -60,21 +56,13 @@ def _round(deps: DialDeps, runtime: RecordingRuntime, count: int, naive: bool) -
     ids = queue(runtime, count)
     with runtime.sessions() as session:
         campaign_id = session.get_one(AttemptRow, ids[0]).campaign_id
-    backends = CpuProfile({"postgres": lambda: postgres_backends(database_name(runtime.settings))})
-    with counting() as sent:
-        backends.start()
-        cpu0 = time.process_time()
-        (_pause_naive if naive else _pause_ours)(runtime, campaign_id)
+    pause = _pause_naive if naive else _pause_ours
+
+    def work() -> None:
+        pause(runtime, campaign_id)
         _tasks(deps, ids)
-        cpu = time.process_time() - cpu0
-        backends.stop()
-    per = 1000 / len(ids)
-    return (
-        cpu * per,
-        backends.used["postgres"] * per,
-        sent["statements"] / len(ids),
-        (sent["statements"] + sent["commands"]) / len(ids),
-    )
+
+    return measure(runtime, len(ids), work)
 
 
 def run(settings: Settings, count: int, rounds: int) -> None:

@@ -25,10 +25,6 @@ from campaign.errors import PacingExhausted
 
 # How long to wait when every live-call slot is taken: short, since finals free slots at any time.
 LIVE_CAP_RETRY_MS = 200
-TICKET_S = 5.0
-"""How far ahead a dial's own rate slot may be reserved as a ticket: beyond the dispatcher's two
-seconds of work ahead, so a dial waits for its slot once (a trunk shared by many campaigns may
-push slots further; those dials come back when a ticket is possible)."""
 
 _RESTORED = """
 local t = redis.call('TIME')

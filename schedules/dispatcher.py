@@ -80,7 +80,7 @@ def tick(
         rows = session.execute(_RUNNING).all()
         running = [(cid, spec_for(session, cid, digest), run_id) for cid, digest, run_id in rows]
         environment = environment_trunk(runtime.settings)
-        trunks = trunk_shares(session, environment, (spec for _, spec, _ in running))
+        trunks = trunk_shares(session, environment, [spec for _, spec, _ in running])
     for campaign_id, spec, run_id in running:
         result.campaigns += 1
         probe_only = _gateway_holds(runtime, spec)

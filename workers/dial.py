@@ -6,6 +6,7 @@ import random
 
 from campaign import metrics
 from campaign.clock import utcnow
+from campaign.domain.pacing import retry_countdown
 from campaign.errors import PacingExhausted
 from campaign.runtime import DIAL_TASK
 from campaign.services import claims, dialing
@@ -14,9 +15,7 @@ from workers.app import app
 from workers.base import CampaignTask
 from workers.runtime import dial_deps, runtime
 
-TICKET_LEAD_S = 0.05
-"""How early a dial holding a ticket comes back: Celery's countdowns run a little late on a busy
-worker, and the rest of the wait is slept out in place."""
+_rng = random.Random()
 
 
 @app.task(
@@ -47,9 +46,7 @@ def dial_attempt(
         return dialing.dial(dial_deps(), claim, ticket_at_ms)
     except PacingExhausted as exc:
         metrics.LIMITER_WAITS.labels(exc.reason).inc()
-        if exc.ticket_at_ms is None:
-            countdown = exc.retry_after_s + random.uniform(0, 0.05)
-        else:  # a little early: the slot is slept out in place, on time
-            countdown = max(0.0, exc.retry_after_s - TICKET_LEAD_S)
+        ticket = exc.ticket_at_ms is not None
+        countdown = retry_countdown(exc.retry_after_s, ticket=ticket, rng=_rng)
         args = [attempt_id, claim.token, exc.ticket_at_ms]
         raise self.retry(args=args, countdown=countdown) from exc

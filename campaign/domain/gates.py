@@ -66,7 +66,7 @@ _ROUNDS = 16
 to where the search got and decided afresh then."""
 
 
-CANCELLED = Close(ContactEvent.CANCEL, Closed.CAMPAIGN_CANCELLED)
+_CANCELLED = Close(ContactEvent.CANCEL, Closed.CAMPAIGN_CANCELLED)
 
 
 def campaign_gate(campaign: CampaignState) -> Close | Waiting | None:
@@ -74,7 +74,7 @@ def campaign_gate(campaign: CampaignState) -> Close | Waiting | None:
     running makes it wait (for that reason), a running one lets it through (None). Pause and
     cancel apply it to their queued attempts at once (`lifecycle.release_queued`)."""
     if campaign is CampaignState.CANCELLED:
-        return CANCELLED
+        return _CANCELLED
     if campaign is not CampaignState.RUNNING:
         paused = campaign is CampaignState.PAUSED
         return Waiting.CAMPAIGN_PAUSED if paused else Waiting.CAMPAIGN_NOT_RUNNING

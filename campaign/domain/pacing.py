@@ -8,6 +8,7 @@ Every figure any of them needs is computed here, so the three can never disagree
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -208,6 +209,25 @@ def tick_wait(previous_s: float, idle: bool, tick_interval_s: float, max_idle_s:
     if not idle:
         return tick_interval_s
     return min(max(previous_s, tick_interval_s) * 2, max(max_idle_s, tick_interval_s))
+
+
+TICKET_S = 5.0
+"""How far ahead a dial's own rate slot may be reserved as a ticket: beyond the dispatcher's two
+seconds of work ahead, so a dial waits for its slot once (a trunk shared by many campaigns may
+push slots further; those dials come back when a ticket is possible)."""
+TICKET_LEAD_S = 0.05
+"""How early a dial holding a ticket comes back: a countdown runs a little late on a busy worker,
+and the rest of the wait is slept out in place (a 200 ms lead bunched sends at the gateway)."""
+RETRY_JITTER_S = 0.05
+"""Spread over the retries of dials refused without a ticket, so they do not return together."""
+
+
+def retry_countdown(retry_after_s: float, *, ticket: bool, rng: random.Random) -> float:
+    """When a dial the limiter sent away runs again: just before its ticket's slot, or after the
+    limiter's retry-after with a little jitter."""
+    if ticket:
+        return max(0.0, retry_after_s - TICKET_LEAD_S)
+    return retry_after_s + rng.uniform(0, RETRY_JITTER_S)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from campaign import log, metrics
 from campaign.breaker import Breaker, BreakerState, GatewayBreaker, gateway_id
 from campaign.caller_counts import CallerCounts
 from campaign.domain import gates, tokens
-from campaign.domain.pacing import attempt_deadline, silent_deadline
+from campaign.domain.pacing import TICKET_S, attempt_deadline, silent_deadline
 from campaign.domain.reasons import Waiting
 from campaign.domain.retry_policy import PastAttempt
 from campaign.domain.spec import CampaignSpec
 from campaign.errors import DialNotPlaced, DialOutcomeUnknown, DialRejected, PacingExhausted
 from campaign.gateway.client import DialRequest, SavgClient, tel_uri
-from campaign.limits import TICKET_S, Limiter, PacingKeys
+from campaign.limits import Limiter, PacingKeys
 from campaign.receipts import Receipts
 from campaign.services import account, caller_choice
 from campaign.services import dial_records as records

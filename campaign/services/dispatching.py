@@ -7,7 +7,7 @@ out only after commit (a message lost in between is re-sent by the sweeper).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -83,7 +83,7 @@ _OPEN_COUNTS = DriverStatement(
 )
 
 
-_TRUNK = func.coalesce(AttemptRow.trunk, DEFAULT)
+_TRUNK = func.coalesce(AttemptRow.trunk, DEFAULT)  # `trunk_name`, in SQL
 _TRUNK_OPEN = DriverStatement(
     select(_TRUNK, func.count())
     .where(AttemptRow.state == any_(literal(_OPEN, ARRAY(AttemptRow.state.type))))
@@ -92,12 +92,14 @@ _TRUNK_OPEN = DriverStatement(
 
 
 def trunk_shares(
-    session: Session, environment: TrunkLimit, specs: Iterable[CampaignSpec]
+    session: Session, environment: TrunkLimit, specs: Collection[CampaignSpec]
 ) -> dict[str, TrunkShare]:
     """What each trunk of `specs` allows now (by `trunk_name`), under the account policy in force
     (`environment` under it): its cps, and its live-call cap minus the attempts open on it
     (queued, dialing or live) of every campaign. The open attempts are counted only when some
-    trunk is capped."""
+    trunk is capped, and nothing is read when no campaign runs."""
+    if not specs:
+        return {}
     policy = account.current(session)
     limits = {
         trunk_name(s.gateway.trunk): policy.trunk_limit(s.gateway.trunk, environment) for s in specs

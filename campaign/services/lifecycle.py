@@ -173,9 +173,9 @@ _HANDED_BACK = contact_transition(ContactState.IN_FLIGHT, ContactEvent.RELEASE).
 _NEVER_CLAIMED = (AttemptRow.state == AttemptState.QUEUED.value, AttemptRow.claimed_at.is_(None))
 
 
-def release_queued(session: Session, campaign_id: int, state: CampaignState) -> int:
+def release_queued(session: Session, campaign_id: int, state: CampaignState) -> None:
     """Apply the campaign gate of `state` to the campaign's queued attempts now, in the verb's
-    transaction; returns how many were released.
+    transaction.
 
     Each would otherwise be claimed by its dial task only to be released there, one ORM
     transaction apiece (hundreds after a pause or cancel under load, each costing more than a
@@ -187,22 +187,21 @@ def release_queued(session: Session, campaign_id: int, state: CampaignState) -> 
     """
     gate = gates.campaign_gate(state)
     if gate is None:
-        return 0
+        return
     reason = gate.reason if isinstance(gate, gates.Close) else gate
     released = (
         update(AttemptRow)
         .where(AttemptRow.campaign_id == campaign_id, *_NEVER_CLAIMED)
         .values(state=_RELEASED.value, decision=gates.not_dialed(reason))
-        .returning(AttemptRow.contact_id)
-        .cte("released")
     )
-    if isinstance(gate, gates.Close):
-        count = session.scalar(select(func.count()).select_from(released))
-        return int(count or 0)
-    handed_back = session.execute(
+    if isinstance(gate, gates.Close):  # the cancel closed the contacts already
+        session.execute(released.execution_options(synchronize_session=False))
+        return
+    contacts = released.returning(AttemptRow.contact_id).cte("released")
+    session.execute(
         update(ContactRow)
         .where(
-            ContactRow.id == released.c.contact_id,
+            ContactRow.id == contacts.c.contact_id,
             ContactRow.state == ContactState.IN_FLIGHT.value,
         )
         .values(
@@ -212,7 +211,6 @@ def release_queued(session: Session, campaign_id: int, state: CampaignState) -> 
         )
         .execution_options(synchronize_session=False)
     )
-    return int(handed_back.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has it
 
 
 _CHANGES = {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,11 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from campaign.domain.pacing import (
+    RETRY_JITTER_S,
+    TICKET_LEAD_S,
     PacingLimits,
     TrunkShare,
     attempt_deadline,
     dispatch_budget,
     emission_interval_ms,
+    retry_countdown,
     silent_deadline,
     tick_wait,
 )
@@ -217,3 +221,12 @@ def test_idle_ticks_back_off_to_the_cap_and_work_resets_the_interval() -> None:
     assert waits == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
     assert tick_wait(1.0, False, 0.1, 1.0) == 0.1
     assert tick_wait(0.1, True, 0.5, 0.2) == 0.5  # a cap below the interval never ticks faster
+
+
+def test_a_ticket_comes_back_just_before_its_slot_and_a_refusal_after_its_retry_after() -> None:
+    rng = random.Random(1)
+    assert retry_countdown(1.0, ticket=True, rng=rng) == pytest.approx(1.0 - TICKET_LEAD_S)
+    assert retry_countdown(0.01, ticket=True, rng=rng) == 0.0  # its slot is now: at once
+    refused = [retry_countdown(0.2, ticket=False, rng=rng) for _ in range(50)]
+    assert all(0.2 <= c <= 0.2 + RETRY_JITTER_S for c in refused)
+    assert len(set(refused)) > 1  # spread, not all together
