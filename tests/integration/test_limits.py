@@ -118,7 +118,7 @@ def test_slots_beyond_max_wait_go_out_as_tickets_each_its_own(limiter: Limiter) 
     b, c = (t.ticket_at_ms for t in tickets)
     assert b is not None
     assert c is not None
-    assert c - b == pytest.approx(rate.period_ms)  # each waiter its own slot, not the next one
+    assert c - b == pytest.approx(rate.period_ms, abs=1)  # each its own slot, not the next one
     assert 0.05 < tickets[1].retry_after_s - tickets[0].retry_after_s < 0.15
     assert limiter.live_count(cap.key) == 1  # a ticket takes no lease
     with pytest.raises(PacingExhausted) as far:  # beyond the ticket bound: come back nearer
@@ -134,7 +134,7 @@ def test_slots_beyond_max_wait_go_out_as_tickets_each_its_own(limiter: Limiter) 
     assert limiter.live_count(cap.key) == 2
     with pytest.raises(PacingExhausted) as after:  # "d" still comes after "c"'s ticket
         limiter.acquire("d", [rate], [cap], _later(), max_wait_s=0, ticket_s=0.25)
-    assert after.value.ticket_at_ms == pytest.approx(c + rate.period_ms)
+    assert after.value.ticket_at_ms == pytest.approx(c + rate.period_ms, abs=1)
 
 
 def test_nothing_is_granted_after_redis_lost_its_data_until_restored(
