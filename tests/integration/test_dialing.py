@@ -31,6 +31,7 @@ from schedules.dispatcher import tick
 from schedules.sweep_attempts import resend_stale
 from tests import factories
 from tests.support.runtime import RecordingRuntime, dial_deps
+from workers import dial as task
 
 
 @pytest.fixture
@@ -216,6 +217,19 @@ def test_a_dial_waiting_for_its_rate_slot_holds_a_ticket_and_sends_at_it(
     again = _take(strict, attempt_ids[1], claim.token)  # the retried task re-reads its facts
     assert dialing.dial(strict, again, ticket) is DialResult.sent
     assert len(sim.calls()) == 2
+
+
+def test_the_task_dials_a_retry_that_carries_an_argument_from_a_newer_release(
+    deps: DialDeps, sim: SimControl, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # During a rolling upgrade a newer worker's retry may reach this one: an argument added
+    # later is a hint this release ignores, never a task that fails and waits for the sweeper.
+    monkeypatch.setattr(task, "runtime", lambda: deps)  # the claim reads only `.sessions`
+    monkeypatch.setattr(task, "dial_deps", lambda: deps)
+    [attempt_id] = queue()
+
+    assert task.dial_attempt.run(attempt_id, None, None, {"a": "hint"}) is DialResult.sent
+    assert len(sim.calls()) == 1
 
 
 def test_a_streak_of_503s_opens_the_breaker_and_the_refusal_that_opened_it_is_not_charged(
