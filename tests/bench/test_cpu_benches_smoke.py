@@ -1,8 +1,8 @@
-"""The standalone benches (`python -m bench.dial_cpu`, `drain_cpu`, `release_cpu`, `trunk_full`)
-still run, each as its own process as an operator runs it (`drain_cpu` binds the worker's runtime
-before the task module is imported: it only works in a fresh process), at a handful of attempts or
-seconds, and print their figures. Figures are printed, never judged; only what must hold on any
-host is asserted."""
+"""The standalone benches (`python -m bench.dial_cpu`, `drain_cpu`, `release_cpu`, `trunk_full`,
+`message_cpu`) still run, each as its own process as an operator runs it (`drain_cpu` binds the
+worker's runtime before the task module is imported: it only works in a fresh process), at a
+handful of attempts or seconds, and print their figures. Figures are printed, never judged; only
+what must hold on any host is asserted."""
 
 from __future__ import annotations
 
@@ -53,3 +53,10 @@ def test_trunk_full_prints_its_figures() -> None:
     # A full trunk holds no queue of dial tasks: each campaign may take the whole room a tick
     # began with, so at most the cap per campaign is open on it, not cps x horizon each (40).
     assert waiting <= trunk_full.CAMPAIGNS * trunk_full.TRUNK_CAP
+
+
+def test_message_cpu_prints_its_figures() -> None:
+    out = _bench("bench.message_cpu", "--count", "20", "--rounds", "1")
+
+    for figure in ("worker_cpu_ms_per_message", "messages_per_s"):
+        assert f"{figure} " in out
