@@ -226,10 +226,11 @@ def test_the_task_dials_a_retry_that_carries_an_argument_from_a_newer_release(
     # later is a hint this release ignores, never a task that fails and waits for the sweeper.
     monkeypatch.setattr(task, "runtime", lambda: deps)  # the claim reads only `.sessions`
     monkeypatch.setattr(task, "dial_deps", lambda: deps)
-    [attempt_id] = queue()
+    first, second = queue(2)
 
-    assert task.dial_attempt.run(attempt_id, None, None, {"a": "hint"}) is DialResult.sent
-    assert len(sim.calls()) == 1
+    assert task.dial_attempt.run(first, None, None, {"a": "hint"}) is DialResult.sent
+    assert task.dial_attempt.run(second, None, None, hint="later") is DialResult.sent
+    assert len(sim.calls()) == 2
 
 
 def test_a_streak_of_503s_opens_the_breaker_and_the_refusal_that_opened_it_is_not_charged(
