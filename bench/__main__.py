@@ -31,7 +31,9 @@ MARKDOWN = Path("out/bench-report.md")
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 5 minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes (4-10 minutes, by host: BENCHMARKS.md)"
+    )
     parser.add_argument("--size", choices=sorted(SIZES), help="full (default), quick or tiny")
     parser.add_argument("--only", help=f"comma-separated suites out of {', '.join(SUITES)}")
     parser.add_argument("--results", type=Path, default=RESULTS)
