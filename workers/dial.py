@@ -31,8 +31,6 @@ def dial_attempt(
     attempt_id: int,
     claim_token: str | None = None,
     ticket_at_ms: float | None = None,
-    *_newer: object,
-    **_newer_named: object,
 ) -> DialResult:
     """Dial one queued attempt; a duplicate delivery is a no-op because the claim is conditional.
 
@@ -40,12 +38,6 @@ def dial_attempt(
     its claim token, so the attempt is neither consumed nor claimable by a duplicate. With a
     ticket (its own rate slot, further ahead than a thread waits), it comes back just before the
     slot and holds it; a ticket is kept for that one try only.
-
-    `_newer`, `_newer_named`: arguments (positional or named) a later release may add, ignored
-    here, so that during a rolling upgrade this worker still dials a retry a newer one sent rather
-    than failing it (the attempt would then wait `dialing` for the sweeper). A later argument may
-    only ever be a hint whose absence is safe, as the ticket is: a worker that ignores a ticket
-    reserves a new slot, and so dials later, never more often.
     """
     claim = claims.take(runtime().sessions, attempt_id, claim_token, utcnow())
     if claim is None:

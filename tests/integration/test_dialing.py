@@ -228,8 +228,8 @@ def test_the_task_dials_a_retry_that_carries_an_argument_from_a_newer_release(
     monkeypatch.setattr(task, "dial_deps", lambda: deps)
     first, second = queue(2)
 
-    assert task.dial_attempt.run(first, None, None, {"a": "hint"}) is DialResult.sent
-    assert task.dial_attempt.run(second, None, None, hint="later") is DialResult.sent
+    assert task.dial_attempt(first, None, None, {"a": "hint"}) is DialResult.sent
+    assert task.dial_attempt(second, None, None, hint="later") is DialResult.sent
     assert len(sim.calls()) == 2
 
 
