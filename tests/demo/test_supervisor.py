@@ -80,7 +80,13 @@ def test_a_folder_whose_owner_was_killed_is_taken_over_and_its_leftovers_ended(
         from campaign.demo.supervisor import Supervisor
         sup = Supervisor(Path({str(tmp_path)!r}))
         sup.acquire()
-        sup.start("stubborn", {STUBBORN!r}, {{}})
+        child = sup.start("stubborn", {STUBBORN!r}, {{}})
+        # "ready" only once the shell ignores SIGTERM (its SigIgn mask has bit 15): killed
+        # before its `trap` ran, the parent-death SIGTERM would end it (a loaded host's flake).
+        status = Path(f"/proc/{{child.pid}}/status")
+        while not int(next(l for l in status.read_text().splitlines()
+                           if l.startswith("SigIgn:")).split()[1], 16) & (1 << 14):
+            time.sleep(0.01)
         print("ready", flush=True)
         time.sleep(60)
         """
